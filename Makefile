@@ -1,0 +1,43 @@
+# mmsearch — build, test, demo, benchmarks, model recipe.
+# `make demo` runs the main job on the bundled model; `make test` runs the tests.
+# Both do every set-up step they need on a fresh machine.
+
+GO        ?= go
+BIN       := bin/mmsearch
+PY        ?= /usr/bin/python3
+FUZZTIME  ?= 5s
+export CGO_ENABLED := 1
+
+.PHONY: all setup setup-ort build test test-short vet fuzz demo bench model testmodels clean
+
+all: build
+
+## setup: install the ONNX Runtime library (npm pack, pinned sha512) into the cache; idempotent
+setup: setup-ort
+
+setup-ort:
+	@scripts/setup-onnxruntime.sh
+
+## build: the mmsearch binary in bin/
+build:
+	$(GO) build -o $(BIN) ./cmd/mmsearch
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+## test: set-up, vet, the whole test suite under the race detector, and a short fuzz smoke
+test: setup vet
+	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) fuzz
+
+## fuzz: run each fuzz target for FUZZTIME
+fuzz:
+	@scripts/fuzz-smoke.sh $(FUZZTIME)
+
+## testmodels: regenerate the closed-form ONNX models of the encoder tests (needs python3-torch)
+testmodels:
+	$(PY) onnx-models/testmodels/make_test_models.py encoders/testdata/tiny
+
+clean:
+	rm -rf bin

@@ -1,0 +1,135 @@
+// Package encoders turns pictures and phrases into embeddings with ONNX Runtime.
+//
+// It owns the ONNX Runtime environment (started once per process), model
+// manifests (model.json), and the ImageEncoder and TextEncoder that run a
+// model's two towers in batches. Image decoding and preprocessing live in
+// encoders/imageproc, the CLIP tokenizer in encoders/tokenizer.
+package encoders
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// ORTVersion is the ONNX Runtime release that `make setup` installs.
+const ORTVersion = "1.24.3"
+
+// LibraryEnv is the environment variable naming the ONNX Runtime shared library.
+const LibraryEnv = "ONNXRUNTIME_SHARED_LIBRARY_PATH"
+
+// ErrNoLibrary is returned when no ONNX Runtime shared library can be found.
+var ErrNoLibrary = errors.New("ONNX Runtime shared library not found; run 'make setup' (or scripts/setup-onnxruntime.sh), or set " + LibraryEnv)
+
+// CacheDir is the mmsearch cache folder: $MMSEARCH_CACHE_DIR, else
+// $XDG_CACHE_HOME/mmsearch, else ~/.cache/mmsearch. It holds the ONNX Runtime
+// library installed by set-up and downloaded sample data.
+func CacheDir(getenv func(string) string) string {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if d := getenv("MMSEARCH_CACHE_DIR"); d != "" {
+		return d
+	}
+	if d := getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "mmsearch")
+	}
+	home := getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return filepath.Join(home, ".cache", "mmsearch")
+}
+
+// cachedLibraryPath is where scripts/setup-onnxruntime.sh puts the library.
+func cachedLibraryPath(getenv func(string) string) (string, error) {
+	var plat string
+	switch runtime.GOOS + "/" + runtime.GOARCH {
+	case "linux/amd64":
+		plat = "linux-x64"
+	case "linux/arm64":
+		plat = "linux-arm64"
+	default:
+		return "", fmt.Errorf("%w: no bundled library for %s/%s; set %s", ErrNoLibrary, runtime.GOOS, runtime.GOARCH, LibraryEnv)
+	}
+	return filepath.Join(CacheDir(getenv), "onnxruntime", ORTVersion, plat, "libonnxruntime.so"), nil
+}
+
+// FindLibrary resolves the ONNX Runtime shared library: the explicit path if
+// given, then $ONNXRUNTIME_SHARED_LIBRARY_PATH, then the set-up cache. It
+// returns an error wrapping ErrNoLibrary that names what was tried.
+func FindLibrary(explicit string, getenv func(string) string) (string, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if explicit != "" {
+		if _, err := os.Stat(explicit); err != nil {
+			return "", fmt.Errorf("%w: --ort-library %s: %v", ErrNoLibrary, explicit, err)
+		}
+		return explicit, nil
+	}
+	if p := getenv(LibraryEnv); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%w: %s=%s: %v", ErrNoLibrary, LibraryEnv, p, err)
+		}
+		return p, nil
+	}
+	p, err := cachedLibraryPath(getenv)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("%w (looked in %s)", ErrNoLibrary, p)
+	}
+	return p, nil
+}
+
+// RuntimeOptions configures the process-wide ONNX Runtime environment.
+type RuntimeOptions struct {
+	// LibraryPath overrides the library search of FindLibrary.
+	LibraryPath string
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+}
+
+// RuntimeInfo describes the started environment.
+type RuntimeInfo struct {
+	LibraryPath string // the shared library in use
+	Version     string // ONNX Runtime's own version string
+}
+
+// The ONNX Runtime environment is process-wide by ONNX Runtime's design; it is
+// the only global state of mmsearch. It is started once and kept until exit.
+var (
+	envMu   sync.Mutex
+	envInfo *RuntimeInfo
+)
+
+// StartRuntime starts the ONNX Runtime environment, once per process. Later
+// calls return the running environment's description; a later call naming a
+// different library is refused, since one process can load only one.
+func StartRuntime(opts RuntimeOptions) (RuntimeInfo, error) {
+	envMu.Lock()
+	defer envMu.Unlock()
+	if envInfo != nil {
+		if opts.LibraryPath != "" && opts.LibraryPath != envInfo.LibraryPath {
+			return *envInfo, fmt.Errorf("ONNX Runtime already started with %s, cannot switch to %s", envInfo.LibraryPath, opts.LibraryPath)
+		}
+		return *envInfo, nil
+	}
+	lib, err := FindLibrary(opts.LibraryPath, opts.Getenv)
+	if err != nil {
+		return RuntimeInfo{}, err
+	}
+	ort.SetSharedLibraryPath(lib)
+	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+		return RuntimeInfo{}, fmt.Errorf("start ONNX Runtime from %s: %w", lib, err)
+	}
+	envInfo = &RuntimeInfo{LibraryPath: lib, Version: ort.GetVersion()}
+	return *envInfo, nil
+}

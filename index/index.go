@@ -1,0 +1,128 @@
+// Package index defines the approximate-nearest-neighbour index used by mmsearch
+// and what its implementations share: metrics, results, options, statistics and
+// the atomic file writer used for persistence.
+//
+// Implementations live in sub-packages: hnsw (ours, the default), flat (exact
+// search, the ground truth) and coderhnsw (an adapter over github.com/coder/hnsw,
+// kept for comparison).
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Metric is the distance an index ranks by. Smaller distances are nearer.
+type Metric uint8
+
+const (
+	// Cosine ranks by 1 - dot(a, b). Vectors are expected to be L2-normalized
+	// (mmsearch's encoders emit unit vectors); the index does not normalize.
+	Cosine Metric = iota
+	// InnerProduct ranks by -dot(a, b), for vectors that are not normalized.
+	InnerProduct
+	// L2 ranks by the squared Euclidean distance.
+	L2
+)
+
+// String returns the metric's name as used in flags and files.
+func (m Metric) String() string {
+	switch m {
+	case Cosine:
+		return "cosine"
+	case InnerProduct:
+		return "ip"
+	case L2:
+		return "l2"
+	}
+	return fmt.Sprintf("Metric(%d)", uint8(m))
+}
+
+// ParseMetric parses a metric name: "cosine", "ip" or "l2".
+func ParseMetric(s string) (Metric, error) {
+	switch s {
+	case "cosine", "cos":
+		return Cosine, nil
+	case "ip", "dot", "inner-product":
+		return InnerProduct, nil
+	case "l2", "euclidean":
+		return L2, nil
+	}
+	return 0, fmt.Errorf("unknown metric %q (want cosine, ip or l2)", s)
+}
+
+// Result is one neighbour found by a search.
+type Result struct {
+	ID       uint64  // the caller's label for the vector
+	Distance float32 // by the index's metric; smaller is nearer
+}
+
+// Filter reports whether the vector labelled id may be returned. It is evaluated
+// during the search, so a selective filter still yields k results when k exist.
+// It must be safe to call from several goroutines.
+type Filter func(id uint64) bool
+
+// SearchOptions tunes one search. The zero value asks for the index's defaults.
+type SearchOptions struct {
+	// Ef is the size of the dynamic candidate list (HNSW's efSearch). Values
+	// below k are raised to k. Ignored by exact indexes.
+	Ef int
+	// Filter, when set, restricts the results to ids it accepts.
+	Filter Filter
+}
+
+// MemoryStats describes the memory an index holds, in bytes.
+type MemoryStats struct {
+	Vectors int64 // vector data
+	Links   int64 // graph links (all layers)
+	Other   int64 // labels, maps, bookkeeping
+}
+
+// Total is the sum of all parts.
+func (m MemoryStats) Total() int64 { return m.Vectors + m.Links + m.Other }
+
+// Index is a nearest-neighbour index over fixed-dimension float32 vectors, each
+// labelled with a caller-chosen uint64 id. Implementations are safe for
+// concurrent use: searches may run while vectors are added and deleted.
+type Index interface {
+	// Add inserts one vector. Adding an id that is present replaces its vector.
+	Add(id uint64, vec []float32) error
+	// AddBatch inserts many vectors using every core. ids and vecs have the
+	// same length. It stops early, returning ctx.Err(), when ctx is done;
+	// vectors inserted before then stay inserted.
+	AddBatch(ctx context.Context, ids []uint64, vecs [][]float32) error
+	// Delete removes the vector labelled id. Deleting an absent id returns
+	// ErrNotFound.
+	Delete(id uint64) error
+	// Search returns up to k nearest neighbours of query, nearest first.
+	Search(query []float32, k int, opts SearchOptions) ([]Result, error)
+	// Len is the number of live (not deleted) vectors.
+	Len() int
+	// Dim is the vector dimension.
+	Dim() int
+	// Metric is the distance the index ranks by.
+	Metric() Metric
+	// Memory reports the memory held by the index.
+	Memory() MemoryStats
+	// Save writes the index in its versioned binary format.
+	Save(w io.Writer) error
+}
+
+// Errors shared by implementations. Wrap them with context; test with errors.Is.
+var (
+	ErrNotFound     = errors.New("index: id not found")
+	ErrDimension    = errors.New("index: vector dimension mismatch")
+	ErrCorrupt      = errors.New("index: file corrupt")
+	ErrVersion      = errors.New("index: unsupported file version")
+	ErrInvalidInput = errors.New("index: invalid input")
+)
+
+// CheckDim returns an ErrDimension error when len(vec) != dim.
+func CheckDim(vec []float32, dim int) error {
+	if len(vec) != dim {
+		return fmt.Errorf("%w: got %d, want %d", ErrDimension, len(vec), dim)
+	}
+	return nil
+}
