@@ -38,6 +38,7 @@ fuzz:
 ## testmodels: regenerate the closed-form ONNX models of the encoder tests (needs python3-torch)
 testmodels:
 	$(PY) onnx-models/testmodels/make_test_models.py encoders/testdata/tiny
+	$(PY) onnx-models/testmodels/make_test_models.py --variant 2 encoders/testdata/tiny2
 
 clean:
 	rm -rf bin

@@ -23,6 +23,11 @@ func WriteFileAtomic(path string, write func(w *bufio.Writer) error) (err error)
 		return fmt.Errorf("save %s: %w", path, err)
 	}
 	tmp := f.Name()
+	if err = f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("save %s: %w", path, err)
+	}
 	defer func() {
 		if err != nil {
 			f.Close()

@@ -12,7 +12,10 @@ All weights are small binary fractions, so float32 sums of the test inputs are
 exact in any order. The text tower's tokenizer is a byte-level CLIP BPE
 vocabulary with a handful of merges, written beside the graphs.
 
-Usage: /usr/bin/python3 make_test_models.py OUT_DIR
+With --variant 2 the vision weights are WV[i, k] = ((5*i + 3*k) % 13 - 6) / 8 and the
+model is named tiny-test-2: a second, different model for the "one library, one model" tests.
+
+Usage: /usr/bin/python3 make_test_models.py [--variant 2] OUT_DIR
 """
 import hashlib
 import json
@@ -27,8 +30,13 @@ CTX = 8           # text context length
 MERGES = [("t", "h"), ("th", "e</w>"), ("c", "a"), ("ca", "t</w>"), ("d", "o"), ("do", "g</w>")]
 
 
+VARIANT = 1
+
+
 def vision_weights():
     n = 3 * SIZE * SIZE
+    if VARIANT == 2:
+        return torch.tensor([[((5 * i + 3 * k) % 13 - 6) / 8 for k in range(DIM)] for i in range(n)], dtype=torch.float32)
     return torch.tensor([[((7 * i + 3 * k) % 11 - 5) / 8 for k in range(DIM)] for i in range(n)], dtype=torch.float32)
 
 
@@ -85,7 +93,12 @@ def sha256(path):
 
 
 def main():
-    out = sys.argv[1]
+    global VARIANT
+    args = sys.argv[1:]
+    if args[:1] == ["--variant"]:
+        VARIANT = int(args[1])
+        args = args[2:]
+    out = args[0]
     os.makedirs(out, exist_ok=True)
     torch.onnx.export(Vision(), (torch.zeros(2, 3, SIZE, SIZE),), os.path.join(out, "vision_model.onnx"),
                       input_names=["pixel_values"], output_names=["image_embeds"],
@@ -98,7 +111,7 @@ def main():
     start, end = write_tokenizer(out)
     manifest = {
         "schema": 1,
-        "name": "tiny-test",
+        "name": "tiny-test" if VARIANT == 1 else f"tiny-test-{VARIANT}",
         "version": "1",
         "description": "closed-form test model for the Go encoder tests (onnx-models/testmodels/make_test_models.py)",
         "embedding_dim": DIM,
