@@ -1,0 +1,629 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"mmsearch/encoders/imageproc"
+	"mmsearch/engine/store"
+	"mmsearch/engine/walk"
+)
+
+// IngestOptions tunes Library.Index.
+type IngestOptions struct {
+	// Workers is the number of goroutines reading, hashing, decoding and
+	// preprocessing files while the encoder runs (0 = GOMAXPROCS).
+	Workers int
+	// BatchSize is the number of images per inference and per store
+	// transaction (0 = the library's batch size, else 32).
+	BatchSize int
+	// IncludeHidden indexes files and folders whose names start with '.'.
+	IncludeHidden bool
+	// KeepMissing keeps items whose files disappeared (default: remove them).
+	KeepMissing bool
+	// Image holds the decoding limits.
+	Image imageproc.Options
+	// Progress, when set, is called from the pipeline's goroutines (never
+	// concurrently) as work advances.
+	Progress func(Progress)
+
+	// testHookBeforeRead runs before a worker reads a file (tests only).
+	testHookBeforeRead func(path string)
+}
+
+// Progress is a snapshot of a running ingest.
+type Progress struct {
+	Walking   bool          `json:"walking"`   // the walk is still finding files
+	Found     int           `json:"found"`     // files found so far
+	Queued    int           `json:"queued"`    // files that need (re)indexing
+	Done      int           `json:"done"`      // queued files finished (indexed, reused or failed)
+	Unchanged int           `json:"unchanged"` // skipped: unchanged since the last run
+	Failed    int           `json:"failed"`    // failed in this run
+	Reused    int           `json:"reused"`    // moved or duplicate files whose vector was reused
+	Elapsed   time.Duration `json:"elapsed_ns"`
+}
+
+// StageTimes splits an ingest's work by stage. Decode-side stages run on
+// several workers at once, so they sum to more than the wall time.
+type StageTimes struct {
+	Walk       time.Duration `json:"walk_ns"`
+	Read       time.Duration `json:"read_ns"`       // reading files (all workers)
+	Hash       time.Duration `json:"hash_ns"`       // content hashing (all workers)
+	Preprocess time.Duration `json:"preprocess_ns"` // decode, resize, normalize (all workers)
+	Encode     time.Duration `json:"encode_ns"`     // ONNX Runtime inference
+	Store      time.Duration `json:"store_ns"`      // SQLite transactions
+	Index      time.Duration `json:"index_ns"`      // HNSW inserts and deletes
+	Save       time.Duration `json:"save_ns"`       // writing the index file
+}
+
+// IngestReport summarizes a finished (or stopped) ingest.
+type IngestReport struct {
+	Found     int               `json:"found"`
+	New       int               `json:"new"`
+	Changed   int               `json:"changed"`
+	Unchanged int               `json:"unchanged"`
+	Reused    int               `json:"reused"`
+	Indexed   int               `json:"indexed"` // embedded by the model in this run
+	Failed    int               `json:"failed"`
+	Skipped   int               `json:"skipped_failed"` // failed before and unchanged since
+	Deleted   int               `json:"deleted"`
+	Elapsed   time.Duration     `json:"elapsed_ns"`
+	Stages    StageTimes        `json:"stages"`
+	Errors    []store.FileError `json:"errors,omitempty"` // failures of this run
+	Stopped   bool              `json:"stopped"`          // cancelled before the end
+}
+
+// job is a file that needs embedding.
+type job struct {
+	path    string
+	size    int64
+	mtimeNs int64
+	changed bool
+}
+
+// decoded is a job after the workers: a tensor to embed, a vector to reuse,
+// or an error.
+type decoded struct {
+	job
+	hash   store.Hash
+	info   imageproc.Info
+	tensor []float32
+	reused []float32
+	err    *store.FileError
+}
+
+// Index walks roots and brings the library up to date with them: new and
+// changed files are embedded, moved and duplicate files reuse the vector of
+// identical content, deleted files are removed, unchanged files are skipped.
+// Files that fail are recorded (see Errors) and never stop the run. When ctx
+// is cancelled the batch in hand is committed and Index returns ctx.Err()
+// with the report so far; a later run carries on where it stopped.
+func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) (IngestReport, error) {
+	start := time.Now()
+	var rep IngestReport
+	lock, err := lockLibrary(l.dir)
+	if err != nil {
+		return rep, err
+	}
+	defer lock.unlock()
+
+	absRoots := make([]string, 0, len(roots))
+	for _, r := range roots {
+		a, err := filepath.Abs(r)
+		if err != nil {
+			return rep, fmt.Errorf("index %s: %w", r, err)
+		}
+		if _, err := os.Stat(a); err != nil {
+			return rep, fmt.Errorf("index: %w", err)
+		}
+		absRoots = append(absRoots, a)
+	}
+	enc, err := l.imageEncoder()
+	if err != nil {
+		return rep, err
+	}
+	idx, err := l.ix.get(ctx)
+	if err != nil {
+		return rep, err
+	}
+	snap, err := l.store.Snapshot(ctx)
+	if err != nil {
+		return rep, err
+	}
+
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	batch := opt.BatchSize
+	if batch <= 0 {
+		batch = enc.MaxBatch()
+	}
+	p := &pipeline{l: l, opt: opt, rep: &rep, start: start, tensorLen: enc.TensorLen()}
+
+	// The walk, the decode workers and the encoder stop taking new work when
+	// ctx is done; the committer always finishes what reached it.
+	jobs := make(chan job, 4*batch)
+	results := make(chan decoded, 2*batch)
+	seen := make(map[string]struct{}, len(snap.Items))
+	var walkErr error
+	go func() {
+		defer close(jobs)
+		t0 := time.Now()
+		walkErr = walk.Walk(ctx, absRoots, walk.Options{
+			IncludeHidden: opt.IncludeHidden,
+			OnError: func(path string, err error) {
+				p.walkFailure(snap, path, err)
+			},
+		}, func(f walk.File) error {
+			seen[f.Path] = struct{}{}
+			st := snap.Check(f.Path, f.Size, f.ModTimeNs)
+			p.found(st)
+			switch st {
+			case store.StatusUnchanged, store.StatusFailed:
+				return nil
+			}
+			select {
+			case jobs <- job{path: f.Path, size: f.Size, mtimeNs: f.ModTimeNs, changed: st == store.StatusChanged}:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		p.stages.Walk = time.Since(t0)
+		p.walkDone()
+	}()
+
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if ctx.Err() != nil {
+					continue // drain: the walk is stopping too
+				}
+				results <- p.decode(ctx, j)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(results) }()
+
+	commitErr := p.run(ctx, results, batch, enc, idx)
+	// Drain whatever the workers still produce after a failure or a stop.
+	for range results {
+	}
+	if walkErr != nil && !errors.Is(walkErr, context.Canceled) && !errors.Is(walkErr, context.DeadlineExceeded) {
+		return rep, fmt.Errorf("walk: %w", walkErr)
+	}
+	if commitErr != nil {
+		return rep, commitErr
+	}
+	if ctx.Err() == nil && !opt.KeepMissing {
+		if err := p.deleteMissing(ctx, snap, seen, absRoots, idx); err != nil {
+			return rep, err
+		}
+	}
+	// Save the index for the store's current generation, even after a stop,
+	// so the next open need not rebuild it.
+	t0 := time.Now()
+	gen, err := l.store.Generation(context.WithoutCancel(ctx))
+	if err == nil {
+		if idx.Deleted() > idx.Len()/5 && idx.Deleted() > 0 && ctx.Err() == nil {
+			if cerr := idx.Compact(ctx); cerr != nil {
+				l.log.Warn("compact index", "err", cerr)
+			}
+		}
+		err = l.ix.save(idx, gen)
+		l.ix.advance(gen)
+	}
+	p.stages.Save = time.Since(t0)
+	if err != nil {
+		return rep, fmt.Errorf("save index: %w", err)
+	}
+	rep.Stages = p.stages
+	rep.Elapsed = time.Since(start)
+	if ctx.Err() != nil {
+		rep.Stopped = true
+		return rep, ctx.Err()
+	}
+	return rep, nil
+}
+
+// pipeline holds the shared state of one ingest.
+type pipeline struct {
+	l         *Library
+	opt       IngestOptions
+	rep       *IngestReport
+	start     time.Time
+	tensorLen int
+	pool      sync.Pool
+
+	mu           sync.Mutex // guards rep counters, walkErrs and progress calls
+	walkFinished bool
+	queued       int
+	done         int
+	walkErrs     []store.FileError
+
+	readNs, hashNs, prepNs atomic.Int64
+	stages                 StageTimes
+}
+
+func (p *pipeline) progress() {
+	if p.opt.Progress == nil {
+		return
+	}
+	p.opt.Progress(Progress{
+		Walking: !p.walkFinished, Found: p.rep.Found, Queued: p.queued, Done: p.done,
+		Unchanged: p.rep.Unchanged, Failed: p.rep.Failed, Reused: p.rep.Reused,
+		Elapsed: time.Since(p.start),
+	})
+}
+
+func (p *pipeline) found(st store.Status) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rep.Found++
+	switch st {
+	case store.StatusUnchanged:
+		p.rep.Unchanged++
+	case store.StatusFailed:
+		p.rep.Skipped++
+	case store.StatusChanged:
+		p.rep.Changed++
+		p.queued++
+	default:
+		p.rep.New++
+		p.queued++
+	}
+	if p.rep.Found%256 == 0 {
+		p.progress()
+	}
+}
+
+func (p *pipeline) walkDone() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.walkFinished = true
+	p.progress()
+}
+
+// walkFailure records a path the walk could not follow (a symlink loop, an
+// unreadable folder, a broken link).
+// A problem already recorded for the same path, size and time is not
+// recorded again.
+func (p *pipeline) walkFailure(snap *store.Snapshot, path string, err error) {
+	fe := store.FileError{Path: path, Stage: store.StageWalk, Reason: err.Error()}
+	if fi, serr := os.Lstat(path); serr == nil {
+		fe.Size, fe.MtimeNs = fi.Size(), fi.ModTime().UnixNano()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if snap.Check(path, fe.Size, fe.MtimeNs) == store.StatusFailed {
+		p.rep.Skipped++
+		return
+	}
+	p.walkErrs = append(p.walkErrs, fe)
+}
+
+func (p *pipeline) tensor() []float32 {
+	if t, ok := p.pool.Get().(*[]float32); ok {
+		return *t
+	}
+	return make([]float32, p.tensorLen)
+}
+
+func (p *pipeline) release(t []float32) {
+	if t != nil {
+		p.pool.Put(&t)
+	}
+}
+
+// decode reads, hashes and preprocesses one file, or finds a stored vector
+// for identical content.
+func (p *pipeline) decode(ctx context.Context, j job) decoded {
+	d := decoded{job: j}
+	fail := func(stage store.Stage, err error) decoded {
+		d.err = &store.FileError{Path: j.path, Size: j.size, MtimeNs: j.mtimeNs, Stage: stage, Reason: err.Error()}
+		return d
+	}
+	if p.opt.testHookBeforeRead != nil {
+		p.opt.testHookBeforeRead(j.path)
+	}
+	t0 := time.Now()
+	data, err := readLimited(j.path, p.opt.Image.MaxFileBytes)
+	p.readNs.Add(int64(time.Since(t0)))
+	if err != nil {
+		return fail(store.StageRead, err)
+	}
+	t0 = time.Now()
+	d.hash = sha256.Sum256(data)
+	p.hashNs.Add(int64(time.Since(t0)))
+	if same, err := p.l.store.ItemsByHash(ctx, d.hash); err == nil {
+		for _, it := range same {
+			if len(it.Vector) > 0 {
+				d.reused = it.Vector
+				d.info = imageproc.Info{Width: it.Width, Height: it.Height, Format: it.Format, Bytes: j.size}
+				return d
+			}
+		}
+	}
+	t0 = time.Now()
+	d.tensor = p.tensor()
+	d.info, err = imageproc.DecodeTensor(bytes.NewReader(data), j.path, int64(len(data)), p.opt.Image, p.l.model.Manifest.Image.Preprocess(), d.tensor)
+	p.prepNs.Add(int64(time.Since(t0)))
+	if err != nil {
+		p.release(d.tensor)
+		d.tensor = nil
+		return fail(store.StageDecode, err)
+	}
+	return d
+}
+
+// readLimited reads a whole file, refusing files over limit bytes (0 = the
+// imageproc default) before reading them.
+func readLimited(path string, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		limit = imageproc.DefaultMaxFileBytes
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("file vanished before it could be read: %w", err)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("file is %d bytes, over the %d-byte limit: %w", fi.Size(), limit, imageproc.ErrTooLarge)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("file grew over the %d-byte limit while read: %w", limit, imageproc.ErrTooLarge)
+	}
+	return data, nil
+}
+
+// unit is what the encoder hands the committer: one batch.
+type unit struct {
+	items  []store.Item
+	errs   []store.FileError
+	reused int // items whose vector came from identical content
+}
+
+// run embeds batches of decoded files and commits them. Inference of one
+// batch overlaps the commit of the previous one.
+func (p *pipeline) run(ctx context.Context, results <-chan decoded, batch int, enc interface {
+	EncodeTensors(context.Context, []float32, int) ([][]float32, error)
+}, idx indexWriter) error {
+	units := make(chan unit, 1)
+	commitDone := make(chan error, 1)
+	go func() { commitDone <- p.commitLoop(units, idx) }()
+
+	var pending []decoded
+	var other []decoded // reused vectors and failures
+	flush := func() error {
+		if len(pending) == 0 && len(other) == 0 {
+			return nil
+		}
+		u := unit{}
+		if len(pending) > 0 {
+			t0 := time.Now()
+			pixels := make([]float32, 0, len(pending)*p.tensorLen)
+			for _, d := range pending {
+				pixels = append(pixels, d.tensor...)
+			}
+			// Inference is not interrupted by ctx: a stop finishes this batch.
+			vecs, err := enc.EncodeTensors(context.WithoutCancel(ctx), pixels, len(pending))
+			p.stages.Encode += time.Since(t0)
+			for i, d := range pending {
+				p.release(d.tensor)
+				if err != nil {
+					fe := store.FileError{Path: d.path, Size: d.size, MtimeNs: d.mtimeNs, Stage: store.StageEncode, Reason: err.Error()}
+					u.errs = append(u.errs, fe)
+					continue
+				}
+				u.items = append(u.items, d.item(vecs[i]))
+			}
+		}
+		for _, d := range other {
+			if d.err != nil {
+				u.errs = append(u.errs, *d.err)
+			} else {
+				u.items = append(u.items, d.item(d.reused))
+				u.reused++
+			}
+		}
+		pending, other = pending[:0], other[:0]
+		select {
+		case units <- u:
+			return nil
+		case err := <-commitDone:
+			commitDone <- err
+			return err
+		}
+	}
+	var err error
+	for d := range results {
+		if d.tensor != nil {
+			pending = append(pending, d)
+		} else {
+			other = append(other, d)
+		}
+		if len(pending) >= batch || len(other) >= 4*batch {
+			if err = flush(); err != nil {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = flush()
+	}
+	for _, d := range pending {
+		p.release(d.tensor)
+	}
+	close(units)
+	if cerr := <-commitDone; err == nil {
+		err = cerr
+	}
+	p.stages.Read = time.Duration(p.readNs.Load())
+	p.stages.Hash = time.Duration(p.hashNs.Load())
+	p.stages.Preprocess = time.Duration(p.prepNs.Load())
+	return err
+}
+
+func (d decoded) item(vec []float32) store.Item {
+	return store.Item{Path: d.path, Size: d.size, MtimeNs: d.mtimeNs, Hash: d.hash,
+		Width: d.info.Width, Height: d.info.Height, Format: d.info.Format, Vector: vec}
+}
+
+// indexWriter is what the ingest needs of the HNSW index.
+type indexWriter interface {
+	Add(id uint64, vec []float32) error
+	Delete(id uint64) error
+}
+
+// commitLoop writes each unit in one transaction and then adds its vectors
+// to the index.
+func (p *pipeline) commitLoop(units <-chan unit, idx indexWriter) error {
+	ctx := context.Background() // a started commit always finishes
+	var failed error
+	for u := range units {
+		if failed != nil {
+			continue
+		}
+		p.mu.Lock()
+		u.errs = append(u.errs, p.walkErrs...)
+		p.walkErrs = nil
+		p.mu.Unlock()
+		t0 := time.Now()
+		ids, err := p.commit(ctx, u)
+		p.stages.Store += time.Since(t0)
+		if err != nil {
+			failed = err
+			continue
+		}
+		t0 = time.Now()
+		for i, it := range u.items {
+			if err := idx.Add(uint64(ids[i]), it.Vector); err != nil {
+				failed = fmt.Errorf("index item %d: %w", ids[i], err)
+				break
+			}
+		}
+		p.stages.Index += time.Since(t0)
+		p.mu.Lock()
+		p.rep.Indexed += len(u.items) - u.reused
+		p.rep.Reused += u.reused
+		p.rep.Failed += len(u.errs)
+		p.rep.Errors = append(p.rep.Errors, u.errs...)
+		p.done += len(u.items) + len(u.errs)
+		p.progress()
+		p.mu.Unlock()
+	}
+	if failed == nil {
+		// Walk failures found after the last batch.
+		p.mu.Lock()
+		rest := p.walkErrs
+		p.walkErrs = nil
+		p.mu.Unlock()
+		if len(rest) > 0 {
+			if _, err := p.commit(ctx, unit{errs: rest}); err != nil {
+				return err
+			}
+			p.mu.Lock()
+			p.rep.Failed += len(rest)
+			p.rep.Errors = append(p.rep.Errors, rest...)
+			p.mu.Unlock()
+		}
+	}
+	return failed
+}
+
+func (p *pipeline) commit(ctx context.Context, u unit) ([]int64, error) {
+	tx, err := p.l.store.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := tx.UpsertItems(ctx, u.items)
+	if err == nil {
+		err = tx.RecordErrors(ctx, u.errs)
+	}
+	if err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// deleteMissing removes items under the walked roots whose files are gone.
+func (p *pipeline) deleteMissing(ctx context.Context, snap *store.Snapshot, seen map[string]struct{}, roots []string, idx indexWriter) error {
+	var gone []int64
+	for path, st := range snap.Items {
+		if _, ok := seen[path]; ok || !underAny(path, roots) {
+			continue
+		}
+		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+			gone = append(gone, st.ID)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	t0 := time.Now()
+	tx, err := p.l.store.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.DeleteItems(ctx, gone); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	p.stages.Store += time.Since(t0)
+	t0 = time.Now()
+	for _, id := range gone {
+		idx.Delete(uint64(id)) // absent ids (never indexed) are fine
+	}
+	p.stages.Index += time.Since(t0)
+	p.rep.Deleted = len(gone)
+	return nil
+}
+
+func underAny(path string, roots []string) bool {
+	for _, r := range roots {
+		if path == r || strings.HasPrefix(path, strings.TrimSuffix(r, string(filepath.Separator))+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}

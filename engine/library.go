@@ -1,0 +1,242 @@
+// Package engine is mmsearch's core: a Library (a folder holding a SQLite
+// store and a derived HNSW index), the ingest pipeline that fills it from
+// photo folders, and the evaluation of arithmetic queries against it.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"mmsearch/encoders"
+	"mmsearch/engine/store"
+	"mmsearch/index/hnsw"
+)
+
+// File names inside a library folder.
+const (
+	DBFile    = "library.db"
+	IndexFile = "index.hnsw"
+	LockFile  = ".lock"
+)
+
+// ErrLocked is returned when another process is writing to the library.
+var ErrLocked = errors.New("library is being written by another process")
+
+// DefaultLibrary returns the default library folder, DataDir/default.
+func DefaultLibrary(getenv func(string) string) string {
+	return filepath.Join(encoders.DataDir(getenv), "default")
+}
+
+// Options configures Open.
+type Options struct {
+	// Model is a model name or folder. Empty means the model the library was
+	// made with, or encoders.DefaultModel for a new library.
+	Model string
+	// Runtime locates ONNX Runtime.
+	Runtime encoders.RuntimeOptions
+	// Threads is the number of threads per inference (0 = all cores).
+	Threads int
+	// BatchSize is the number of images per inference (0 = 32).
+	BatchSize int
+	// Index configures the HNSW index built from the store.
+	Index hnsw.Config
+	// Getenv reads the environment (nil = os.Getenv).
+	Getenv func(string) string
+	// Logger receives diagnostics (nil = discard).
+	Logger *slog.Logger
+}
+
+// Library is an open library folder. Its methods are safe for concurrent use;
+// searches run while an ingest adds items.
+type Library struct {
+	dir   string
+	opts  Options
+	log   *slog.Logger
+	store *store.Store
+	model *encoders.Model
+
+	encMu sync.Mutex
+	img   *encoders.ImageEncoder
+	txt   *encoders.TextEncoder
+
+	ix *liveIndex
+}
+
+// Open opens the library folder dir, creating it when absent. The model is
+// resolved and checked against the one that made the library's vectors; a
+// different model is refused with store.ErrModelMismatch. The index is loaded
+// from its file, or rebuilt from the store when the file is missing, stale or
+// corrupt.
+func Open(ctx context.Context, dir string, opts Options) (*Library, error) {
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open library %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("open library: %w", err)
+	}
+	st, err := store.Open(ctx, filepath.Join(abs, DBFile))
+	if err != nil {
+		return nil, fmt.Errorf("open library %s: %w", abs, err)
+	}
+	l := &Library{dir: abs, opts: opts, log: opts.Logger, store: st}
+	if err := l.openModel(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	l.ix = newLiveIndex(l)
+	return l, nil
+}
+
+// openModel resolves the model and records it in a new library, or checks it
+// against the recorded one.
+func (l *Library) openModel(ctx context.Context) error {
+	recorded, has, err := l.recordedModel(ctx)
+	if err != nil {
+		return err
+	}
+	spec := l.opts.Model
+	if spec == "" && has {
+		spec = recorded.Name
+	}
+	dir, err := encoders.ResolveModel(spec, l.opts.Getenv)
+	if err != nil {
+		if has && l.opts.Model == "" {
+			return fmt.Errorf("library %s was made with model %s, which is not installed: %w", l.dir, recorded, err)
+		}
+		return err
+	}
+	m, err := encoders.OpenModel(dir, l.opts.Runtime)
+	if err != nil {
+		return err
+	}
+	want := store.Model{Name: m.Manifest.Name, Version: m.Manifest.Version, Dim: m.Dim(), Fingerprint: m.Manifest.Fingerprint()}
+	if has && (recorded.Fingerprint != want.Fingerprint || recorded.Dim != want.Dim) {
+		return fmt.Errorf("library %s: %w", l.dir, &store.ModelMismatchError{Library: recorded, Requested: want})
+	}
+	if !has {
+		if err := l.store.SetModel(ctx, want); err != nil {
+			return fmt.Errorf("library %s: %w", l.dir, err)
+		}
+	}
+	l.model = m
+	return nil
+}
+
+func (l *Library) recordedModel(ctx context.Context) (store.Model, bool, error) {
+	m, err := l.store.Model(ctx)
+	if errors.Is(err, store.ErrNoModel) {
+		return store.Model{}, false, nil
+	}
+	if err != nil {
+		return store.Model{}, false, fmt.Errorf("library %s: %w", l.dir, err)
+	}
+	return m, true, nil
+}
+
+// Dir is the library folder.
+func (l *Library) Dir() string { return l.dir }
+
+// Model is the library's model.
+func (l *Library) Model() *encoders.Model { return l.model }
+
+// Store is the library's database.
+func (l *Library) Store() *store.Store { return l.store }
+
+func (l *Library) sessionOptions() encoders.SessionOptions {
+	return encoders.SessionOptions{IntraOpThreads: l.opts.Threads, MaxBatch: l.opts.BatchSize}
+}
+
+// imageEncoder opens the image tower on first use.
+func (l *Library) imageEncoder() (*encoders.ImageEncoder, error) {
+	l.encMu.Lock()
+	defer l.encMu.Unlock()
+	if l.img == nil {
+		e, err := encoders.NewImageEncoder(l.model, l.sessionOptions())
+		if err != nil {
+			return nil, err
+		}
+		l.img = e
+	}
+	return l.img, nil
+}
+
+// textEncoder opens the text tower on first use.
+func (l *Library) textEncoder() (*encoders.TextEncoder, error) {
+	l.encMu.Lock()
+	defer l.encMu.Unlock()
+	if l.txt == nil {
+		e, err := encoders.NewTextEncoder(l.model, l.sessionOptions())
+		if err != nil {
+			return nil, err
+		}
+		l.txt = e
+	}
+	return l.txt, nil
+}
+
+// Close releases the encoders and the database.
+func (l *Library) Close() error {
+	l.encMu.Lock()
+	defer l.encMu.Unlock()
+	var errs []error
+	if l.img != nil {
+		errs = append(errs, l.img.Close())
+	}
+	if l.txt != nil {
+		errs = append(errs, l.txt.Close())
+	}
+	errs = append(errs, l.store.Close())
+	return errors.Join(errs...)
+}
+
+// Stats describes a library.
+type Stats struct {
+	Dir        string           `json:"dir"`
+	Items      int64            `json:"items"`
+	Errors     int64            `json:"errors"`
+	ErrorsBy   map[string]int64 `json:"errors_by_stage,omitempty"`
+	Generation int64            `json:"generation"`
+	Model      store.Model      `json:"model"`
+	ModelDir   string           `json:"model_dir"`
+	DBBytes    int64            `json:"db_bytes"`
+	IndexBytes int64            `json:"index_bytes"`
+	IndexFresh bool             `json:"index_fresh"`
+}
+
+// Stats reads the library's counts and sizes.
+func (l *Library) Stats(ctx context.Context) (Stats, error) {
+	s, err := l.store.Stats(ctx)
+	if err != nil {
+		return Stats{}, err
+	}
+	out := Stats{Dir: l.dir, Items: s.Items, Errors: s.Errors, Generation: s.Generation, Model: s.Model, ModelDir: l.model.Dir, DBBytes: s.DBBytes}
+	if len(s.ErrorsByStage) > 0 {
+		out.ErrorsBy = map[string]int64{}
+		for k, v := range s.ErrorsByStage {
+			out.ErrorsBy[string(k)] = v
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(l.dir, IndexFile)); err == nil {
+		out.IndexBytes = fi.Size()
+		gen, _, err := readIndexHeader(filepath.Join(l.dir, IndexFile))
+		out.IndexFresh = err == nil && gen == s.Generation
+	}
+	return out, nil
+}
+
+// Errors lists the files that failed, with their reasons.
+func (l *Library) Errors(ctx context.Context) ([]store.FileError, error) {
+	return l.store.Errors(ctx)
+}

@@ -1,0 +1,248 @@
+// Package query parses the mmsearch query language, a superset of rclip's.
+//
+// Grammar:
+//
+//	expr  := [ op ] term { op term }
+//	op    := '+' | '-'                      (a token of its own)
+//	term  := [ weight ':' ] atom
+//	atom  := "quoted text" | bare words | ./path | ../path | ~/path | /abs/path
+//	       | file://url | http(s)://url | @ITEM
+//
+// Rules, in the order they matter:
+//
+//   - Operators are tokens of their own: a '+' or '-' with whitespace (or the
+//     start or end of the query) on both sides. "t-shirt" and "a+b" are words.
+//   - A leading operator is allowed: "- dog + cat" makes the first term
+//     negative; "+ dog" is the same as "dog". A query may consist of negative
+//     terms only; whether that is useful is for the caller to decide.
+//   - Bare words run until the next operator, so "golden retriever + cat" has
+//     two terms. Runs of whitespace between words of a text term become one
+//     space.
+//   - A weight is a prefix "W:" where W is an unsigned decimal number
+//     (2, 0.5, .5, 2.). Anything else before a colon is text: "re:zero" is
+//     the text "re:zero". The sign of a term comes from its operator, never from
+//     its weight, so "-2:dog" is refused. A weight must be positive and finite
+//     and must be followed directly by its atom: "2:" or "2: dog" is an error.
+//   - "quoted text" is always text, never a path. Inside quotes \" stands for
+//     a quote and \\ for a backslash; any other backslash is kept as is. A
+//     weight may be written inside the quotes as rclip does ("2:golden
+//     retriever"); with a weight outside the quotes the inside is taken
+//     literally, so 1:"2:00 pm" is the text "2:00 pm" with weight 1.
+//   - A term whose first word starts with "./", "../", "/", "~/" or "file://"
+//     is a path. Like rclip, a path runs to the next operator and keeps its
+//     inner whitespace exactly, so "./my photo.jpg - dog" works. "~/" is
+//     expanded with [Options.Home]. A path may hold any bytes but NUL.
+//   - A term starting with "http://" or "https://" is a URL; it must be one
+//     word.
+//   - "@123" names an indexed item by id; "@some/path" and "@\"a path\"" name
+//     one by its path in the library. Like a path, an unquoted item path runs
+//     to the next operator ("@12 dog" is the path "12 dog"). A quoted item is
+//     always a path, so "@\"123\"" is the item whose path is "123".
+//   - Inside a text term, a later word that starts with "./", "../", "~/",
+//     "file://", "http://", "https://" or a quote is refused with "missing
+//     operator": it almost always means a forgotten '+' or '-'.
+//   - Text and URLs must be valid UTF-8. A query is at most
+//     [DefaultMaxBytes] long and has at most [DefaultMaxTerms] terms unless
+//     [Options] says otherwise.
+//
+// Existence of files is not checked here; the caller does that and reports a
+// failure at the term's position with [Term.Errorf].
+package query
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Default limits used when [Options] leaves them zero.
+const (
+	DefaultMaxBytes = 4096
+	DefaultMaxTerms = 64
+)
+
+// Kind says what a term's atom refers to.
+type Kind int
+
+// Kinds of atom.
+const (
+	// Text is a phrase for the text encoder.
+	Text Kind = iota + 1
+	// Path is an image file on disk (Value holds the path, "~/" expanded).
+	Path
+	// URL is an image to fetch over http or https.
+	URL
+	// Item is an already indexed item, by id (ItemID > 0) or by path (Value).
+	Item
+)
+
+// String returns the lower-case name of the kind.
+func (k Kind) String() string {
+	switch k {
+	case Text:
+		return "text"
+	case Path:
+		return "path"
+	case URL:
+		return "url"
+	case Item:
+		return "item"
+	default:
+		return "kind(" + strconv.Itoa(int(k)) + ")"
+	}
+}
+
+// Term is one weighted, signed atom of a query.
+type Term struct {
+	// Sign is +1 or -1, from the operator before the term (+1 when none).
+	Sign float32
+	// Weight is the positive weight (1 when none was written).
+	Weight float32
+	// Kind says how Value is to be read.
+	Kind Kind
+	// Value is the text, the path ("~/" expanded), the URL, or the item's
+	// path. It is empty for an item given by id.
+	Value string
+	// ItemID is the id of an item written as "@123"; 0 otherwise.
+	ItemID int64
+	// Quoted reports whether the atom was written in double quotes.
+	Quoted bool
+	// Pos is the byte offset of the term in the input, weight included.
+	Pos int
+	// Len is the term's length in bytes: Input[Pos:Pos+Len] is its source.
+	Len int
+	// OpPos is the byte offset of the operator before the term, or -1.
+	OpPos int
+
+	input string
+}
+
+// Coef returns the signed weight, Sign*Weight.
+func (t *Term) Coef() float32 { return t.Sign * t.Weight }
+
+// Source returns the term as written in the input.
+func (t *Term) Source() string {
+	if t.Pos < 0 || t.Pos+t.Len > len(t.input) {
+		return ""
+	}
+	return t.input[t.Pos : t.Pos+t.Len]
+}
+
+// Errorf returns a *SyntaxError positioned at the term, for failures the
+// parser cannot see, such as a file that does not exist or is not an image.
+func (t *Term) Errorf(format string, args ...any) error {
+	return &SyntaxError{Pos: t.Pos, Len: t.Len, Msg: fmt.Sprintf(format, args...), Input: t.input}
+}
+
+// Query is a parsed query.
+type Query struct {
+	// Input is the text that was parsed.
+	Input string
+	// Terms are the terms in input order; there is at least one.
+	Terms []Term
+}
+
+// String returns the query in canonical form: explicit operators between
+// terms, texts quoted, weights other than 1 written out. Parsing the result
+// with the same options gives the same terms (positions aside), provided no
+// path contains a standalone "+" or "-" word.
+func (q *Query) String() string {
+	var b strings.Builder
+	for i := range q.Terms {
+		t := &q.Terms[i]
+		switch {
+		case i == 0 && t.Sign < 0:
+			b.WriteString("- ")
+		case i > 0 && t.Sign < 0:
+			b.WriteString(" - ")
+		case i > 0:
+			b.WriteString(" + ")
+		}
+		needOne := t.Kind == Text && hasWeightPrefix(t.Value)
+		if t.Weight != 1 || needOne {
+			b.WriteString(strconv.FormatFloat(float64(t.Weight), 'f', -1, 32))
+			b.WriteByte(':')
+		}
+		switch t.Kind {
+		case Text:
+			writeQuoted(&b, t.Value)
+		case Item:
+			b.WriteByte('@')
+			if t.ItemID > 0 {
+				b.WriteString(strconv.FormatInt(t.ItemID, 10))
+			} else {
+				writeQuoted(&b, t.Value)
+			}
+		default:
+			writePath(&b, t.Value)
+		}
+	}
+	return b.String()
+}
+
+func writeQuoted(b *strings.Builder, s string) {
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('"')
+}
+
+// writePath writes a path bare when parsing it back gives the same path, and
+// as a file:// URL otherwise (an absolute path with leading or trailing
+// whitespace, or with a word that would read as an operator).
+func writePath(b *strings.Builder, v string) {
+	if hasAnyPrefix(v, []string{"./", "../", "/"}) {
+		p := &parser{in: v}
+		if p.runEnd(0, nil) == len(v) {
+			b.WriteString(v)
+			return
+		}
+	}
+	if !strings.HasPrefix(v, "/") {
+		b.WriteString(v) // cannot happen for a path the parser made
+		return
+	}
+	u := url.URL{Scheme: "file", Path: v}
+	b.WriteString(u.String())
+}
+
+// hasWeightPrefix reports whether s starts with something the parser would
+// read as a weight.
+func hasWeightPrefix(s string) bool {
+	n := scanNumber(s, 0)
+	return n > 0 && n < len(s) && s[n] == ':'
+}
+
+// Options tunes [Parse].
+type Options struct {
+	// Home is the directory "~/" expands to. When empty, a "~/" path is an
+	// error. The parser never reads the process environment.
+	Home string
+	// MaxBytes limits the input length; 0 means DefaultMaxBytes.
+	MaxBytes int
+	// MaxTerms limits the number of terms; 0 means DefaultMaxTerms.
+	MaxTerms int
+}
+
+// SyntaxError is a parse error (or a term-level error made by
+// [Term.Errorf]) with its position in the input.
+type SyntaxError struct {
+	// Pos is the 0-based byte offset the error points at.
+	Pos int
+	// Len is the length in bytes of the offending text (0 when it is a point).
+	Len int
+	// Msg says what is wrong.
+	Msg string
+	// Input is the whole query.
+	Input string
+}
+
+// Error returns "query: position N: MSG", N being the 0-based byte offset.
+func (e *SyntaxError) Error() string {
+	return "query: position " + strconv.Itoa(e.Pos) + ": " + e.Msg
+}

@@ -1,0 +1,263 @@
+// Package walk lists the files under a set of folders for indexing.
+//
+// It follows symbolic links to files and to folders, notices links that
+// lead back into a folder being walked (and folders reached twice), skips
+// hidden names unless asked not to, and reports every problem with a single
+// path (an unreadable folder, a broken link, a loop) to a callback instead
+// of stopping. It does not look at file names' extensions: whether a file is
+// an image is decided later from its contents. It skips things that are not
+// regular files (sockets, devices, named pipes).
+//
+// Order is deterministic: roots in the order given; inside a folder, entries
+// in byte order of their names, depth first. Folders reached through a
+// symbolic link are walked after everything reachable without one, so a
+// folder reachable both ways is listed under its real path and the link is
+// reported as a repeat.
+package walk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Errors reported to Options.OnError, to be tested with errors.Is.
+var (
+	// ErrSymlinkLoop: a link leads back into a folder that contains it, or
+	// a chain of links never ends.
+	ErrSymlinkLoop = errors.New("symbolic link loop")
+	// ErrAlreadyVisited: a folder was reached a second time by another path
+	// (through a link, or an overlapping root); its files were listed once.
+	ErrAlreadyVisited = errors.New("folder already walked")
+	// ErrNotRegular: a root is neither a regular file nor a folder.
+	ErrNotRegular = errors.New("not a regular file or folder")
+)
+
+// File is a regular file found by Walk.
+type File struct {
+	// Path is absolute and clean, as reached (through links, not resolved).
+	Path string
+	// Size is the size in bytes.
+	Size int64
+	// ModTimeNs is the modification time in nanoseconds since 1970.
+	ModTimeNs int64
+	// Dev and Ino identify the file on its device (0 where the system does
+	// not say). Hard links and links to the same file share them.
+	Dev, Ino uint64
+}
+
+// Options tunes Walk.
+type Options struct {
+	// IncludeHidden also walks files and folders whose names start with
+	// '.'. A root is walked even when hidden.
+	IncludeHidden bool
+	// OnError is called, in walk order, with a path that could not be walked
+	// and why; the walk goes on. Nil ignores such problems.
+	OnError func(path string, err error)
+}
+
+// RevisitError reports a folder reached a second time. errors.Is matches it
+// with ErrSymlinkLoop when Path lies inside First, and with ErrAlreadyVisited
+// otherwise.
+type RevisitError struct {
+	// Path is where the folder was reached again.
+	Path string
+	// First is where it was walked.
+	First string
+}
+
+// Loop reports whether Path is inside First: following it would go round.
+func (e *RevisitError) Loop() bool {
+	return e.First == "/" || strings.HasPrefix(e.Path, e.First+string(filepath.Separator))
+}
+
+// Error says which folder it is and where it was walked.
+func (e *RevisitError) Error() string {
+	if e.Loop() {
+		return fmt.Sprintf("%s: leads back to %q, which contains it", ErrSymlinkLoop, e.First)
+	}
+	return fmt.Sprintf("%s as %q", ErrAlreadyVisited, e.First)
+}
+
+// Unwrap returns ErrSymlinkLoop or ErrAlreadyVisited.
+func (e *RevisitError) Unwrap() error {
+	if e.Loop() {
+		return ErrSymlinkLoop
+	}
+	return ErrAlreadyVisited
+}
+
+// Walk calls fn for every regular file under the roots (a root that is a
+// file is passed as is, even when hidden). It returns nil when the walk is
+// complete, ctx.Err() when ctx ends, and an error fn returns, as is, except
+// fs.SkipAll, which ends the walk early with nil. Problems with single paths
+// go to opts.OnError and do not stop the walk.
+func Walk(ctx context.Context, roots []string, opts Options, fn func(File) error) error {
+	w := &walker{ctx: ctx, opts: opts, fn: fn, visited: make(map[fileID]string)}
+	err := w.run(roots)
+	if errors.Is(err, fs.SkipAll) {
+		return nil
+	}
+	return err
+}
+
+type walker struct {
+	ctx     context.Context
+	opts    Options
+	fn      func(File) error
+	visited map[fileID]string // folders walked, by identity: where
+	linked  []string          // folders reached through links, walked last
+}
+
+func (w *walker) report(path string, err error) {
+	if w.opts.OnError != nil {
+		w.opts.OnError(path, err)
+	}
+}
+
+func (w *walker) run(roots []string) error {
+	seen := make(map[string]bool, len(roots))
+	for _, root := range roots {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		abs, err := filepath.Abs(root)
+		if err != nil {
+			w.report(root, fmt.Errorf("absolute path: %w", err))
+			continue
+		}
+		if seen[abs] {
+			continue
+		}
+		seen[abs] = true
+		fi, err := os.Stat(abs)
+		if err != nil {
+			w.report(abs, w.statError(abs, err))
+			continue
+		}
+		switch {
+		case fi.IsDir():
+			err = w.dir(abs, fi)
+		case fi.Mode().IsRegular():
+			err = w.file(abs, fi)
+		default:
+			w.report(abs, fmt.Errorf("%w (%v)", ErrNotRegular, fi.Mode().Type()))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	// Folders reached through links; walking them may find more.
+	for len(w.linked) > 0 {
+		path := w.linked[0]
+		w.linked = w.linked[1:]
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			w.report(path, w.statError(path, err))
+			continue
+		}
+		if !fi.IsDir() { // changed under our feet
+			continue
+		}
+		if err := w.dir(path, fi); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// statError describes why following path failed.
+func (w *walker) statError(path string, err error) error {
+	if isLoop(err) {
+		return fmt.Errorf("%w: %w", ErrSymlinkLoop, err)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		if target, lerr := os.Readlink(path); lerr == nil {
+			return fmt.Errorf("broken symbolic link to %q: %w", target, fs.ErrNotExist)
+		}
+	}
+	return err
+}
+
+func (w *walker) file(path string, fi fs.FileInfo) error {
+	id, _ := idOf(fi)
+	return w.fn(File{Path: path, Size: fi.Size(), ModTimeNs: fi.ModTime().UnixNano(), Dev: id.dev, Ino: id.ino})
+}
+
+// dir walks the folder at path, whose (followed) info is fi.
+func (w *walker) dir(path string, fi fs.FileInfo) error {
+	if id, ok := idOf(fi); ok {
+		if first, seen := w.visited[id]; seen {
+			w.report(path, &RevisitError{Path: path, First: first})
+			return nil
+		}
+		w.visited[id] = path
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		// Entries read before the failure are still walked.
+		w.report(path, fmt.Errorf("read folder: %w", err))
+	}
+	for _, e := range entries {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		name := e.Name()
+		if !w.opts.IncludeHidden && strings.HasPrefix(name, ".") {
+			continue
+		}
+		child := filepath.Join(path, name)
+		typ := e.Type()
+		switch {
+		case typ&fs.ModeSymlink != 0:
+			cfi, err := os.Stat(child)
+			if err != nil {
+				w.report(child, w.statError(child, err))
+				continue
+			}
+			if cfi.IsDir() {
+				w.linked = append(w.linked, child)
+			} else if cfi.Mode().IsRegular() {
+				if err := w.file(child, cfi); err != nil {
+					return err
+				}
+			}
+		case typ.IsDir():
+			cfi, err := e.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // removed since the folder was read
+			}
+			if err != nil {
+				w.report(child, err)
+				continue
+			}
+			if err := w.dir(child, cfi); err != nil {
+				return err
+			}
+		case typ.IsRegular():
+			cfi, err := e.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				w.report(child, err)
+				continue
+			}
+			if err := w.file(child, cfi); err != nil {
+				return err
+			}
+		}
+		// Anything else (socket, device, named pipe) is skipped.
+	}
+	return nil
+}
+
+// fileID identifies a file on its device.
+type fileID struct{ dev, ino uint64 }
