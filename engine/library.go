@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"mmsearch/encoders"
@@ -22,6 +23,9 @@ const (
 	DBFile    = "library.db"
 	IndexFile = "index.hnsw"
 	LockFile  = ".lock"
+	// ModelHintFile remembers the folder of the library's model, so a model
+	// given by path need not be named again.
+	ModelHintFile = "model.path"
 )
 
 // ErrLocked is returned when another process is writing to the library.
@@ -111,6 +115,15 @@ func (l *Library) openModel(ctx context.Context) error {
 		spec = recorded.Name
 	}
 	dir, err := encoders.ResolveModel(spec, l.opts.Getenv)
+	if err != nil && has && l.opts.Model == "" {
+		// A model given as a folder is found again through the hint left
+		// by the last open; its fingerprint is checked below as always.
+		if hint, herr := os.ReadFile(filepath.Join(l.dir, ModelHintFile)); herr == nil {
+			if d, rerr := encoders.ResolveModel(strings.TrimSpace(string(hint)), l.opts.Getenv); rerr == nil {
+				dir, err = d, nil
+			}
+		}
+	}
 	if err != nil {
 		if has && l.opts.Model == "" {
 			return fmt.Errorf("library %s was made with model %s, which is not installed: %w", l.dir, recorded, err)
@@ -131,6 +144,10 @@ func (l *Library) openModel(ctx context.Context) error {
 		}
 	}
 	l.model = m
+	if hint, _ := os.ReadFile(filepath.Join(l.dir, ModelHintFile)); strings.TrimSpace(string(hint)) != dir {
+		// Best effort: a read-only library folder still opens.
+		_ = os.WriteFile(filepath.Join(l.dir, ModelHintFile), []byte(dir+"\n"), 0o644)
+	}
 	return nil
 }
 

@@ -28,5 +28,13 @@ func main() {
 func commands() []*command {
 	return []*command{
 		versionCommand(),
+		doctorCommand(),
+		tokenizeCommand(),
+		preprocessCommand(),
+		embedCommand(),
+		indexCommand(),
+		searchCommand(),
+		statsCommand(),
+		errorsCommand(),
 	}
 }

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"mmsearch/engine"
+	"mmsearch/engine/query"
+)
+
+// libraryFlags are shared by the commands that open a library.
+type libraryFlags struct {
+	runtimeFlags
+	library string
+	batch   int
+	verbose bool
+}
+
+func (f *libraryFlags) register(fs *flag.FlagSet) {
+	f.runtimeFlags.register(fs)
+	fs.StringVar(&f.library, "library", "", "library folder (default $XDG_DATA_HOME/mmsearch/default)")
+	fs.IntVar(&f.batch, "batch", 0, "images per inference and per transaction (default 32)")
+	fs.BoolVar(&f.verbose, "v", false, "log diagnostics to stderr")
+}
+
+func (f *libraryFlags) open(ctx context.Context, e *env) (*engine.Library, error) {
+	dir := f.library
+	if dir == "" {
+		dir = engine.DefaultLibrary(e.getenv)
+	}
+	level := slog.LevelWarn
+	if f.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	return engine.Open(ctx, dir, engine.Options{
+		Model:     f.model,
+		Runtime:   f.runtimeOptions(e),
+		Threads:   f.threads,
+		BatchSize: f.batch,
+		Getenv:    e.getenv,
+		Logger:    log,
+	})
+}
+
+func indexCommand() *command {
+	var lf libraryFlags
+	var workers int
+	var hidden, keep, asJSON bool
+	return &command{
+		name:    "index",
+		summary: "add folders and images to a library, incrementally",
+		usage:   "[--library DIR] [--model NAME|DIR] [flags] PATH...",
+		setFlags: func(fs *flag.FlagSet) {
+			lf.register(fs)
+			fs.IntVar(&workers, "workers", 0, "decode workers (default: all cores)")
+			fs.BoolVar(&hidden, "hidden", false, "include files and folders whose names start with '.'")
+			fs.BoolVar(&keep, "keep-missing", false, "keep items whose files were deleted")
+			fs.BoolVar(&asJSON, "json", false, "print the final report as JSON on stdout")
+		},
+		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+			if len(args) == 0 {
+				return usagef("no PATH given")
+			}
+			lib, err := lf.open(ctx, e)
+			if err != nil {
+				return err
+			}
+			defer lib.Close()
+			bar := newProgressBar(e.stderr, e.isTerminal, "indexing")
+			rep, err := lib.Index(ctx, args, engine.IngestOptions{
+				Workers: workers, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep,
+				Progress: func(p engine.Progress) {
+					total := p.Queued
+					if p.Walking {
+						total = -1
+					}
+					bar.update(p.Done, total, p.Elapsed, false, map[string]any{"found": p.Found, "failed": p.Failed})
+				},
+			})
+			bar.update(rep.Indexed+rep.Reused+rep.Failed, rep.New+rep.Changed, rep.Elapsed, true, map[string]any{"found": rep.Found, "failed": rep.Failed})
+			if asJSON {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				enc.Encode(rep)
+			} else {
+				fmt.Fprintf(e.stdout, "%d files found: %d new, %d changed, %d unchanged, %d reused by content, %d deleted, %d failed (%d skipped, failed before) in %s\n",
+					rep.Found, rep.New, rep.Changed, rep.Unchanged, rep.Reused, rep.Deleted, rep.Failed, rep.Skipped, rep.Elapsed.Round(time.Millisecond))
+				if rep.Failed > 0 {
+					fmt.Fprintf(e.stdout, "failures:\n")
+					for i, fe := range rep.Errors {
+						if i == 10 {
+							fmt.Fprintf(e.stdout, "  ... and %d more; run 'mmsearch errors'\n", len(rep.Errors)-10)
+							break
+						}
+						fmt.Fprintf(e.stdout, "  %s [%s]: %s\n", quotePath(fe.Path), fe.Stage, fe.Reason)
+					}
+				}
+				if rep.Stopped {
+					fmt.Fprintf(e.stdout, "stopped: the batches committed so far are kept; run the same command again to continue\n")
+				}
+			}
+			return err
+		},
+	}
+}
+
+// quotePath shows a path readably even when it is not valid UTF-8.
+func quotePath(p string) string {
+	if strings.ToValidUTF8(p, "") == p && !strings.ContainsAny(p, "\n\r\t") {
+		return p
+	}
+	return fmt.Sprintf("%q", p)
+}
+
+func searchCommand() *command {
+	var lf libraryFlags
+	var k, ef int
+	var mode, prefix string
+	var asJSON, filesOnly, include bool
+	return &command{
+		name:    "search",
+		summary: "answer a query such as './dog.jpg - \"dog\" + \"cat\"'",
+		usage:   "[--library DIR] [-k N] [--json | -f] [--mode add|mul] EXPR...",
+		setFlags: func(fs *flag.FlagSet) {
+			lf.register(fs)
+			fs.IntVar(&k, "k", 10, "number of results")
+			fs.IntVar(&ef, "ef", 0, "HNSW search beam width (default max(64, 2k))")
+			fs.StringVar(&mode, "mode", engine.ModeAdd, "scoring: add (cosine to the weighted sum) or mul (3CosMul re-ranking)")
+			fs.StringVar(&prefix, "prefix", "", "only results whose path starts with this")
+			fs.BoolVar(&asJSON, "json", false, "print results as JSON")
+			fs.BoolVar(&filesOnly, "f", false, "print result paths only, one a line")
+			fs.BoolVar(&include, "include-inputs", false, "keep items used in the query in the results")
+		},
+		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+			if len(args) == 0 {
+				return usagef("no query given")
+			}
+			if asJSON && filesOnly {
+				return usagef("--json and -f exclude each other")
+			}
+			if k < 1 || k > 10000 {
+				return usagef("-k %d out of range [1, 10000]", k)
+			}
+			expr := strings.Join(args, " ")
+			lib, err := lf.open(ctx, e)
+			if err != nil {
+				return err
+			}
+			defer lib.Close()
+			res, err := lib.Search(ctx, expr, engine.SearchOptions{
+				K: k, Ef: ef, Mode: mode, IncludeInputs: include, PathPrefix: prefix,
+				Home: e.getenv("HOME"), AllowPaths: true, AllowURLs: true,
+			})
+			var se *query.SyntaxError
+			if errors.As(err, &se) {
+				fmt.Fprintln(e.stderr, se.Caret())
+				return usageError{err}
+			}
+			if errors.Is(err, engine.ErrEmptyLibrary) {
+				return fmt.Errorf("%w: %w", errNotFound, err)
+			}
+			if err != nil {
+				return err
+			}
+			switch {
+			case asJSON:
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(res); err != nil {
+					return err
+				}
+			case filesOnly:
+				for _, r := range res.Results {
+					fmt.Fprintln(e.stdout, r.Path)
+				}
+			default:
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintf(tw, "RANK\tSCORE\tID\tPATH\n")
+				for i, r := range res.Results {
+					fmt.Fprintf(tw, "%d\t%.4f\t%d\t%s\n", i+1, r.Score, r.ID, quotePath(r.Path))
+				}
+				tw.Flush()
+			}
+			if len(res.Results) == 0 {
+				return fmt.Errorf("%w: no results", errNotFound)
+			}
+			return nil
+		},
+	}
+}
+
+func statsCommand() *command {
+	var lf libraryFlags
+	var asJSON bool
+	return &command{
+		name:    "stats",
+		summary: "show a library's size, model and health",
+		usage:   "[--library DIR] [--json]",
+		setFlags: func(fs *flag.FlagSet) {
+			lf.register(fs)
+			fs.BoolVar(&asJSON, "json", false, "print as JSON")
+		},
+		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+			lib, err := lf.open(ctx, e)
+			if err != nil {
+				return err
+			}
+			defer lib.Close()
+			st, err := lib.Stats(ctx)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			fmt.Fprintf(e.stdout, "library     %s\nmodel       %s\nitems       %d\nerrors      %d\ngeneration  %d\ndatabase    %s\nindex       %s (fresh: %v)\n",
+				st.Dir, st.Model, st.Items, st.Errors, st.Generation, humanBytes(st.DBBytes), humanBytes(st.IndexBytes), st.IndexFresh)
+			return nil
+		},
+	}
+}
+
+func errorsCommand() *command {
+	var lf libraryFlags
+	var asJSON bool
+	return &command{
+		name:    "errors",
+		summary: "list the files that could not be indexed, with reasons",
+		usage:   "[--library DIR] [--json]",
+		setFlags: func(fs *flag.FlagSet) {
+			lf.register(fs)
+			fs.BoolVar(&asJSON, "json", false, "print as JSON")
+		},
+		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+			lib, err := lf.open(ctx, e)
+			if err != nil {
+				return err
+			}
+			defer lib.Close()
+			errs, err := lib.Errors(ctx)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				type row struct {
+					Path   string `json:"path"`
+					Stage  string `json:"stage"`
+					Reason string `json:"reason"`
+					Size   int64  `json:"size"`
+				}
+				rows := make([]row, 0, len(errs))
+				for _, fe := range errs {
+					rows = append(rows, row{fe.Path, string(fe.Stage), fe.Reason, fe.Size})
+				}
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "STAGE\tPATH\tREASON\n")
+			for _, fe := range errs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", fe.Stage, quotePath(fe.Path), fe.Reason)
+			}
+			tw.Flush()
+			return nil
+		},
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
