@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"mmsearch/encoders"
 	"mmsearch/engine/store"
@@ -256,4 +257,32 @@ func (l *Library) Stats(ctx context.Context) (Stats, error) {
 // Errors lists the files that failed, with their reasons.
 func (l *Library) Errors(ctx context.Context) ([]store.FileError, error) {
 	return l.store.Errors(ctx)
+}
+
+// ItemInfo describes an indexed item, without its vector.
+type ItemInfo struct {
+	ID        int64     `json:"id"`
+	Path      string    `json:"path"`
+	Size      int64     `json:"size"`
+	Width     int       `json:"width"`
+	Height    int       `json:"height"`
+	Format    string    `json:"format"`
+	Hash      string    `json:"sha256"`
+	IndexedAt time.Time `json:"indexed_at"`
+}
+
+// ErrNoItem is returned for an id that names no indexed item.
+var ErrNoItem = errors.New("no such item")
+
+// Item returns the indexed item with this id, or an error wrapping ErrNoItem.
+func (l *Library) Item(ctx context.Context, id int64) (ItemInfo, error) {
+	it, err := l.store.ItemByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return ItemInfo{}, fmt.Errorf("item %d: %w", id, ErrNoItem)
+	}
+	if err != nil {
+		return ItemInfo{}, err
+	}
+	return ItemInfo{ID: it.ID, Path: it.Path, Size: it.Size, Width: it.Width, Height: it.Height,
+		Format: it.Format, Hash: it.Hash.String(), IndexedAt: it.IndexedAt}, nil
 }
