@@ -8,18 +8,23 @@ PY        ?= /usr/bin/python3
 FUZZTIME  ?= 5s
 export CGO_ENABLED := 1
 
-.PHONY: all setup setup-ort build test test-short vet fuzz demo bench model testmodels clean
+.PHONY: all setup setup-ort setup-test build test test-short vet fuzz demo bench model testmodels clean
 
 all: build
 
-## setup: install the ONNX Runtime library (npm pack, pinned sha512) into the cache; idempotent
+## setup: Debian build packages and the ONNX Runtime library (npm pack, pinned sha512); idempotent
 setup: setup-ort
+	@scripts/setup-debian-packages.sh build
 
 setup-ort:
 	@scripts/setup-onnxruntime.sh
 
+## setup-test: what the tests add: headless Chromium, PyTorch (fixtures), hnswlib and FAISS (peers)
+setup-test: setup
+	@scripts/setup-debian-packages.sh test
+
 ## build: the mmsearch binary in bin/
-build:
+build: setup
 	$(GO) build -o $(BIN) ./cmd/mmsearch
 
 vet:
@@ -27,7 +32,7 @@ vet:
 	$(GO) vet ./...
 
 ## test: set-up, vet, the whole test suite under the race detector, and a short fuzz smoke
-test: setup vet
+test: setup-test vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 

@@ -9,6 +9,6 @@ while IFS= read -r line; do
   name=$(sed -E 's/^.*func (Fuzz[A-Za-z0-9_]*)\(.*/\1/' <<<"$line")
   pkg=./$(dirname "$file")
   echo "fuzz $pkg $name ($t)"
-  go test -run='^$' -fuzz="^${name}\$" -fuzztime="$t" "$pkg" || status=1
+  go test -run='^$' -fuzz="^${name}\$" -fuzztime="$t" -fuzzminimizetime=1s "$pkg" || status=1
 done < <(git ls-files '*_test.go' | xargs grep -H '^func Fuzz' || true)
 exit $status
