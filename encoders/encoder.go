@@ -40,6 +40,15 @@ func OpenModel(dir string, rt RuntimeOptions) (*Model, error) {
 // Dim is the embedding dimension.
 func (m *Model) Dim() int { return m.Manifest.EmbeddingDim }
 
+// maxBatch is the batch size asked for, capped by the manifest's max_batch.
+func (m *Model) maxBatch(opt SessionOptions) int {
+	b := opt.maxBatch()
+	if m.Manifest.MaxBatch > 0 {
+		b = min(b, m.Manifest.MaxBatch)
+	}
+	return b
+}
+
 // ImageEncoder runs a model's image tower on preprocessed pixel tensors. It is
 // safe for concurrent use; all callers share one ONNX Runtime session.
 type ImageEncoder struct {
@@ -56,7 +65,7 @@ func NewImageEncoder(m *Model, opt SessionOptions) (*ImageEncoder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image tower of %s: %w", m.Manifest.Name, err)
 	}
-	return &ImageEncoder{sess: s, tower: t, dim: m.Manifest.EmbeddingDim, maxBatch: opt.maxBatch()}, nil
+	return &ImageEncoder{sess: s, tower: t, dim: m.Manifest.EmbeddingDim, maxBatch: m.maxBatch(opt)}, nil
 }
 
 // Size is the side of the square input image in pixels.

@@ -28,14 +28,17 @@ var ErrManifest = errors.New("invalid model manifest")
 // Manifest describes a model folder: the two ONNX towers, how to prepare their
 // inputs, and how to read their outputs. See DESIGN.md "Model manifest".
 type Manifest struct {
-	Schema       int         `json:"schema"`
-	Name         string      `json:"name"`
-	Version      string      `json:"version"`
-	Description  string      `json:"description,omitempty"`
-	EmbeddingDim int         `json:"embedding_dim"`
-	Image        ImageTower  `json:"image"`
-	Text         TextTower   `json:"text"`
-	Source       *SourceInfo `json:"source,omitempty"`
+	Schema       int    `json:"schema"`
+	Name         string `json:"name"`
+	Version      string `json:"version"`
+	Description  string `json:"description,omitempty"`
+	EmbeddingDim int    `json:"embedding_dim"`
+	// MaxBatch is the largest batch the graphs accept; 0 means a dynamic
+	// batch axis. Some exports fix the batch at 1.
+	MaxBatch int         `json:"max_batch,omitempty"`
+	Image    ImageTower  `json:"image"`
+	Text     TextTower   `json:"text"`
+	Source   *SourceInfo `json:"source,omitempty"`
 }
 
 // SourceInfo records where an imported or downloaded model came from.
@@ -168,6 +171,8 @@ func (m *Manifest) Validate() error {
 		return manifestErr("name is empty")
 	case m.EmbeddingDim <= 0 || m.EmbeddingDim > 1<<16:
 		return manifestErr("embedding_dim %d out of range", m.EmbeddingDim)
+	case m.MaxBatch < 0:
+		return manifestErr("max_batch %d is negative", m.MaxBatch)
 	}
 	if err := m.Image.validate(); err != nil {
 		return err

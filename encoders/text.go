@@ -34,7 +34,7 @@ func NewTextEncoder(m *Model, opt SessionOptions) (*TextEncoder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("text tower of %s: %w", m.Manifest.Name, err)
 	}
-	return &TextEncoder{sess: s, tower: t, tok: tok, dim: m.Manifest.EmbeddingDim, maxBatch: opt.maxBatch()}, nil
+	return &TextEncoder{sess: s, tower: t, tok: tok, dim: m.Manifest.EmbeddingDim, maxBatch: m.maxBatch(opt)}, nil
 }
 
 // Dim is the embedding dimension.

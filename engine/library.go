@@ -40,8 +40,11 @@ func DefaultLibrary(getenv func(string) string) string {
 // Options configures Open.
 type Options struct {
 	// Model is a model name or folder. Empty means the model the library was
-	// made with, or encoders.DefaultModel for a new library.
+	// made with, or DefaultModel for a new library.
 	Model string
+	// DefaultModel is the model of new libraries when Model is empty
+	// (empty: encoders.DefaultModel).
+	DefaultModel string
 	// Runtime locates ONNX Runtime.
 	Runtime encoders.RuntimeOptions
 	// Threads is the number of threads per inference (0 = all cores).
@@ -112,8 +115,12 @@ func (l *Library) openModel(ctx context.Context) error {
 		return err
 	}
 	spec := l.opts.Model
-	if spec == "" && has {
-		spec = recorded.Name
+	if spec == "" {
+		if has {
+			spec = recorded.Name
+		} else {
+			spec = l.opts.DefaultModel
+		}
 	}
 	dir, err := encoders.ResolveModel(spec, l.opts.Getenv)
 	if err != nil && has && l.opts.Model == "" {

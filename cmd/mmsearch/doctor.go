@@ -9,6 +9,7 @@ import (
 
 	"mmsearch/bench"
 	"mmsearch/encoders"
+	"mmsearch/encoders/modelhub"
 )
 
 // runtimeFlags are the ONNX Runtime flags shared by commands that run models.
@@ -30,11 +31,25 @@ func (r *runtimeFlags) runtimeOptions(e *env) encoders.RuntimeOptions {
 
 // openModel resolves and opens the selected model, starting ONNX Runtime.
 func (r *runtimeFlags) openModel(e *env) (*encoders.Model, error) {
-	dir, err := encoders.ResolveModel(r.model, e.getenv)
+	dir, err := r.modelDir(e)
 	if err != nil {
 		return nil, err
 	}
 	return encoders.OpenModel(dir, r.runtimeOptions(e))
+}
+
+// modelDir resolves --model, else the default set by 'models use', else the
+// bundled model.
+func (r *runtimeFlags) modelDir(e *env) (string, error) {
+	spec := r.model
+	if spec == "" {
+		def, err := modelhub.DefaultModel(e.getenv)
+		if err != nil {
+			return "", err
+		}
+		spec = def
+	}
+	return encoders.ResolveModel(spec, e.getenv)
 }
 
 type doctorReport struct {
@@ -86,7 +101,7 @@ func doctorCommand() *command {
 			rep.Checks["onnxruntime"] = err == nil
 			var modelErr error
 			if err == nil {
-				dir, rerr := encoders.ResolveModel(rf.model, e.getenv)
+				dir, rerr := rf.modelDir(e)
 				modelErr = rerr
 				if rerr == nil {
 					rep.ModelDir = dir
