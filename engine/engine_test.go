@@ -269,8 +269,16 @@ func TestModelMismatchRefused(t *testing.T) {
 	if !strings.Contains(err.Error(), "tiny-test-2") || !strings.Contains(err.Error(), "tiny-test") {
 		t.Fatalf("error does not name both models: %v", err)
 	}
-	// With no model named, the recorded one is looked up by name; a model
-	// that is not installed is named in the error.
+	// With no model named, the library finds its model again through the
+	// folder it was opened with last time.
+	again, err := Open(context.Background(), dir, Options{})
+	if err != nil || again.Model().Manifest.Name != "tiny-test" {
+		t.Fatalf("reopen without a model: %v", err)
+	}
+	again.Close()
+	// Without that hint the recorded name is looked up; a model that is not
+	// installed is named in the error.
+	os.Remove(filepath.Join(dir, ModelHintFile))
 	_, err = Open(context.Background(), dir, Options{})
 	if !errors.Is(err, encoders.ErrModelNotFound) || !strings.Contains(err.Error(), `"tiny-test"`) {
 		t.Fatalf("err = %v, want ErrModelNotFound naming tiny-test", err)
