@@ -77,6 +77,9 @@ type SearchResult struct {
 	Took    time.Duration `json:"took_ns"`
 }
 
+// ErrZeroQuery is returned when a query's weighted terms sum to the zero vector.
+var ErrZeroQuery = errors.New("the query's terms cancel out")
+
 // ErrEmptyLibrary is returned by searches of a library without items.
 var ErrEmptyLibrary = errors.New("the library has no items; run 'mmsearch index PATH' first")
 
@@ -163,7 +166,7 @@ func (l *Library) SearchTerms(ctx context.Context, terms []Term, exclude map[int
 		}
 	}
 	if err := encoders.Normalize(sum); err != nil {
-		return nil, fmt.Errorf("the query's terms cancel out: %w", err)
+		return nil, fmt.Errorf("%w: %v", ErrZeroQuery, err)
 	}
 	idx, err := l.ix.get(ctx)
 	if err != nil {

@@ -36,5 +36,9 @@ func commands() []*command {
 		searchCommand(),
 		statsCommand(),
 		errorsCommand(),
+		benchCommand(),
+		sheetCommand(),
+		modelsCommand(),
+		serveCommand(),
 	}
 }

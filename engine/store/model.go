@@ -18,14 +18,14 @@ const MaxDim = 1 << 16
 // models are not comparable, so a library holds one model's vectors only.
 type Model struct {
 	// Name is the model's name from its manifest.
-	Name string
+	Name string `json:"name"`
 	// Version is the model's version from its manifest.
-	Version string
+	Version string `json:"version"`
 	// Dim is the embedding dimension; every vector has Dim float32s.
-	Dim int
+	Dim int `json:"dim"`
 	// Fingerprint identifies the model's weights, typically
 	// FingerprintFiles(imageTower, textTower).
-	Fingerprint string
+	Fingerprint string `json:"fingerprint"`
 }
 
 // String describes the model for messages.

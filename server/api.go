@@ -1,0 +1,412 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"mmsearch/engine"
+)
+
+// multipartSlack is room for multipart headers and boundaries around an
+// uploaded image.
+const multipartSlack = 64 << 10
+
+// Hit is one search result with the URLs of its thumbnail and file.
+type Hit struct {
+	engine.Result
+	// Name is the file's base name, for display.
+	Name string `json:"name"`
+	// Thumb is the URL of the default-size thumbnail.
+	Thumb string `json:"thumb"`
+	// File is the URL of the original file.
+	File string `json:"file"`
+}
+
+// SearchResponse is the answer of the search endpoints.
+type SearchResponse struct {
+	Query   string            `json:"query"`
+	Mode    string            `json:"mode"`
+	K       int               `json:"k"`
+	Terms   []engine.TermInfo `json:"terms"`
+	Results []Hit             `json:"results"`
+	TookMS  float64           `json:"took_ms"`
+}
+
+// SearchRequest is the JSON body of POST /api/search.
+type SearchRequest struct {
+	Q             string `json:"q"`
+	K             int    `json:"k,omitempty"`
+	Mode          string `json:"mode,omitempty"`
+	Prefix        string `json:"prefix,omitempty"`
+	IncludeInputs bool   `json:"include_inputs,omitempty"`
+}
+
+// ItemResponse is the answer of GET /api/items/{id}.
+type ItemResponse struct {
+	engine.ItemInfo
+	Name  string `json:"name"`
+	Thumb string `json:"thumb"`
+	File  string `json:"file"`
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", s.allow(s.handlePage, http.MethodGet))
+	mux.Handle("/assets/", s.allow(s.handleAsset, http.MethodGet))
+	mux.HandleFunc("/healthz", s.allow(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}, http.MethodGet))
+	mux.HandleFunc("/api/login", s.allow(s.handleLogin, http.MethodPost))
+	mux.HandleFunc("/api/search", s.requireAuth(s.allow(s.handleSearch, http.MethodGet, http.MethodPost)))
+	mux.HandleFunc("/api/search/image", s.requireAuth(s.allow(s.handleSearchImage, http.MethodPost)))
+	mux.HandleFunc("/api/items/{id}", s.requireAuth(s.allow(s.handleItem, http.MethodGet)))
+	mux.HandleFunc("/api/items/{id}/thumb", s.requireAuth(s.allow(s.handleThumb, http.MethodGet)))
+	mux.HandleFunc("/api/items/{id}/file", s.requireAuth(s.allow(s.handleFile, http.MethodGet)))
+	mux.HandleFunc("/api/stats", s.requireAuth(s.allow(s.handleStats, http.MethodGet)))
+	mux.HandleFunc("/api/", s.requireAuth(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, apiErrorf(http.StatusNotFound, CodeNotFound, "no such endpoint"))
+	}))
+	return s.middleware(mux)
+}
+
+// allow refuses methods other than those listed with a JSON 405. GET also
+// allows HEAD.
+func (s *Server) allow(h http.HandlerFunc, methods ...string) http.HandlerFunc {
+	allowed := strings.Join(methods, ", ")
+	for _, m := range methods {
+		if m == http.MethodGet {
+			allowed += ", HEAD"
+		}
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		for _, m := range methods {
+			if r.Method == m || (m == http.MethodGet && r.Method == http.MethodHead) {
+				h(w, r)
+				return
+			}
+		}
+		w.Header().Set("Allow", allowed)
+		s.writeError(w, r, apiErrorf(http.StatusMethodNotAllowed, CodeMethod, "method %s not allowed; use %s", r.Method, allowed))
+	}
+}
+
+// searchOptions checks k, mode and prefix and returns the engine's options,
+// with files and URLs always refused.
+func (s *Server) searchOptions(k int, mode, prefix string, include bool) (engine.SearchOptions, error) {
+	if k == 0 {
+		k = DefaultK
+	}
+	if k < 1 || k > s.cfg.MaxK {
+		return engine.SearchOptions{}, badRequest("k must be between 1 and %d", s.cfg.MaxK)
+	}
+	switch mode {
+	case "", engine.ModeAdd, engine.ModeMul:
+	default:
+		return engine.SearchOptions{}, badRequest("mode must be %q or %q", engine.ModeAdd, engine.ModeMul)
+	}
+	if len(prefix) > 4096 || strings.ContainsRune(prefix, 0) {
+		return engine.SearchOptions{}, badRequest("bad prefix")
+	}
+	return engine.SearchOptions{K: k, Mode: mode, PathPrefix: prefix, IncludeInputs: include,
+		AllowPaths: false, AllowURLs: false, MaxImageBytes: s.cfg.MaxUploadBytes}, nil
+}
+
+// queryOptions reads k, mode, prefix and include_inputs from a URL query.
+func (s *Server) queryOptions(q url.Values) (engine.SearchOptions, error) {
+	k := 0
+	if v := q.Get("k"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return engine.SearchOptions{}, badRequest("k must be a number, not %q", v)
+		}
+		if n == 0 {
+			n = -1 // an explicit 0 is out of range, not the default
+		}
+		k = n
+	}
+	include := false
+	if v := q.Get("include_inputs"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return engine.SearchOptions{}, badRequest("include_inputs must be true or false")
+		}
+		include = b
+	}
+	return s.searchOptions(k, q.Get("mode"), q.Get("prefix"), include)
+}
+
+func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
+	var expr string
+	var opt engine.SearchOptions
+	var err error
+	if r.Method == http.MethodPost {
+		var req SearchRequest
+		if err := s.decodeJSON(w, r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if req.K < 0 {
+			req.K = -1
+		}
+		expr = req.Q
+		opt, err = s.searchOptions(req.K, req.Mode, req.Prefix, req.IncludeInputs)
+	} else {
+		q := r.URL.Query()
+		expr = q.Get("q")
+		opt, err = s.queryOptions(q)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.SearchTimeout)
+	defer cancel()
+	res, err := s.lib.Search(ctx, expr, opt)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, SearchResponse{
+		Query: res.Query, Mode: res.Mode, K: opt.K, Terms: res.Terms,
+		Results: hits(res.Results), TookMS: ms(res.Took),
+	})
+}
+
+func (s *Server) handleSearchImage(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	opt, err := s.queryOptions(r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	limit := s.cfg.MaxUploadBytes + multipartSlack
+	if r.ContentLength > limit {
+		s.writeError(w, r, apiErrorf(http.StatusRequestEntityTooLarge, CodeTooLarge,
+			"upload of %d bytes is over the %d-byte limit", r.ContentLength, s.cfg.MaxUploadBytes))
+		return
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
+	img, name, size, err := uploadedImage(r, body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.SearchTimeout)
+	defer cancel()
+	res, err := s.lib.SearchImage(ctx, img, name, size, opt)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	mode := opt.Mode
+	if mode == "" {
+		mode = engine.ModeAdd
+	}
+	writeJSON(w, http.StatusOK, SearchResponse{
+		Query: "", Mode: mode, K: opt.K,
+		Terms:   []engine.TermInfo{{Kind: "upload", Value: name, Coef: 1}},
+		Results: hits(res), TookMS: ms(time.Since(start)),
+	})
+}
+
+// uploadedImage finds the image in a request: the multipart field "image",
+// or the whole body otherwise. size is -1 when unknown.
+func uploadedImage(r *http.Request, body io.Reader) (io.Reader, string, int64, error) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !strings.EqualFold(mt, "multipart/form-data") {
+		size := r.ContentLength
+		if size < 0 {
+			size = -1
+		}
+		return body, "upload", size, nil
+	}
+	boundary := params["boundary"]
+	if boundary == "" {
+		return nil, "", 0, badRequest("multipart body without a boundary")
+	}
+	mr := multipart.NewReader(body, boundary)
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil, "", 0, badRequest(`no "image" field in the form`)
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, "", 0, err
+			}
+			return nil, "", 0, badRequest("bad multipart body: %v", err)
+		}
+		if part.FormName() == "image" {
+			name := filepath.Base(part.FileName())
+			if name == "." || name == "/" || name == "" {
+				name = "upload"
+			}
+			return part, name, -1, nil
+		}
+	}
+}
+
+func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
+	it, err := s.item(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ItemResponse{ItemInfo: it, Name: filepath.Base(it.Path), Thumb: thumbURL(it.ID), File: fileURL(it.ID)})
+}
+
+func (s *Server) handleThumb(w http.ResponseWriter, r *http.Request) {
+	size := DefaultThumbSize
+	if v := r.URL.Query().Get("size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || !validThumbSize(n) {
+			s.writeError(w, r, badRequest("size must be one of %v", thumbSizes))
+			return
+		}
+		size = n
+	}
+	it, err := s.item(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p, err := s.thumbs.get(r.Context(), it, size)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f, err := openThumb(p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer f.Close()
+	h := w.Header()
+	h.Set("Content-Type", "image/jpeg")
+	h.Set("Cache-Control", "private, max-age=300")
+	h.Set("ETag", `"`+it.Hash[:16]+"-"+strconv.Itoa(size)+`"`)
+	http.ServeContent(w, r, "", time.Time{}, f)
+}
+
+func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
+	it, err := s.item(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f, fi, err := openIndexedFile(it)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer f.Close()
+	h := w.Header()
+	h.Set("Content-Type", contentType(it.Format))
+	h.Set("Cache-Control", "private, max-age=300")
+	h.Set("ETag", `"`+it.Hash+`"`)
+	h.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": filepath.Base(it.Path)}))
+	// The original is shown on its own: no scripts, no plug-ins, even if a
+	// browser were to sniff it as something else.
+	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox")
+	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+// ModelInfo names the library's model in StatsResponse.
+type ModelInfo struct {
+	Name        string `json:"name"`
+	Version     string `json:"version"`
+	Dim         int    `json:"dim"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// StatsResponse is the answer of GET /api/stats.
+type StatsResponse struct {
+	Library       string           `json:"library"`
+	Items         int64            `json:"items"`
+	Errors        int64            `json:"errors"`
+	ErrorsByStage map[string]int64 `json:"errors_by_stage,omitempty"`
+	Generation    int64            `json:"generation"`
+	Model         ModelInfo        `json:"model"`
+	DBBytes       int64            `json:"db_bytes"`
+	IndexBytes    int64            `json:"index_bytes"`
+	IndexFresh    bool             `json:"index_fresh"`
+}
+
+func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	st, err := s.lib.Stats(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, StatsResponse{
+		Library: st.Dir, Items: st.Items, Errors: st.Errors, ErrorsByStage: st.ErrorsBy, Generation: st.Generation,
+		Model:   ModelInfo{Name: st.Model.Name, Version: st.Model.Version, Dim: st.Model.Dim, Fingerprint: st.Model.Fingerprint},
+		DBBytes: st.DBBytes, IndexBytes: st.IndexBytes, IndexFresh: st.IndexFresh,
+	})
+}
+
+// item looks up the item named by the {id} path value, which must be a
+// positive decimal number: nothing else in the path is ever used.
+func (s *Server) item(r *http.Request) (engine.ItemInfo, error) {
+	id, err := parseID(r.PathValue("id"))
+	if err != nil {
+		return engine.ItemInfo{}, err
+	}
+	return s.lib.Item(r.Context(), id)
+}
+
+// parseID accepts 1 to 18 decimal digits with a value above zero.
+func parseID(v string) (int64, error) {
+	bad := badRequest("an item id is a positive decimal number")
+	if len(v) == 0 || len(v) > 18 {
+		return 0, bad
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, bad
+		}
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, bad
+	}
+	return id, nil
+}
+
+// contentType maps the detected format of an item to its media type.
+func contentType(format string) string {
+	switch format {
+	case "jpeg", "png", "gif", "webp", "bmp", "tiff":
+		return "image/" + format
+	case "pbm":
+		return "image/x-portable-bitmap"
+	case "pgm":
+		return "image/x-portable-graymap"
+	case "ppm":
+		return "image/x-portable-pixmap"
+	}
+	return "application/octet-stream"
+}
+
+func hits(rs []engine.Result) []Hit {
+	out := make([]Hit, len(rs))
+	for i, r := range rs {
+		out[i] = Hit{Result: r, Name: filepath.Base(r.Path), Thumb: thumbURL(r.ID), File: fileURL(r.ID)}
+	}
+	return out
+}
+
+func thumbURL(id int64) string { return "/api/items/" + strconv.FormatInt(id, 10) + "/thumb" }
+func fileURL(id int64) string  { return "/api/items/" + strconv.FormatInt(id, 10) + "/file" }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,347 @@
+// Package server is mmsearch's HTTP face: a JSON API over an engine Library
+// and a web page embedded in the binary.
+//
+// # Endpoints
+//
+//	GET  /                          the web page (public; holds no data)
+//	GET  /assets/...                its script and style sheet (public)
+//	GET  /healthz                   {"status":"ok"} (public)
+//	POST /api/login                 {"token":"..."} → session cookie for the page
+//	GET  /api/search?q=&k=&mode=&prefix=&include_inputs=
+//	POST /api/search                {"q","k","mode","prefix","include_inputs"}
+//	POST /api/search/image?k=&mode=&prefix=   multipart field "image", or the raw image as the body
+//	GET  /api/items/{id}            an item's details
+//	GET  /api/items/{id}/thumb?size=128|256|512   a JPEG thumbnail, cached on disk
+//	GET  /api/items/{id}/file       the original file
+//	GET  /api/stats                 the library's counts and sizes
+//
+// Every error is JSON: {"error":{"code","message"[,"position","length","query"]}}
+// with a matching status code (see [ErrorBody]).
+//
+// # Security
+//
+// Only indexed items are read from disk: queries are evaluated with paths and
+// URLs refused, item routes take a numeric id looked up in the library, and
+// the file read is checked against the size and SHA-256 recorded when it was
+// indexed. The server binds to loopback unless told otherwise; any other
+// address needs a token (or an explicit Insecure). With a token, API calls
+// carry "Authorization: Bearer TOKEN", or the session cookie the page obtains
+// once from POST /api/login or by opening /?token=TOKEN (the server then
+// redirects to a URL without it). Without a token, the server only answers
+// requests whose Host header names a loopback address, which defeats DNS
+// rebinding. Request bodies are size-limited, connections have read, write and
+// idle timeouts, CORS is off unless an origin is configured, and every
+// response carries a Content-Security-Policy that allows scripts from the
+// server itself only.
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"mmsearch/engine"
+)
+
+// Library is what the server needs from an engine library; *engine.Library
+// implements it.
+type Library interface {
+	// Search evaluates a query expression.
+	Search(ctx context.Context, expr string, opt engine.SearchOptions) (*engine.SearchResult, error)
+	// SearchImage embeds an uploaded image and returns its nearest items.
+	SearchImage(ctx context.Context, r io.Reader, name string, size int64, opt engine.SearchOptions) ([]engine.Result, error)
+	// Item returns an indexed item, or an error wrapping engine.ErrNoItem.
+	Item(ctx context.Context, id int64) (engine.ItemInfo, error)
+	// Stats describes the library.
+	Stats(ctx context.Context) (engine.Stats, error)
+	// Dir is the library folder; thumbnails are cached below it.
+	Dir() string
+}
+
+var _ Library = (*engine.Library)(nil)
+
+// Defaults used when the corresponding Config field is zero.
+const (
+	DefaultAddr              = "127.0.0.1:8080"
+	DefaultMaxUploadBytes    = 16 << 20
+	DefaultMaxBodyBytes      = 64 << 10
+	DefaultMaxK              = 200
+	DefaultK                 = 24
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 60 * time.Second
+	DefaultWriteTimeout      = 120 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultShutdownTimeout   = 10 * time.Second
+	DefaultSearchTimeout     = 60 * time.Second
+	// MinTokenBytes is the shortest token accepted.
+	MinTokenBytes = 16
+)
+
+// thumbSizes are the thumbnail sizes (longest side, pixels) the server makes:
+// size=128, 256 or 512.
+var thumbSizes = [...]int{128, 256, 512}
+
+// DefaultThumbSize is the thumbnail size when none is asked for.
+const DefaultThumbSize = 256
+
+// Config configures a Server. The zero value serves on DefaultAddr without a
+// token.
+type Config struct {
+	// Addr is the TCP address to listen on (host:port). A host that is not
+	// a loopback address needs Token or Insecure.
+	Addr string
+	// Token, when set, is required on every API call (see the package
+	// documentation). At least MinTokenBytes long.
+	Token string
+	// Insecure allows a non-loopback address without a token.
+	Insecure bool
+	// CORSOrigin, when set, is the one origin (scheme://host[:port]) allowed
+	// to call the API from another site's pages. Credentials (cookies) are
+	// never allowed cross-origin: such callers send the bearer token.
+	CORSOrigin string
+	// ThumbDir caches thumbnails (default: the library's "thumbs" folder).
+	ThumbDir string
+	// MaxUploadBytes bounds an uploaded image (default DefaultMaxUploadBytes).
+	MaxUploadBytes int64
+	// MaxBodyBytes bounds a JSON request body (default DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+	// MaxK bounds the number of results a request may ask for.
+	MaxK int
+	// Timeouts of the http.Server and of one search.
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	SearchTimeout                                             time.Duration
+	// ShutdownTimeout bounds the wait for in-flight requests on shutdown.
+	ShutdownTimeout time.Duration
+	// ThumbWorkers bounds concurrent thumbnail generation (default GOMAXPROCS).
+	ThumbWorkers int
+	// Logger receives request and error logs (nil = discard).
+	Logger *slog.Logger
+}
+
+// Server serves the API and the page for one library.
+type Server struct {
+	lib     Library
+	cfg     Config
+	log     *slog.Logger
+	thumbs  *thumbCache
+	session string // the cookie value that stands for the token
+	// checkHost restricts Host headers to loopback names (no token, loopback bind).
+	checkHost bool
+	handler   http.Handler
+}
+
+// ErrNeedToken is returned by New for a non-loopback address with neither a
+// token nor Insecure.
+var ErrNeedToken = errors.New("a non-loopback address needs --token (or MMSEARCH_TOKEN), or --insecure to serve without authentication")
+
+// New checks cfg and returns a Server for lib.
+func New(lib Library, cfg Config) (*Server, error) {
+	if lib == nil {
+		return nil, errors.New("server: no library")
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	setDefault(&cfg.MaxUploadBytes, DefaultMaxUploadBytes)
+	setDefault(&cfg.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDefault(&cfg.MaxK, DefaultMaxK)
+	setDefault(&cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setDefault(&cfg.ReadTimeout, DefaultReadTimeout)
+	setDefault(&cfg.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&cfg.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&cfg.SearchTimeout, DefaultSearchTimeout)
+	setDefault(&cfg.ThumbWorkers, runtime.GOMAXPROCS(0))
+	if cfg.ThumbDir == "" {
+		cfg.ThumbDir = filepath.Join(lib.Dir(), "thumbs")
+	}
+	if cfg.Token != "" && len(cfg.Token) < MinTokenBytes {
+		return nil, fmt.Errorf("server: the token is %d bytes; use at least %d random characters (for example: head -c 24 /dev/urandom | base64)", len(cfg.Token), MinTokenBytes)
+	}
+	if strings.ContainsAny(cfg.Token, " \t\r\n") {
+		return nil, errors.New("server: the token must not contain whitespace")
+	}
+	if cfg.CORSOrigin != "" {
+		origin, err := parseOrigin(cfg.CORSOrigin)
+		if err != nil {
+			return nil, err
+		}
+		cfg.CORSOrigin = origin
+	}
+	loopback, err := IsLoopbackAddr(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("server: address %q: %w", cfg.Addr, err)
+	}
+	if !loopback && cfg.Token == "" && !cfg.Insecure {
+		return nil, fmt.Errorf("server: refusing to listen on %s: %w", cfg.Addr, ErrNeedToken)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		lib:       lib,
+		cfg:       cfg,
+		log:       log,
+		thumbs:    newThumbCache(cfg.ThumbDir, cfg.ThumbWorkers),
+		checkHost: loopback && cfg.Token == "",
+	}
+	if cfg.Token != "" {
+		mac := hmac.New(sha256.New, []byte(cfg.Token))
+		mac.Write([]byte("mmsearch web session v1"))
+		s.session = hex.EncodeToString(mac.Sum(nil))
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+func setDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+// parseOrigin checks a CORS origin and returns it in canonical form.
+func parseOrigin(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("server: CORS origin %q: want scheme://host[:port], such as https://example.org", s)
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+}
+
+// IsLoopbackAddr reports whether host:port binds to loopback only. An empty
+// host (all interfaces) is not loopback; "localhost" is; other names are
+// resolved and must all be loopback addresses.
+func IsLoopbackAddr(addr string) (bool, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, err
+	}
+	if port == "" {
+		return false, errors.New("missing port")
+	}
+	if host == "" {
+		return false, nil
+	}
+	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil {
+		return ip.IsLoopback(), nil
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true, nil
+	}
+	ips, err := net.DefaultResolver.LookupIPAddr(context.Background(), host)
+	if err != nil {
+		return false, fmt.Errorf("resolve %s: %w", host, err)
+	}
+	for _, ip := range ips {
+		if !ip.IP.IsLoopback() {
+			return false, nil
+		}
+	}
+	return len(ips) > 0, nil
+}
+
+// Handler returns the server's routes with its middleware.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Config returns the configuration in effect, defaults filled in.
+func (s *Server) Config() Config { return s.cfg }
+
+// Listen opens the TCP listener for s's address. A listener that does not
+// bind to loopback while s has no token and is not Insecure is refused.
+func (s *Server) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	if err := s.checkListener(ln); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+func (s *Server) checkListener(ln net.Listener) error {
+	if s.cfg.Token != "" || s.cfg.Insecure {
+		return nil
+	}
+	if ta, ok := ln.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
+		return fmt.Errorf("server: refusing to serve on %s: %w", ln.Addr(), ErrNeedToken)
+	}
+	return nil
+}
+
+// Serve answers requests on ln until ctx is canceled, then shuts down
+// gracefully: it stops accepting, waits up to ShutdownTimeout for requests in
+// flight, then cancels and closes whatever is left. It returns nil after a
+// shutdown caused by ctx.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := s.checkListener(ln); err != nil {
+		ln.Close()
+		return err
+	}
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if err != nil {
+		cancelBase() // stop searches still running
+		hs.Close()
+		err = fmt.Errorf("shutdown: %w", err)
+	}
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = fmt.Errorf("serve: %w", serr)
+	}
+	return err
+}
+
+// ListenAndServe is Listen then Serve.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := s.Listen()
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln)
+}
+
+// URL is the address a browser opens for listener ln ("http://host:port/").
+func URL(ln net.Listener) string {
+	addr := ln.Addr().String()
+	if ta, ok := ln.Addr().(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+		addr = net.JoinHostPort("localhost", fmt.Sprint(ta.Port))
+	}
+	return "http://" + addr + "/"
+}

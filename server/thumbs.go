@@ -1,0 +1,214 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/disintegration/imaging"
+
+	"mmsearch/encoders/imageproc"
+	"mmsearch/engine"
+)
+
+// thumbCache makes JPEG thumbnails of indexed items once and keeps them in
+// a folder, named by item id, content hash and size.
+type thumbCache struct {
+	dir string
+	sem chan struct{} // bounds concurrent generation
+
+	mu       sync.Mutex
+	inflight map[string]*thumbFlight
+}
+
+type thumbFlight struct {
+	done chan struct{}
+	err  error
+}
+
+func newThumbCache(dir string, workers int) *thumbCache {
+	return &thumbCache{dir: dir, sem: make(chan struct{}, max(workers, 1)), inflight: map[string]*thumbFlight{}}
+}
+
+// validThumbSize reports whether size is one of thumbSizes.
+func validThumbSize(size int) bool {
+	for _, s := range thumbSizes {
+		if s == size {
+			return true
+		}
+	}
+	return false
+}
+
+// path is where the thumbnail of it at size lives. The name is built from
+// numbers and hex digits only.
+func (c *thumbCache) path(it engine.ItemInfo, size int) (string, error) {
+	if len(it.Hash) != 64 {
+		return "", fmt.Errorf("item %d: bad content hash %q", it.ID, it.Hash)
+	}
+	if _, err := hex.DecodeString(it.Hash); err != nil {
+		return "", fmt.Errorf("item %d: bad content hash: %w", it.ID, err)
+	}
+	return filepath.Join(c.dir, strconv.FormatInt(it.ID, 10)+"-"+it.Hash[:16]+"-"+strconv.Itoa(size)+".jpg"), nil
+}
+
+// get returns the path of the thumbnail of it at size, making it when
+// absent. Concurrent requests for the same thumbnail make it once.
+func (c *thumbCache) get(ctx context.Context, it engine.ItemInfo, size int) (string, error) {
+	p, err := c.path(it, size)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	}
+	c.mu.Lock()
+	f, ok := c.inflight[p]
+	if !ok {
+		f = &thumbFlight{done: make(chan struct{})}
+		c.inflight[p] = f
+		go func() {
+			// Detached from ctx: a client that leaves does not waste the
+			// work others may be waiting for.
+			f.err = c.make(it, size, p)
+			c.mu.Lock()
+			delete(c.inflight, p)
+			c.mu.Unlock()
+			close(f.done)
+		}()
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return p, f.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// make decodes the item's file, resizes it to fit size×size, flattens
+// transparency onto white and writes a JPEG atomically.
+func (c *thumbCache) make(it engine.ItemInfo, size int, dst string) error {
+	c.sem <- struct{}{}
+	defer func() { <-c.sem }()
+	data, err := readIndexedFile(it)
+	if err != nil {
+		return err
+	}
+	img, _, err := imageproc.Decode(bytes.NewReader(data), filepath.Base(it.Path), int64(len(data)), imageproc.Options{})
+	if err != nil {
+		return fmt.Errorf("thumbnail of item %d: %w", it.ID, err)
+	}
+	th := imaging.Fit(img, size, size, imaging.Lanczos)
+	flat := imaging.New(th.Bounds().Dx(), th.Bounds().Dy(), color.White)
+	flat = imaging.Overlay(flat, th, image.Point{}, 1)
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return fmt.Errorf("thumbnail folder: %w", err)
+	}
+	tmp, err := os.CreateTemp(c.dir, ".thumb-*.tmp")
+	if err != nil {
+		return fmt.Errorf("thumbnail of item %d: %w", it.ID, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if err := jpeg.Encode(tmp, flat, &jpeg.Options{Quality: 85}); err != nil {
+		tmp.Close()
+		return fmt.Errorf("thumbnail of item %d: encode: %w", it.ID, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("thumbnail of item %d: %w", it.ID, err)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return fmt.Errorf("thumbnail of item %d: %w", it.ID, err)
+	}
+	return nil
+}
+
+// errStale reports an indexed file that changed or vanished since indexing.
+var errStale = errors.New("the file changed since it was indexed; run 'mmsearch index' again")
+
+// openIndexedFile opens the file of an indexed item and checks that it is
+// still the file that was indexed: a regular file of the recorded size whose
+// SHA-256 is the recorded hash. The returned file is positioned at its start.
+// With readIndexedFile, this is the only way the server reads a file named
+// by the library.
+func openIndexedFile(it engine.ItemInfo) (*os.File, os.FileInfo, error) {
+	f, fi, err := openSized(it)
+	if err != nil {
+		return nil, nil, err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(f, it.Size)); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("item %d: %w", it.ID, err)
+	}
+	if hex.EncodeToString(h.Sum(nil)) != it.Hash {
+		f.Close()
+		return nil, nil, staleError(it, "content differs")
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("item %d: %w", it.ID, err)
+	}
+	return f, fi, nil
+}
+
+// readIndexedFile reads an indexed item's file whole, checked like
+// openIndexedFile.
+func readIndexedFile(it engine.ItemInfo) ([]byte, error) {
+	f, _, err := openSized(it)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data := make([]byte, it.Size)
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, staleError(it, "cannot read the whole file")
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != it.Hash {
+		return nil, staleError(it, "content differs")
+	}
+	return data, nil
+}
+
+// openSized opens an item's file and checks that it is a regular file of
+// the recorded size.
+func openSized(it engine.ItemInfo) (*os.File, os.FileInfo, error) {
+	// Stat before opening, so a FIFO put in the file's place cannot block.
+	if fi, err := os.Stat(it.Path); err == nil && !fi.Mode().IsRegular() {
+		return nil, nil, staleError(it, "not a regular file")
+	}
+	f, err := os.Open(it.Path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, staleError(it, "file is gone")
+		}
+		return nil, nil, fmt.Errorf("item %d: %w", it.ID, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("item %d: %w", it.ID, err)
+	}
+	if !fi.Mode().IsRegular() || fi.Size() != it.Size {
+		f.Close()
+		return nil, nil, staleError(it, "size differs")
+	}
+	return f, fi, nil
+}
+
+func staleError(it engine.ItemInfo, why string) error {
+	return &APIError{Status: http.StatusConflict, Code: CodeStale,
+		Message: fmt.Sprintf("item %d: %s: %v", it.ID, why, errStale)}
+}
