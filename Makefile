@@ -45,5 +45,9 @@ testmodels:
 	$(PY) onnx-models/testmodels/make_test_models.py encoders/testdata/tiny
 	$(PY) onnx-models/testmodels/make_test_models.py --variant 2 encoders/testdata/tiny2
 
+## demo: the main job on the bundled model: sample collection, index, three queries, contact sheet
+demo: build
+	@scripts/demo.sh
+
 clean:
 	rm -rf bin

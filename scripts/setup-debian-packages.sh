@@ -3,6 +3,7 @@
 #
 #   scripts/setup-debian-packages.sh build   # cgo build: libjpeg-turbo headers
 #   scripts/setup-debian-packages.sh test    # + headless Chromium, PyTorch (test fixtures), hnswlib and FAISS (peers)
+#   scripts/setup-debian-packages.sh demo    # + SVG rasterizer and PIL for the demo's emoji collection
 #   scripts/setup-debian-packages.sh model   # + SVG rasterizer and PyTorch for the model recipe
 #
 # Idempotent: when everything is installed it only runs dpkg-query.
@@ -12,8 +13,9 @@ want=(libjpeg62-turbo-dev)
 case "${1:-build}" in
   build) ;;
   test)  want+=(chromium python3-torch python3-numpy python3-hnswlib python3-faiss) ;;
+  demo)  want+=(librsvg2-bin python3-pil) ;;
   model) want+=(librsvg2-bin python3-torch python3-numpy python3-pil python3-onnx) ;;
-  *) echo "usage: $0 build|test|model" >&2; exit 2 ;;
+  *) echo "usage: $0 build|test|demo|model" >&2; exit 2 ;;
 esac
 
 missing=()
