@@ -8,7 +8,7 @@ PY        ?= /usr/bin/python3
 FUZZTIME  ?= 5s
 export CGO_ENABLED := 1
 
-.PHONY: all setup setup-ort setup-test build test test-short vet fuzz demo bench model testmodels clean
+.PHONY: all setup setup-ort setup-test build test vet fuzz demo model eval-set testmodels clean
 
 all: build
 
@@ -48,6 +48,16 @@ testmodels:
 ## demo: the main job on the bundled model: sample collection, index, three queries, contact sheet
 demo: build
 	@scripts/demo.sh
+
+## model: retrain the bundled emoji-clip model (CPU by default, about 52 min; DEVICE=cuda on a GPU)
+model:
+	@scripts/setup-debian-packages.sh model
+	onnx-models/emoji-clip/recipe/make_model.sh
+
+## eval-set: the held-out OpenMoji evaluation set of the bundled model (no training)
+eval-set:
+	@scripts/setup-debian-packages.sh demo
+	onnx-models/emoji-clip/recipe/make_eval_set.sh
 
 clean:
 	rm -rf bin
