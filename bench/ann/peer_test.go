@@ -1,0 +1,71 @@
+package ann
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"mmsearch/index"
+)
+
+// TestPeersSmoke runs the Python peer script at a tiny scale when Debian's
+// Python with hnswlib and FAISS is installed.
+func TestPeersSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Python peers; skipped with -short")
+	}
+	ctx := context.Background()
+	if err := PythonPeersAvailable(ctx, "", BackendHnswlib, BackendFAISS); err != nil {
+		t.Skipf("Python peers unavailable, skipping: %v", err)
+	}
+	ds, err := Synthetic(ctx, SyntheticConfig{N: 1000, Dim: 16, Queries: 50, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	res, err := Run(ctx, Config{
+		Dataset: ds, Metric: index.Cosine, M: 8, EfConstruction: 64, Efs: []int{10, 128}, K: 10,
+		Seed: 2, Threads: 2, TempDir: t.TempDir(), Peers: []string{BackendHnswlib, BackendFAISS},
+		Progress: func(p Progress) { lines = append(lines, p.Stage) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{BackendHnswlib, BackendFAISS} {
+		b := res.Backend(name)
+		if b == nil {
+			t.Fatalf("no %s result", name)
+		}
+		checkPoints(t, b, 2)
+		if b.Version == "" || b.Version == "unknown" {
+			t.Errorf("%s version %q", name, b.Version)
+		}
+		if b.BuildAllSeconds <= 0 {
+			t.Errorf("%s build time %v", name, b.BuildAllSeconds)
+		}
+		// At ef=128 on 1000 vectors both peers are near exact; a low figure
+		// would mean their ids were misread or misaligned with the truth.
+		if p := b.Points[1]; p.Recall10 < 0.9 || p.Recall100 < 0.8 {
+			t.Errorf("%s ef=128: recall@10 %v recall@100 %v", name, p.Recall10, p.Recall100)
+		}
+	}
+	if res.Backend(BackendHnswlib).Build1Seconds <= 0 {
+		t.Error("hnswlib one-thread build not timed")
+	}
+	if res.Python == "" {
+		t.Error("python version not reported")
+	}
+	if !strings.Contains(strings.Join(lines, "\n"), "python peers: hnswlib: ef=128") {
+		t.Errorf("script progress not relayed: %v", lines)
+	}
+	if res.Headline.HnswlibEf == 0 && res.Backend(BackendHnswlib).Points[1].Recall10 >= TargetRecall {
+		t.Errorf("headline misses hnswlib: %+v", res.Headline)
+	}
+}
+
+func TestPythonPeersMissing(t *testing.T) {
+	err := PythonPeersAvailable(context.Background(), "/nonexistent/python3", BackendHnswlib, BackendFAISS)
+	if err == nil || !strings.Contains(err.Error(), "apt-get install -y python3-hnswlib python3-faiss") {
+		t.Errorf("error = %v, want one naming the install command", err)
+	}
+}

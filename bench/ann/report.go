@@ -1,0 +1,289 @@
+package ann
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"mmsearch/bench"
+)
+
+// Output file names under the report folder.
+const (
+	ReportName = "ann"                // ann.json and ann.md
+	PlotName   = "ann-recall-qps.png" // recall@10 against single-thread queries/s
+)
+
+// Headline is the comparison the benchmark exists for. Zero values mean
+// "not measured" or "not reached within the swept ef values".
+type Headline struct {
+	Target float64 `json:"target_recall_at_10"`
+	High   float64 `json:"high_recall_at_10"`
+	// The smallest ef reaching Target and the single-thread queries/s there.
+	HnswlibEf   int     `json:"hnswlib_ef"`
+	HnswlibQPS1 float64 `json:"hnswlib_qps_1_thread"`
+	OursEf      int     `json:"ours_ef"`
+	OursQPS1    float64 `json:"ours_qps_1_thread"`
+	QPSRatio    float64 `json:"qps_ratio_ours_over_hnswlib"`
+	// The smallest ef reaching High.
+	OursHighEf    int `json:"ours_ef_high"`
+	HnswlibHighEf int `json:"hnswlib_ef_high"`
+	// One-thread build times and their ratio (ours / hnswlib; below 1 is faster).
+	OursBuild1    float64 `json:"ours_build_seconds_1_thread"`
+	HnswlibBuild1 float64 `json:"hnswlib_build_seconds_1_thread"`
+	BuildRatio    float64 `json:"build_ratio_ours_over_hnswlib"`
+	// Build speed-up on Threads threads over one thread.
+	Threads             int     `json:"threads"`
+	OursBuildSpeedup    float64 `json:"ours_build_speedup"`
+	HnswlibBuildSpeedup float64 `json:"hnswlib_build_speedup"`
+	// Lines are the sentences printed and written to the report.
+	Lines []string `json:"lines"`
+}
+
+// makeHeadline computes the headline from the backends' results.
+func makeHeadline(r *Result) Headline {
+	h := Headline{Target: TargetRecall, High: HighRecall, Threads: r.Threads}
+	ours, hl := r.Backend(BackendHNSW), r.Backend(BackendHnswlib)
+	maxEf := r.Efs[len(r.Efs)-1]
+	add := func(format string, args ...any) { h.Lines = append(h.Lines, fmt.Sprintf(format, args...)) }
+
+	reach := func(b *BackendResult, name string) {
+		if p, ok := b.firstReaching(TargetRecall); ok {
+			add("%s: smallest ef with recall@10 ≥ %.2f is %d (recall@10 %.4f), %s q/s on 1 thread",
+				name, TargetRecall, p.Ef, p.Recall10, fmtQPS(p.QPS1))
+		} else {
+			add("%s: recall@10 ≥ %.2f not reached up to ef=%d (best %.4f)", name, TargetRecall, maxEf, bestRecall10(b))
+		}
+		if p, ok := b.firstReaching(HighRecall); ok {
+			add("%s: recall@10 ≥ %.2f reached at ef=%d (%s q/s on 1 thread)", name, HighRecall, p.Ef, fmtQPS(p.QPS1))
+		} else {
+			add("%s: recall@10 ≥ %.2f not reachable up to ef=%d", name, HighRecall, maxEf)
+		}
+	}
+	if hl != nil {
+		if p, ok := hl.firstReaching(TargetRecall); ok {
+			h.HnswlibEf, h.HnswlibQPS1 = p.Ef, p.QPS1
+		}
+		if p, ok := hl.firstReaching(HighRecall); ok {
+			h.HnswlibHighEf = p.Ef
+		}
+		h.HnswlibBuild1 = hl.Build1Seconds
+		h.HnswlibBuildSpeedup = hl.BuildSpeedup()
+		reach(hl, BackendHnswlib)
+	}
+	if ours != nil {
+		if p, ok := ours.firstReaching(TargetRecall); ok {
+			h.OursEf, h.OursQPS1 = p.Ef, p.QPS1
+		}
+		if p, ok := ours.firstReaching(HighRecall); ok {
+			h.OursHighEf = p.Ef
+		}
+		h.OursBuild1 = ours.Build1Seconds
+		h.OursBuildSpeedup = ours.BuildSpeedup()
+		reach(ours, BackendHNSW)
+	}
+	if h.OursQPS1 > 0 && h.HnswlibQPS1 > 0 {
+		h.QPSRatio = h.OursQPS1 / h.HnswlibQPS1
+		add("single-thread q/s at recall@10 ≥ %.2f: ours/hnswlib = %.2f (ef %d vs %d)", TargetRecall, h.QPSRatio, h.OursEf, h.HnswlibEf)
+	} else if hl != nil {
+		add("single-thread q/s ratio at recall@10 ≥ %.2f: not computable (a backend did not reach it)", TargetRecall)
+	}
+	if h.OursBuild1 > 0 && h.HnswlibBuild1 > 0 {
+		h.BuildRatio = h.OursBuild1 / h.HnswlibBuild1
+		add("build on 1 thread: ours %.2f s, hnswlib %.2f s (ours/hnswlib = %.2f)", h.OursBuild1, h.HnswlibBuild1, h.BuildRatio)
+	}
+	if h.OursBuildSpeedup > 0 && r.Threads > 1 {
+		s := fmt.Sprintf("batch build speed-up on %d threads: ours %.2f×", r.Threads, h.OursBuildSpeedup)
+		if h.HnswlibBuildSpeedup > 0 {
+			s += fmt.Sprintf(", hnswlib %.2f×", h.HnswlibBuildSpeedup)
+		}
+		add("%s", s)
+	}
+	if ours != nil && ours.Memory != nil {
+		m := ours.Memory
+		add("memory of ours: Memory() %s, heap growth %s; vectors + layer-0 links %s; ratios %.2f and %.2f",
+			fmtMiB(m.IndexBytes), fmtMiB(m.HeapDelta), fmtMiB(m.Baseline), m.Ratio, m.HeapRatio)
+	}
+	if ours != nil && ours.Persist != nil {
+		p := ours.Persist
+		same := "identical results"
+		if p.Mismatches > 0 {
+			same = fmt.Sprintf("%d of %d queries DIFFER", p.Mismatches, p.Queries)
+		}
+		add("save %.2f s, load %.2f s, file %s; loaded index at ef=%d: %s", p.SaveSeconds, p.LoadSeconds, fmtMiB(p.FileBytes), p.CheckEf, same)
+	}
+	return h
+}
+
+func bestRecall10(b *BackendResult) float64 {
+	best := 0.0
+	for _, p := range b.Points {
+		best = max(best, p.Recall10)
+	}
+	return best
+}
+
+func fmtQPS(q float64) string {
+	switch {
+	case q >= 100:
+		return strconv.FormatFloat(q, 'f', 0, 64)
+	case q >= 10:
+		return strconv.FormatFloat(q, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(q, 'f', 2, 64)
+}
+
+func fmtMiB(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func fmtSec(s float64) string {
+	if s <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", s)
+}
+
+// Report turns the result into a bench.Report under header h, whose
+// benchmark name, dataset, parameters and peers it fills in.
+func (r *Result) Report(h bench.Header) *bench.Report {
+	h.Benchmark = "ann"
+	h.Dataset = fmt.Sprintf("%s: %d base vectors, %d queries, dim %d, metric %s", r.Dataset.Name, r.Dataset.N, r.Dataset.Queries, r.Dataset.Dim, r.Dataset.Metric)
+	if r.Dataset.TruthGiven {
+		h.Dataset += ", ground truth from file"
+	}
+	h.AddParam("M", r.M)
+	h.AddParam("ef_construction", r.EfConstruction)
+	efs := make([]string, len(r.Efs))
+	for i, e := range r.Efs {
+		efs[i] = strconv.Itoa(e)
+	}
+	h.AddParam("ef", strings.Join(efs, ","))
+	h.AddParam("k", r.K)
+	h.AddParam("seed", r.Seed)
+	h.AddParam("threads", r.Threads)
+	h.AddParam("runs", r.Runs)
+	for _, b := range r.Backends {
+		if b.Name == BackendHNSW || b.Name == BackendFlat {
+			continue
+		}
+		h.Peers = append(h.Peers, bench.Peer{Name: b.Name, Version: b.Version})
+	}
+	if r.Python != "" {
+		h.Peers = append(h.Peers, bench.Peer{Name: "python", Version: r.Python})
+	}
+
+	sweep := bench.Table{
+		Title: "Search sweep",
+		Columns: []string{"backend", "ef", "recall@1", "recall@10", "recall@100",
+			"q/s 1 thread", fmt.Sprintf("q/s %d threads", r.Threads), "p50 ms", "p99 ms"},
+	}
+	for _, b := range r.Backends {
+		for _, p := range b.Points {
+			ef := "exact"
+			if p.Ef > 0 {
+				ef = strconv.Itoa(p.Ef)
+			}
+			sweep.AddRow(b.Name, ef, fmt.Sprintf("%.4f", p.Recall1), fmt.Sprintf("%.4f", p.Recall10),
+				fmt.Sprintf("%.4f", p.Recall100), fmtQPS(p.QPS1), fmtQPS(p.QPSAll),
+				fmt.Sprintf("%.3f", p.P50Ms), fmt.Sprintf("%.3f", p.P99Ms))
+		}
+	}
+	build := bench.Table{
+		Title:   "Build",
+		Columns: []string{"backend", "1 thread s", fmt.Sprintf("%d threads s", r.Threads), "speed-up"},
+	}
+	for _, b := range r.Backends {
+		sp := "-"
+		if s := b.BuildSpeedup(); s > 0 {
+			sp = fmt.Sprintf("%.2f×", s)
+		}
+		build.AddRow(b.Name, fmtSec(b.Build1Seconds), fmtSec(b.BuildAllSeconds), sp)
+	}
+	mem := bench.Table{
+		Title:   "Memory (after runtime.GC)",
+		Columns: []string{"backend", "Memory()", "vectors", "links", "other", "heap growth", "baseline", "Memory()/baseline", "heap/baseline"},
+	}
+	for _, b := range r.Backends {
+		if m := b.Memory; m != nil {
+			mem.AddRow(b.Name, fmtMiB(m.IndexBytes), fmtMiB(m.VectorBytes), fmtMiB(m.LinkBytes), fmtMiB(m.OtherBytes),
+				fmtMiB(m.HeapDelta), fmtMiB(m.Baseline), fmt.Sprintf("%.2f", m.Ratio), fmt.Sprintf("%.2f", m.HeapRatio))
+		}
+	}
+	rep := &bench.Report{Header: h, Headline: r.Headline.Lines, Tables: []bench.Table{sweep, build, mem}, Data: r}
+	if ours := r.Backend(BackendHNSW); ours != nil && ours.Persist != nil {
+		p := ours.Persist
+		t := bench.Table{Title: "Persistence (" + BackendHNSW + ")", Columns: []string{"file", "save s", "load s", "check ef", "queries differing"}}
+		t.AddRow(fmtMiB(p.FileBytes), fmt.Sprintf("%.3f", p.SaveSeconds), fmt.Sprintf("%.3f", p.LoadSeconds), p.CheckEf, fmt.Sprintf("%d of %d", p.Mismatches, p.Queries))
+		rep.Tables = append(rep.Tables, t)
+	}
+	for _, b := range r.Backends {
+		if b.Memory != nil {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s memory baseline: %s", b.Name, b.Memory.BaselineNote))
+		}
+		if b.Note != "" {
+			rep.Notes = append(rep.Notes, b.Name+": "+b.Note)
+		}
+	}
+	if r.Dataset.TruthGiven {
+		rep.Notes = append(rep.Notes, "ground truth read from file")
+	} else {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("ground truth: exact search (flat) of the %d queries for their 100 nearest took %.1f s", r.Dataset.Queries, r.TruthSeconds))
+	}
+	for _, sk := range r.Skipped {
+		rep.Notes = append(rep.Notes, "skipped "+sk)
+	}
+	rep.Notes = append(rep.Notes,
+		fmt.Sprintf("recall@k is |found ∩ true| / k over the first k results, averaged over queries; recall at levels ≤ k=%d comes from the timed searches, higher levels from untimed searches with k = the level (ef raised to k where smaller)", r.K),
+		"Go single-thread figures: one goroutine with GOMAXPROCS=1, queries in sequence; all-thread figures: that many goroutines sharing the queries",
+		fmt.Sprintf("each timed pass ran %d time(s); the fastest counts (latency percentiles come from that pass)", r.Runs),
+	)
+	return rep
+}
+
+// Plot draws recall@10 against single-thread queries/s, one curve per backend.
+func (r *Result) Plot(path string) error {
+	lp := bench.LinePlot{
+		Title:  fmt.Sprintf("%s (n=%d, dim=%d): recall@10 vs queries/s, 1 thread", shortName(r.Dataset.Name), r.Dataset.N, r.Dataset.Dim),
+		XLabel: "recall@10",
+		YLabel: "queries per second (1 thread, log scale)",
+		LogY:   true,
+	}
+	for _, b := range r.Backends {
+		s := bench.Series{Name: b.Name}
+		for _, p := range b.Points {
+			if p.QPS1 <= 0 {
+				continue
+			}
+			s.Points = append(s.Points, bench.Point{X: p.Recall10, Y: p.QPS1, Label: "ef=" + strconv.Itoa(p.Ef)})
+		}
+		lp.Series = append(lp.Series, s)
+	}
+	return lp.SavePNG(path)
+}
+
+// shortName cuts a dataset name at its parameter list, for plot titles.
+func shortName(s string) string {
+	if i := strings.IndexByte(s, '('); i > 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// WriteOutputs draws the plot and writes the report (JSON and Markdown) into
+// dir, returning the paths written.
+func WriteOutputs(dir string, r *Result, rep *bench.Report) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create report folder: %w", err)
+	}
+	plot := filepath.Join(dir, PlotName)
+	if err := r.Plot(plot); err != nil {
+		return nil, err
+	}
+	rep.Plots = []string{PlotName}
+	files, err := rep.WriteFiles(dir, ReportName)
+	if err != nil {
+		return nil, err
+	}
+	return append(files, plot), nil
+}

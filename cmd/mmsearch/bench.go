@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+
+	"mmsearch/bench"
+	"mmsearch/bench/encoder"
+	"mmsearch/bench/ingest"
+	"mmsearch/bench/latency"
+)
+
+// benchCommand groups the benchmarks.
+func benchCommand() *command {
+	return &command{
+		name:    "bench",
+		summary: "benchmarks: ann, ingest, query, encoder, serve, retrieval, analogy",
+		children: []*command{
+			benchANNCommand(),
+			benchIngestCommand(),
+			benchQueryCommand(),
+			benchEncoderCommand(),
+			benchServeCommand(),
+			benchRetrievalCommand(),
+			benchAnalogyCommand(),
+		},
+	}
+}
+
+// writeReport prints a report's table and writes its JSON and Markdown files.
+func writeReport(e *env, r *bench.Report, out, base string, asJSON bool) error {
+	if asJSON {
+		return r.WriteJSON(e.stdout)
+	}
+	if err := r.WriteText(e.stdout); err != nil {
+		return err
+	}
+	files, err := r.WriteFiles(out, base)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "\nwrote %s\n", strings.Join(files, ", "))
+	return nil
+}
+
+func benchIngestCommand() *command {
+	var rf runtimeFlags
+	var cfg ingest.Config
+	var out, makePhotos string
+	var asJSON bool
+	var photos int
+	return &command{
+		name:    "ingest",
+		summary: "images/s through the indexing pipeline, by stage, beside the encoder alone",
+		usage:   "--dataset DIR [--model NAME|DIR] [--batch N] [--rerun] | --make-photos DIR [--photos N]",
+		setFlags: func(fs *flag.FlagSet) {
+			rf.register(fs)
+			fs.StringVar(&cfg.Dataset, "dataset", "", "folder of images to index")
+			fs.IntVar(&cfg.Batch, "batch", 32, "images per inference")
+			fs.IntVar(&cfg.Workers, "workers", 0, "decode workers (default: all cores)")
+			fs.BoolVar(&cfg.Rerun, "rerun", false, "also time a re-run over the unchanged files")
+			fs.StringVar(&out, "out", bench.DefaultOutDir, "folder for the JSON and Markdown reports")
+			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
+			fs.StringVar(&makePhotos, "make-photos", "", "write a collection of 4000x3000 JPEGs made from ../shared/images/formats into DIR, then exit")
+			fs.IntVar(&photos, "photos", 64, "number of photos for --make-photos")
+		},
+		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+			if makePhotos != "" {
+				n, err := bench.MakeBigJPEGs(ctx, "../shared/images/formats", makePhotos, photos, 4000, 3000)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "wrote %d 4000x3000 JPEGs to %s\n", n, makePhotos)
+				return nil
+			}
+			if cfg.Dataset == "" {
+				return usagef("--dataset is required")
+			}
+			cfg.Model, cfg.Threads = rf.model, rf.threads
+			cfg.Runtime, cfg.Getenv, cfg.Log = rf.runtimeOptions(e), e.getenv, e.stderr
+			r, _, err := ingest.Run(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			return writeReport(e, r, out, "ingest-"+r.Header.Params[0].Value, asJSON)
+		},
+	}
+}
+
+func benchQueryCommand() *command {
+	var rf runtimeFlags
+	var cfg latency.Config
+	var out, queries string
+	var asJSON bool
+	return &command{
+		name:    "query",
+		summary: "text-query latency (p50/p99) on a large library",
+		usage:   "[--items 100000] [--runs 1000] [--model NAME|DIR]",
+		setFlags: func(fs *flag.FlagSet) {
+			rf.register(fs)
+			fs.IntVar(&cfg.Items, "items", 100000, "library size")
+			fs.IntVar(&cfg.Runs, "runs", 1000, "timed queries")
+			fs.IntVar(&cfg.K, "k", 10, "results per query")
+			fs.StringVar(&queries, "queries", "dog face,red heart,cat,woman cook,blue circle,smiling face with sunglasses,pizza,rocket", "comma-separated text queries")
+			fs.StringVar(&out, "out", bench.DefaultOutDir, "folder for the JSON and Markdown reports")
+			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
+		},
+		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+			if cfg.Items < 1 || cfg.Runs < 1 {
+				return usagef("--items and --runs must be positive")
+			}
+			cfg.Queries = strings.Split(queries, ",")
+			cfg.Model, cfg.Seed = rf.model, 1
+			cfg.Runtime, cfg.Getenv, cfg.Log = rf.runtimeOptions(e), e.getenv, e.stderr
+			r, _, err := latency.Run(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			return writeReport(e, r, out, "query-latency", asJSON)
+		},
+	}
+}
+
+func benchEncoderCommand() *command {
+	var rf runtimeFlags
+	var cfg encoder.Config
+	var out, batches string
+	var asJSON bool
+	return &command{
+		name:    "encoder",
+		summary: "image encoder images/s and text query latency, beside plain ONNX Runtime",
+		usage:   "[--model NAME|DIR] [--batches 1,32] [--images 64]",
+		setFlags: func(fs *flag.FlagSet) {
+			rf.register(fs)
+			fs.StringVar(&batches, "batches", "1,32", "comma-separated batch sizes")
+			fs.IntVar(&cfg.Images, "images", 64, "images timed per batch size")
+			fs.IntVar(&cfg.Texts, "texts", 50, "text queries timed")
+			fs.StringVar(&out, "out", bench.DefaultOutDir, "folder for the JSON and Markdown reports")
+			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
+		},
+		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+			for _, s := range strings.Split(batches, ",") {
+				var b int
+				if _, err := fmt.Sscanf(s, "%d", &b); err != nil || b < 1 || b > 4096 {
+					return usagef("bad batch size %q", s)
+				}
+				cfg.Batches = append(cfg.Batches, b)
+			}
+			dir, err := rf.modelDir(e)
+			if err != nil {
+				return err
+			}
+			cfg.Model, cfg.Threads = dir, rf.threads
+			cfg.Runtime, cfg.Getenv, cfg.Log = rf.runtimeOptions(e), e.getenv, e.stderr
+			r, res, err := encoder.Run(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			return writeReport(e, r, out, "encoder-"+res.Model, asJSON)
+		},
+	}
+}

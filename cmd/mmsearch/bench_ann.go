@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"mmsearch/bench"
+	"mmsearch/bench/ann"
+	"mmsearch/index"
+)
+
+// benchANNFlags are the flags of `mmsearch bench ann`.
+type benchANNFlags struct {
+	n, dim, queries, clusters int
+	noise                     float64
+	seed                      int64
+	m, efConstruction, k      int
+	efs                       string
+	data, queriesFile, truth  string
+	limit                     int
+	metric                    string
+	peers                     string
+	python                    string
+	threads, runs             int
+	out                       string
+	json                      bool
+}
+
+func benchANNCommand() *command {
+	f := &benchANNFlags{}
+	return &command{
+		name:    "ann",
+		summary: "measure recall@k, queries/s, build time and memory of the ANN indexes against hnswlib and FAISS",
+		usage: `[flags]
+
+Builds our HNSW (on 1 thread and on all), sweeps the search beam width ef and
+reports recall@1/10/100 against exact search, single- and all-thread
+queries/s and latency, memory, and a save/load check; the exact index, coder/hnsw
+and the Python peers (Debian's python3-hnswlib and python3-faiss) are measured
+in the same run on the same vectors. Writes ann.json, ann.md and
+ann-recall-qps.png under --out.
+
+Data: a synthetic mixture of Gaussian clusters on the unit sphere (--n, --dim,
+--seed, --queries), or vectors from --data FILE.fvecs|.npy with queries from
+--queries-file (or, without it, the last --queries vectors of --data) and
+optionally --groundtruth FILE.ivecs|.npy.`,
+		setFlags: func(fs *flag.FlagSet) {
+			fs.IntVar(&f.n, "n", 100000, "synthetic: base vectors")
+			fs.IntVar(&f.dim, "dim", 512, "synthetic: dimension")
+			fs.Int64Var(&f.seed, "seed", 1, "seed of the synthetic data and of the HNSW levels")
+			fs.IntVar(&f.queries, "queries", 1000, "number of queries (generated, or the most read from a file)")
+			fs.IntVar(&f.clusters, "clusters", ann.DefaultClusters, "synthetic: Gaussian clusters")
+			fs.Float64Var(&f.noise, "noise", ann.DefaultNoise, "synthetic: per-coordinate noise (standard deviation)")
+			fs.IntVar(&f.m, "m", 16, "HNSW links per node (layer 0 keeps 2M)")
+			fs.IntVar(&f.efConstruction, "ef-construction", 200, "HNSW beam width while building")
+			fs.StringVar(&f.efs, "ef", joinInts(ann.DefaultEfs), "comma-separated search beam widths to sweep")
+			fs.IntVar(&f.k, "k", 10, "results per timed search (1..100)")
+			fs.StringVar(&f.data, "data", "", "base vectors from `FILE` (.fvecs or .npy float32) instead of synthetic data")
+			fs.StringVar(&f.queriesFile, "queries-file", "", "query vectors from `FILE` (.fvecs or .npy)")
+			fs.StringVar(&f.truth, "groundtruth", "", "neighbour ids from `FILE` (.ivecs or .npy, ≥ 100 per query); computed exactly when absent")
+			fs.IntVar(&f.limit, "limit", 0, "use only the first `N` vectors of --data (0: all)")
+			fs.StringVar(&f.metric, "metric", "cosine", "cosine (vectors normalized), ip or l2")
+			fs.StringVar(&f.peers, "peers", strings.Join(ann.PeerNames, ","), "peers to measure: hnswlib, faiss, coderhnsw, comma-separated, or none")
+			fs.StringVar(&f.python, "python", "/usr/bin/python3", "Python interpreter with hnswlib and faiss")
+			fs.IntVar(&f.threads, "threads", 0, "threads for the all-thread figures (0: GOMAXPROCS)")
+			fs.IntVar(&f.runs, "runs", 3, "repeat each timed search pass; the fastest counts")
+			fs.StringVar(&f.out, "out", bench.DefaultOutDir, "folder for ann.json, ann.md and the plot")
+			fs.BoolVar(&f.json, "json", false, "print the report as JSON on stdout instead of tables")
+		},
+		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+			if len(args) > 0 {
+				return usagef("bench ann takes no arguments (got %q)", args[0])
+			}
+			return runBenchANN(ctx, e, f)
+		},
+	}
+}
+
+// parseInts parses a comma-separated list of positive integers.
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		v, err := strconv.Atoi(part)
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", part)
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("empty list")
+	}
+	return out, nil
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
+}
+
+// parsePeers parses --peers: names from ann.PeerNames, or "none".
+func parsePeers(s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	if s == "none" || s == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		ok := false
+		for _, known := range ann.PeerNames {
+			ok = ok || p == known
+		}
+		if !ok {
+			return nil, fmt.Errorf("unknown peer %q (want %s, or none)", p, strings.Join(ann.PeerNames, ", "))
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func runBenchANN(ctx context.Context, e *env, f *benchANNFlags) error {
+	efs, err := parseInts(f.efs)
+	if err != nil {
+		return usagef("--ef: %v", err)
+	}
+	peers, err := parsePeers(f.peers)
+	if err != nil {
+		return usagef("--peers: %v", err)
+	}
+	metric, err := index.ParseMetric(f.metric)
+	if err != nil {
+		return usagef("--metric: %v", err)
+	}
+	switch {
+	case f.k < 1 || f.k > 100:
+		return usagef("--k %d: want 1..100", f.k)
+	case f.m < 2:
+		return usagef("--m %d: want at least 2", f.m)
+	case f.efConstruction < 1:
+		return usagef("--ef-construction %d: want at least 1", f.efConstruction)
+	case f.queries < 1:
+		return usagef("--queries %d: want at least 1", f.queries)
+	case f.limit < 0:
+		return usagef("--limit %d: want 0 (all) or more", f.limit)
+	case f.runs < 1:
+		return usagef("--runs %d: want at least 1", f.runs)
+	case f.threads < 0:
+		return usagef("--threads %d: want 0 (GOMAXPROCS) or more", f.threads)
+	case f.data == "" && (f.queriesFile != "" || f.truth != "" || f.limit != 0):
+		return usagef("--queries-file, --groundtruth and --limit apply to --data")
+	case f.data != "" && f.truth != "" && f.limit != 0:
+		return usagef("--groundtruth describes the whole of --data; drop --limit or --groundtruth")
+	case f.data != "" && f.truth != "" && f.queriesFile == "":
+		return usagef("--groundtruth needs the --queries-file it was computed for")
+	case f.data == "" && (f.n < 100 || f.dim < 1):
+		return usagef("--n %d --dim %d: want n ≥ 100 (recall@100) and dim ≥ 1", f.n, f.dim)
+	case f.clusters < 1:
+		return usagef("--clusters %d: want at least 1", f.clusters)
+	case !(f.noise > 0) || f.noise > 1e6:
+		return usagef("--noise %v: want a positive number", f.noise)
+	}
+
+	// The header is taken first: its date and load average describe the start.
+	header := bench.NewHeader(ctx, "ann", "")
+	prog := newProgressLine(e)
+	defer prog.finish()
+	ds, err := loadANNDataset(ctx, f, metric, prog)
+	if err != nil {
+		return err
+	}
+	cfg := ann.Config{
+		Dataset: ds, Metric: metric, M: f.m, EfConstruction: f.efConstruction, Efs: efs,
+		K: f.k, Seed: f.seed, Peers: peers, Python: f.python, InstallPeers: true,
+		Threads: f.threads, Runs: f.runs, Progress: prog.update,
+	}
+	res, err := ann.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	prog.update(ann.Progress{Stage: "writing report"})
+	rep := res.Report(header)
+	files, err := ann.WriteOutputs(f.out, res, rep)
+	if err != nil {
+		return err
+	}
+	prog.finish()
+	if f.json {
+		return rep.WriteJSON(e.stdout)
+	}
+	if err := rep.WriteText(e.stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "\nwrote %s\n", strings.Join(files, ", "))
+	return nil
+}
+
+// loadANNDataset generates or reads the benchmark's vectors.
+func loadANNDataset(ctx context.Context, f *benchANNFlags, metric index.Metric, prog *progressLine) (*ann.Dataset, error) {
+	if f.data == "" {
+		prog.update(ann.Progress{Stage: fmt.Sprintf("generating %d×%d synthetic vectors", f.n, f.dim)})
+		ds, err := ann.Synthetic(ctx, ann.SyntheticConfig{
+			N: f.n, Dim: f.dim, Queries: f.queries, Clusters: f.clusters, Noise: f.noise, Seed: f.seed,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return ds, nil
+	}
+	prog.update(ann.Progress{Stage: "reading " + f.data})
+	limit := f.limit
+	if limit > 0 && f.queriesFile == "" {
+		limit += f.queries // the queries come off the end
+	}
+	base, err := ann.LoadVectors(f.data, limit)
+	if err != nil {
+		return nil, err
+	}
+	var queries [][]float32
+	if f.queriesFile != "" {
+		prog.update(ann.Progress{Stage: "reading " + f.queriesFile})
+		if queries, err = ann.LoadVectors(f.queriesFile, f.queries); err != nil {
+			return nil, err
+		}
+	} else {
+		if len(base) <= f.queries {
+			return nil, fmt.Errorf("%s holds %d vectors; cannot keep %d of them as queries", f.data, len(base), f.queries)
+		}
+		queries = base[len(base)-f.queries:]
+		base = base[:len(base)-f.queries]
+	}
+	name := fmt.Sprintf("%s (%d vectors", f.data, len(base))
+	if f.queriesFile != "" {
+		name += ", queries " + f.queriesFile
+	} else {
+		name += fmt.Sprintf(", last %d held out as queries", len(queries))
+	}
+	ds := &ann.Dataset{Name: name, Dim: len(base[0]), Base: base, Queries: queries}
+	if f.truth != "" {
+		if ds.Truth, err = ann.LoadTruth(f.truth, len(queries)); err != nil {
+			return nil, err
+		}
+		ds.Name += ", ground truth " + f.truth
+	}
+	if metric == index.Cosine {
+		ds.Normalize()
+		ds.Name += ", normalized"
+	}
+	ds.Name += ")"
+	if err := ds.Validate(); err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+// progressLine shows the current stage on stderr: rewritten in place on a
+// terminal, one line per new stage otherwise.
+type progressLine struct {
+	mu      sync.Mutex
+	w       io.Writer
+	term    bool
+	start   time.Time
+	last    string
+	pending bool // a terminal line is showing
+}
+
+func newProgressLine(e *env) *progressLine {
+	return &progressLine{w: e.stderr, term: e.isTerminal, start: time.Now()}
+}
+
+func (p *progressLine) update(pr ann.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	line := pr.Stage
+	if pr.Total > 0 {
+		line = fmt.Sprintf("%s [%d/%d]", pr.Stage, pr.Done, pr.Total)
+	}
+	elapsed := time.Since(p.start).Round(time.Second)
+	if p.term {
+		fmt.Fprintf(p.w, "\r\033[K%6s  %s", elapsed, line)
+		p.pending = true
+		return
+	}
+	if pr.Stage == p.last {
+		return
+	}
+	p.last = pr.Stage
+	fmt.Fprintf(p.w, "%6s  %s\n", elapsed, line)
+}
+
+// finish ends a terminal progress line so later output starts on a new line.
+func (p *progressLine) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pending {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.pending = false
+	}
+}

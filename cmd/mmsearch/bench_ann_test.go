@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mmsearch/bench/ann"
+)
+
+// runBench runs `mmsearch bench ann ARGS` through the CLI's dispatcher.
+func runBench(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	cmds := []*command{{name: "bench", summary: "benchmarks", children: []*command{benchANNCommand()}}}
+	err = dispatch(context.Background(), e, "mmsearch", cmds, append([]string{"bench", "ann"}, args...))
+	return out.String(), errb.String(), err
+}
+
+func TestBenchANNUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ef", "10,x"}, `--ef: "x" is not a positive integer`},
+		{[]string{"--ef", "0"}, `--ef: "0"`},
+		{[]string{"--peers", "annoy"}, `unknown peer "annoy"`},
+		{[]string{"--metric", "hamming"}, "unknown metric"},
+		{[]string{"--k", "0"}, "--k 0"},
+		{[]string{"--k", "101"}, "--k 101"},
+		{[]string{"--n", "50"}, "want n ≥ 100"},
+		{[]string{"--noise", "0"}, "--noise 0"},
+		{[]string{"--limit", "10"}, "apply to --data"},
+		{[]string{"--runs", "0"}, "--runs 0"},
+		{[]string{"--data", "a.fvecs", "--groundtruth", "g.ivecs", "--queries-file", "q.fvecs", "--limit", "5"}, "drop --limit or --groundtruth"},
+		{[]string{"--data", "a.fvecs", "--groundtruth", "g.ivecs"}, "needs the --queries-file"},
+		{[]string{"extra"}, "takes no arguments"},
+		{[]string{"--no-such-flag"}, "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, _, err := runBench(t, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want one containing %q", err, tt.want)
+			}
+			if code := exitCode(err); code != exitUsage {
+				t.Errorf("exit code %d, want %d", code, exitUsage)
+			}
+		})
+	}
+	// A missing data file is a failure, not a usage error.
+	_, _, err := runBench(t, "--data", filepath.Join(t.TempDir(), "none.npy"), "--peers", "none")
+	if err == nil || exitCode(err) != exitFailure || !strings.Contains(err.Error(), "none.npy") {
+		t.Errorf("missing file: error %v (exit %d)", err, exitCode(err))
+	}
+}
+
+func TestBenchANNSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds indexes; skipped with -short")
+	}
+	out := t.TempDir()
+	stdout, stderr, err := runBench(t, "--n", "600", "--dim", "8", "--queries", "30", "--m", "8",
+		"--ef-construction", "32", "--ef", "16,64", "--peers", "none", "--threads", "2", "--out", out, "--json")
+	if err != nil {
+		t.Fatalf("%v\nstderr:\n%s", err, stderr)
+	}
+	var rep struct {
+		Benchmark string
+		Data      ann.Result
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("--json output does not decode: %v\n%s", err, stdout)
+	}
+	if rep.Benchmark != "ann" || rep.Data.Dataset.N != 600 || rep.Data.Dataset.Dim != 8 || len(rep.Data.Backends) != 2 {
+		t.Errorf("report: %+v", rep)
+	}
+	for _, f := range []string{ann.ReportName + ".json", ann.ReportName + ".md", ann.PlotName} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("missing output: %v", err)
+		}
+	}
+	if !strings.Contains(stderr, "ground truth") || !strings.Contains(stderr, "mmsearch-hnsw: build") {
+		t.Errorf("progress on stderr:\n%s", stderr)
+	}
+
+	// The same through a file: .npy data, last 30 vectors held out as queries.
+	dir := t.TempDir()
+	ds, err := ann.Synthetic(context.Background(), ann.SyntheticConfig{N: 400, Dim: 8, Queries: 1, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := ann.WriteNpyFloat32(&b, ds.Base); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "v.npy")
+	if err := os.WriteFile(data, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err = runBench(t, "--data", data, "--limit", "300", "--queries", "30", "--m", "8",
+		"--ef-construction", "32", "--ef", "32", "--peers", "none", "--out", filepath.Join(dir, "res"))
+	if err != nil {
+		t.Fatalf("%v\nstderr:\n%s", err, stderr)
+	}
+	for _, want := range []string{"ann benchmark", "v.npy (300 vectors, last 30 held out as queries, normalized)", "Search sweep", "exact", "headline:", "wrote "} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+}
