@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"runtime"
@@ -118,9 +117,7 @@ func doctorCommand() *command {
 				rep.Checks["model"] = modelErr == nil
 			}
 			if asJSON {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
+				if err := printJSON(e.stdout, rep); err != nil {
 					return err
 				}
 			} else {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -93,9 +92,7 @@ func indexCommand() *command {
 			})
 			bar.update(rep.Indexed+rep.Reused+rep.Failed, rep.New+rep.Changed, rep.Elapsed, true, map[string]any{"found": rep.Found, "failed": rep.Failed})
 			if asJSON {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				enc.Encode(rep)
+				printJSON(e.stdout, rep)
 			} else {
 				fmt.Fprintf(e.stdout, "%d files found: %d new, %d changed, %d unchanged, %d reused by content, %d deleted, %d failed (%d skipped, failed before) in %s\n",
 					rep.Found, rep.New, rep.Changed, rep.Unchanged, rep.Reused, rep.Deleted, rep.Failed, rep.Skipped, rep.Elapsed.Round(time.Millisecond))
@@ -178,9 +175,7 @@ func searchCommand() *command {
 			}
 			switch {
 			case asJSON:
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(res); err != nil {
+				if err := printJSON(e.stdout, res); err != nil {
 					return err
 				}
 			case filesOnly:
@@ -225,9 +220,7 @@ func statsCommand() *command {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return printJSON(e.stdout, st)
 			}
 			fmt.Fprintf(e.stdout, "library     %s\nmodel       %s\nitems       %d\nerrors      %d\ngeneration  %d\ndatabase    %s\nindex       %s (fresh: %v)\n",
 				st.Dir, st.Model, st.Items, st.Errors, st.Generation, humanBytes(st.DBBytes), humanBytes(st.IndexBytes), st.IndexFresh)
@@ -268,9 +261,7 @@ func errorsCommand() *command {
 				for _, fe := range errs {
 					rows = append(rows, row{fe.Path, string(fe.Stage), fe.Reason, fe.Size})
 				}
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return printJSON(e.stdout, rows)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "STAGE\tPATH\tREASON\n")

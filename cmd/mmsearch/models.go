@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -87,12 +86,6 @@ func modelsClassify(err error) error {
 	return err
 }
 
-func modelsPrintJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 // modelBytes formats a byte count in decimal units.
 func modelBytes(n int64) string {
 	switch {
@@ -135,7 +128,7 @@ func modelsListCommand() *command {
 				if list == nil {
 					list = []modelhub.ModelInfo{}
 				}
-				return modelsPrintJSON(e.stdout, list)
+				return printJSON(e.stdout, list)
 			}
 			def, _ := h.Default()
 			if def == "" {
@@ -188,7 +181,7 @@ func modelsInfoCommand() *command {
 				return modelsClassify(err)
 			}
 			if f.asJSON {
-				return modelsPrintJSON(e.stdout, info)
+				return printJSON(e.stdout, info)
 			}
 			w := e.stdout
 			fmt.Fprintf(w, "name:          %s\nstatus:        %s\n", info.Name, info.Status)
@@ -289,7 +282,7 @@ func modelsPullCommand() *command {
 				return modelsClassify(err)
 			}
 			if f.asJSON {
-				if err := modelsPrintJSON(e.stdout, res); err != nil {
+				if err := printJSON(e.stdout, res); err != nil {
 					return err
 				}
 			} else {
@@ -343,7 +336,7 @@ func modelsImportCommand() *command {
 				return err
 			}
 			if f.asJSON {
-				if err := modelsPrintJSON(e.stdout, res); err != nil {
+				if err := printJSON(e.stdout, res); err != nil {
 					return err
 				}
 			} else {
@@ -381,7 +374,7 @@ func modelsVerifyCommand() *command {
 				return modelsClassify(err)
 			}
 			if f.asJSON {
-				if jerr := modelsPrintJSON(e.stdout, rep); jerr != nil {
+				if jerr := printJSON(e.stdout, rep); jerr != nil {
 					return jerr
 				}
 				return err
