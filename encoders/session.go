@@ -15,6 +15,10 @@ type SessionOptions struct {
 	// MaxBatch caps how many inputs go into one inference; larger requests are
 	// split (0 = 32).
 	MaxBatch int
+	// Spin lets ONNX Runtime's worker threads busy-wait between parallel
+	// sections. It can shave latency off a lone inference, but it takes the
+	// cores away from the decode workers of an ingest, so it is off by default.
+	Spin bool
 }
 
 func (o SessionOptions) maxBatch() int {
@@ -49,6 +53,11 @@ func newSession(path string, inputs, outputs []string, opt SessionOptions) (*ses
 	}
 	if err := so.SetInterOpNumThreads(1); err != nil {
 		return nil, fmt.Errorf("session options for %s: %w", path, err)
+	}
+	if !opt.Spin {
+		if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+			return nil, fmt.Errorf("session options for %s: %w", path, err)
+		}
 	}
 	s, err := ort.NewDynamicAdvancedSession(path, inputs, outputs, so)
 	if err != nil {

@@ -107,7 +107,7 @@ func Run(ctx context.Context, cfg Config) (*bench.Report, *Result, error) {
 // ingested (at least one full pass over the preprocessed set), in the same
 // batch size.
 func encoderOnly(ctx context.Context, cfg Config, m *encoders.Model, res *Result, logf func(string, ...any)) error {
-	enc, err := encoders.NewImageEncoder(m, encoders.SessionOptions{IntraOpThreads: cfg.Threads, MaxBatch: cfg.Batch})
+	enc, err := encoders.NewImageEncoder(m, encoders.SessionOptions{IntraOpThreads: cfg.Threads, MaxBatch: cfg.Batch, Spin: true})
 	if err != nil {
 		return err
 	}
