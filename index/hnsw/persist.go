@@ -1,0 +1,336 @@
+package hnsw
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+
+	"mmsearch/index"
+	"mmsearch/index/internal/format"
+	"mmsearch/index/internal/vec"
+)
+
+// File format (all numbers little-endian), after format's framing:
+//
+//	magic "MMSHNSW\x00", version u32
+//	HEAD  dim u32, metric u8, M u32, M0 u32, efConstruction u32, efSearch u32,
+//	      mL f64, seed i64, nodes u64, live u64, entry id u32, entry level u32
+//	      (entry id 0xFFFFFFFF when empty)
+//	VECS  nodes×dim float32
+//	LABL  nodes×u64 labels, then ⌈nodes/32⌉ u32 words of tombstone bits
+//	LNK0  nodes×(1+M0) u32: per node a link count and M0 slots
+//	UPPR  nodes×u8 levels, then for each node of level L>0 in id order,
+//	      L blocks of (1+M) u32
+//
+// Each section carries its own length and CRC32-C.
+const (
+	magic   = "MMSHNSW\x00"
+	version = 1
+	headLen = 4 + 1 + 4 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + 4 + 4
+)
+
+var (
+	tagHead  = format.MakeTag("HEAD")
+	tagVecs  = format.MakeTag("VECS")
+	tagLabel = format.MakeTag("LABL")
+	tagLink0 = format.MakeTag("LNK0")
+	tagUpper = format.MakeTag("UPPR")
+)
+
+// Save writes the index in its versioned binary format. Inserts, deletes and
+// searches wait while it runs.
+func (x *Index) Save(w io.Writer) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err := x.save(w); err != nil {
+		return fmt.Errorf("hnsw: save: %w", err)
+	}
+	return nil
+}
+
+// SaveFile writes the index to path atomically.
+func (x *Index) SaveFile(path string) error { return index.SaveFile(path, x) }
+
+func (x *Index) save(w io.Writer) error {
+	n := x.count
+	epID, epLevel := uint32(noNode), uint32(0)
+	if e := x.entry.Load(); e != emptyEntry {
+		id, l := unpackEntry(e)
+		epID, epLevel = id, uint32(l)
+	}
+	fw := format.NewWriter(w, magic, version)
+	fw.Begin(tagHead, headLen)
+	fw.U32(uint32(x.dim))
+	fw.U8(uint8(x.metric))
+	fw.U32(uint32(x.m))
+	fw.U32(uint32(x.m0))
+	fw.U32(uint32(x.efC))
+	fw.U32(uint32(x.efS.Load()))
+	fw.F64(x.mL)
+	fw.I64(x.seed)
+	fw.U64(uint64(n))
+	fw.U64(uint64(x.live.Load()))
+	fw.U32(epID)
+	fw.U32(epLevel)
+	fw.End()
+
+	fw.Begin(tagVecs, uint64(n)*uint64(x.dim)*4)
+	for c := 0; c*chunkSize < n; c++ {
+		rows := min(n-c*chunkSize, chunkSize)
+		fw.Float32s(x.vecs[c][:rows*x.dim])
+	}
+	fw.End()
+
+	words := (n + 31) / 32
+	fw.Begin(tagLabel, uint64(n)*8+uint64(words)*4)
+	for c := 0; c*chunkSize < n; c++ {
+		rows := min(n-c*chunkSize, chunkSize)
+		fw.Uint64s(x.nodes[c].labels[:rows])
+	}
+	for c := 0; c*chunkSize < n; c++ {
+		rows := min(n-c*chunkSize, chunkSize)
+		fw.Uint32s(x.nodes[c].dead[:(rows+31)/32])
+	}
+	fw.End()
+
+	fw.Begin(tagLink0, uint64(n)*uint64(x.m0+1)*4)
+	for c := 0; c*chunkSize < n; c++ {
+		rows := min(n-c*chunkSize, chunkSize)
+		fw.Uint32s(x.links[c][:rows*(x.m0+1)])
+	}
+	fw.End()
+
+	var levelSum uint64
+	for id := range n {
+		levelSum += uint64(x.level(uint32(id)))
+	}
+	fw.Begin(tagUpper, uint64(n)+levelSum*uint64(x.m+1)*4)
+	for c := 0; c*chunkSize < n; c++ {
+		rows := min(n-c*chunkSize, chunkSize)
+		fw.Bytes(x.nodes[c].levels[:rows])
+	}
+	for c := 0; c*chunkSize < n; c++ {
+		rows := min(n-c*chunkSize, chunkSize)
+		for i := range rows {
+			if u := x.nodes[c].upper[i]; len(u) > 0 {
+				fw.Uint32s(u)
+			}
+		}
+	}
+	fw.End()
+	return fw.Err()
+}
+
+// Load reads an index written by Save. Everything is checked: a damaged or
+// truncated file yields an error wrapping index.ErrCorrupt, a file of another
+// format version one wrapping index.ErrVersion.
+func Load(r io.Reader) (*Index, error) {
+	x, err := load(r)
+	if err != nil {
+		return nil, fmt.Errorf("hnsw: load: %w", err)
+	}
+	return x, nil
+}
+
+// LoadFile reads the index stored at path.
+func LoadFile(path string) (*Index, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("hnsw: load: %w", err)
+	}
+	defer f.Close()
+	x, err := Load(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return x, nil
+}
+
+func load(r io.Reader) (*Index, error) {
+	fr, _, err := format.NewReader(r, magic, version, version)
+	if err != nil {
+		return nil, err
+	}
+	fr.BeginExact(tagHead, headLen)
+	var (
+		dim     = fr.U32()
+		metric  = index.Metric(fr.U8())
+		m       = fr.U32()
+		m0      = fr.U32()
+		efC     = fr.U32()
+		efS     = fr.U32()
+		mL      = fr.F64()
+		seed    = fr.I64()
+		n64     = fr.U64()
+		live64  = fr.U64()
+		epID    = fr.U32()
+		epLevel = fr.U32()
+	)
+	if err := fr.End(); err != nil {
+		return nil, err
+	}
+	switch {
+	case dim == 0 || dim > maxDim:
+		return nil, format.Corruptf("dimension %d outside 1..%d", dim, maxDim)
+	case metric > index.L2:
+		return nil, format.Corruptf("unknown metric %d", metric)
+	case m < 2 || m > maxM:
+		return nil, format.Corruptf("M = %d outside 2..%d", m, maxM)
+	case m0 < m || m0 > 2*maxM:
+		return nil, format.Corruptf("M0 = %d outside %d..%d", m0, m, 2*maxM)
+	case efC < 1 || efC > maxEf || efS < 1 || efS > maxEf:
+		return nil, format.Corruptf("ef values %d, %d outside 1..%d", efC, efS, maxEf)
+	case math.IsNaN(mL) || mL <= 0 || mL > 10:
+		return nil, format.Corruptf("level multiplier %g outside (0, 10]", mL)
+	case n64 > maxNodes:
+		return nil, format.Corruptf("%d nodes exceed the maximum %d", n64, maxNodes)
+	case live64 > n64:
+		return nil, format.Corruptf("%d live nodes of %d", live64, n64)
+	case n64 == 0 && epID != noNode:
+		return nil, format.Corruptf("empty index with entry point %d", epID)
+	case n64 > 0 && (uint64(epID) >= n64 || epLevel > maxLevel):
+		return nil, format.Corruptf("entry point %d at level %d invalid for %d nodes", epID, epLevel, n64)
+	}
+	n := int(n64)
+	x := newIndex(int(dim), metric, int(m), int(m0), int(efC), mL, seed, (&Config{}).defaultWorkers())
+	x.efS.Store(int64(efS))
+	// Continue the level sequence somewhere new but reproducible.
+	x.rng = rand.New(rand.NewPCG(uint64(seed), uint64(n)^0x6d6d736561726368))
+
+	// Vectors: allocate chunk by chunk as the bytes arrive, so a file that
+	// claims more than it holds fails early.
+	fr.BeginExact(tagVecs, n64*uint64(dim)*4)
+	for c := 0; c*chunkSize < n && fr.Err() == nil; c++ {
+		x.growLocked((c + 1) * chunkSize)
+		rows := min(n-c*chunkSize, chunkSize)
+		fr.Float32s(x.vecs[c][:rows*x.dim])
+	}
+	if err := fr.End(); err != nil {
+		return nil, err
+	}
+	words := (n + 31) / 32
+	fr.BeginExact(tagLabel, n64*8+uint64(words)*4)
+	for c := 0; c*chunkSize < n; c++ {
+		rows := min(n-c*chunkSize, chunkSize)
+		fr.Uint64s(x.nodes[c].labels[:rows])
+	}
+	for c := 0; c*chunkSize < n; c++ {
+		rows := min(n-c*chunkSize, chunkSize)
+		fr.Uint32s(x.nodes[c].dead[:(rows+31)/32])
+	}
+	if err := fr.End(); err != nil {
+		return nil, err
+	}
+	fr.BeginExact(tagLink0, n64*uint64(m0+1)*4)
+	for c := 0; c*chunkSize < n; c++ {
+		rows := min(n-c*chunkSize, chunkSize)
+		fr.Uint32s(x.links[c][:rows*x.m0+rows])
+	}
+	if err := fr.End(); err != nil {
+		return nil, err
+	}
+	upperLen := fr.Begin(tagUpper, n64+n64*maxLevel*uint64(m+1)*4)
+	var levelSum uint64
+	for c := 0; c*chunkSize < n; c++ {
+		rows := min(n-c*chunkSize, chunkSize)
+		lv := x.nodes[c].levels[:rows]
+		fr.Bytes(lv)
+		for _, l := range lv {
+			if l > maxLevel {
+				return nil, format.Corruptf("node level %d above %d", l, maxLevel)
+			}
+			levelSum += uint64(l)
+		}
+	}
+	if fr.Err() == nil && upperLen != n64+levelSum*uint64(m+1)*4 {
+		return nil, format.Corruptf("upper-layer section holds %d bytes, want %d", upperLen, n64+levelSum*uint64(m+1)*4)
+	}
+	for c := 0; c*chunkSize < n && fr.Err() == nil; c++ {
+		rows := min(n-c*chunkSize, chunkSize)
+		nc := x.nodes[c]
+		for i := range rows {
+			if l := int(nc.levels[i]); l > 0 {
+				nc.upper[i] = make([]uint32, l*(x.m+1))
+				fr.Uint32s(nc.upper[i])
+			}
+		}
+	}
+	if err := fr.End(); err != nil {
+		return nil, err
+	}
+	x.count = n
+	if n > 0 {
+		x.entry.Store(packEntry(epID, int(epLevel)))
+	}
+	if err := x.validate(int(live64)); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// validate checks a loaded graph's invariants and builds the label map, so
+// that nothing read from a file can make a search index out of range.
+func (x *Index) validate(live int) error {
+	n := x.count
+	for c := range x.vecs {
+		rows := min(n-c*chunkSize, chunkSize)
+		if !vec.Finite(x.vecs[c][:rows*x.dim]) {
+			return format.Corruptf("vectors hold NaN or infinity")
+		}
+		// Tombstone bits past the last node must be clear.
+		nc := x.nodes[c]
+		if rows%32 != 0 && nc.dead[rows/32]>>(rows%32) != 0 {
+			return format.Corruptf("tombstone bits set past the last node")
+		}
+	}
+	dead := 0
+	for id := range uint32(n) {
+		if x.isDead(id) {
+			dead++
+			continue
+		}
+		lb := x.label(id)
+		if _, dup := x.labels[lb]; dup {
+			return format.Corruptf("label %d held by two live nodes", lb)
+		}
+		x.labels[lb] = id
+	}
+	if n-dead != live {
+		return format.Corruptf("%d live nodes found, header says %d", n-dead, live)
+	}
+	x.live.Store(int64(live))
+	x.dead.Store(int64(dead))
+
+	if n > 0 {
+		epID, epLevel := unpackEntry(x.entry.Load())
+		if x.level(epID) != epLevel {
+			return format.Corruptf("entry point %d has level %d, header says %d", epID, x.level(epID), epLevel)
+		}
+	}
+	_, top := unpackEntry(x.entry.Load())
+	for id := range uint32(n) {
+		lv := x.level(id)
+		if lv > top {
+			return format.Corruptf("node %d has level %d above the entry point's %d", id, lv, top)
+		}
+		for l := 0; l <= lv; l++ {
+			blk := x.block(id, l)
+			cnt := int(blk[0])
+			if cnt > x.maxLinks(l) {
+				return format.Corruptf("node %d has %d links on layer %d, capacity %d", id, cnt, l, x.maxLinks(l))
+			}
+			for _, nb := range blk[1 : 1+cnt] {
+				if int(nb) >= n || nb == id {
+					return format.Corruptf("node %d links to %d on layer %d", id, nb, l)
+				}
+				if x.level(nb) < l {
+					return format.Corruptf("node %d links on layer %d to node %d of level %d", id, l, nb, x.level(nb))
+				}
+			}
+		}
+	}
+	return nil
+}
