@@ -126,7 +126,7 @@ func TestExact(t *testing.T) {
 }
 
 func TestFilter(t *testing.T) {
-	data := testdata.Mixture(6, 5000, 16, 10, 0.05)
+	data, queries := testdata.MixtureWithQueries(6, 5000, 1, 16, 10, 0.05)
 	x, _ := New(16, index.Cosine)
 	if err := x.AddBatch(context.Background(), seqIDs(len(data)), data); err != nil {
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func TestFilter(t *testing.T) {
 		{"three ids", func(id uint64) bool { return id == 5 || id == 4000 || id == 123 }, 10},
 		{"none", func(uint64) bool { return false }, 5},
 	}
-	q := testdata.Mixture(7, 1, 16, 10, 0.05)[0]
+	q := queries[0]
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := x.Search(q, tc.k, index.SearchOptions{Filter: tc.keep})

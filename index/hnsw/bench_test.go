@@ -34,8 +34,7 @@ func BenchmarkBuild(b *testing.B) {
 
 // BenchmarkSearch queries a 20,000 × 128 index for 10 neighbours.
 func BenchmarkSearch(b *testing.B) {
-	data := testdata.Mixture(1, 20000, 128, 100, 0.06)
-	queries := testdata.Mixture(2, 1000, 128, 100, 0.06)
+	data, queries := testdata.MixtureWithQueries(1, 20000, 1000, 128, 100, 0.06)
 	x, err := New(128, Config{})
 	if err != nil {
 		b.Fatal(err)

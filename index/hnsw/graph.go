@@ -184,20 +184,17 @@ func (x *Index) searchLayer(s *scratch, q []float32, ep uint32, epDist float32, 
 		for _, nb := range batch {
 			touch ^= math.Float32bits(x.vecs[nb>>chunkShift][int(nb&chunkMask)*x.dim])
 		}
+		s.sink ^= touch
 		for _, nb := range batch {
 			d := x.dist(q, nb)
 			if s.top.Len() < ef || d < bound {
 				s.cand.Push(pq.Item{Dist: d, ID: nb})
-				if x.touchLinks {
-					touch ^= atomic.LoadUint32(&x.block(nb, layer)[0])
-				}
 				if x.accepts(nb, self, checkDead, filter) {
 					s.top.PushBounded(pq.Item{Dist: d, ID: nb}, ef)
 					bound = s.top.Top().Dist
 				}
 			}
 		}
-		s.sink ^= touch
 	}
 }
 

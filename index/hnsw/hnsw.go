@@ -143,7 +143,6 @@ type Index struct {
 	dead atomic.Int64 // tombstoned nodes
 
 	scratch sync.Pool // *scratch
-	touchLinks bool
 }
 
 var _ index.Index = (*Index)(nil)

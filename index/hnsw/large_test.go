@@ -24,7 +24,8 @@ import (
 // single-thread queries/s at several ef (MMSEARCH_LARGE_EFS=16,32,... to
 // choose), the memory ratio and the load time.
 // MMSEARCH_LARGE_DUMP=DIR also writes base.f32, queries.f32 and gt.i32 there
-// for a peer library to be measured on the same data.
+// for a peer library to be measured on the same data, and
+// MMSEARCH_LARGE_SAVE=FILE keeps the one-worker index there.
 func TestLarge(t *testing.T) {
 	if os.Getenv("MMSEARCH_LARGE") != "1" {
 		t.Skip("set MMSEARCH_LARGE=1 to run the 100k × 512 self-check (minutes of CPU)")
@@ -38,8 +39,7 @@ func TestLarge(t *testing.T) {
 		n = v
 	}
 	const dim, nq, k = 512, 1000, 10
-	base := testdata.Mixture(100, n, dim, 200, 0.06)
-	queries := testdata.Mixture(101, nq, dim, 200, 0.06)
+	base, queries := testdata.MixtureWithQueries(100, n, nq, dim, 200, 0.06)
 	ids := seqIDs(n)
 	ctx := context.Background()
 
@@ -117,6 +117,9 @@ func TestLarge(t *testing.T) {
 	}
 
 	path := filepath.Join(t.TempDir(), "large.hnsw")
+	if p := os.Getenv("MMSEARCH_LARGE_SAVE"); p != "" {
+		path = p // keep the index for further measurements
+	}
 	start = time.Now()
 	if err := x.SaveFile(path); err != nil {
 		t.Fatal(err)

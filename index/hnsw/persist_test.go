@@ -72,7 +72,7 @@ func TestSaveLoad(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			data := testdata.Mixture(20, max(tc.n, 1), 16, 10, 0.05)
+			data, queries := testdata.MixtureWithQueries(20, max(tc.n, 1), 20, 16, 10, 0.05)
 			x, err := New(16, Config{Metric: tc.metric, M: 8, EfConstruction: 50, EfSearch: 33, Seed: 9})
 			if err != nil {
 				t.Fatal(err)
@@ -87,7 +87,7 @@ func TestSaveLoad(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			y := roundTrip(t, x, testdata.Mixture(21, 20, 16, 10, 0.05))
+			y := roundTrip(t, x, queries)
 			// The loaded index keeps working: add, delete, compact.
 			if err := y.Add(999999, data[0]); err != nil {
 				t.Fatal(err)

@@ -13,6 +13,14 @@ import (
 // unit centres: each is a centre plus per-coordinate Gaussian noise of standard
 // deviation noise, normalized. The same seed gives the same vectors.
 func Mixture(seed uint64, n, dim, clusters int, noise float64) [][]float32 {
+	base, _ := MixtureWithQueries(seed, n, 0, dim, clusters, noise)
+	return base
+}
+
+// MixtureWithQueries returns n base vectors and nq queries drawn from one
+// mixture (the same centres), the queries on a random stream of their own so
+// that none is a base vector.
+func MixtureWithQueries(seed uint64, n, nq, dim, clusters int, noise float64) (base, queries [][]float32) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	centres := make([][]float32, max(clusters, 1))
 	for i := range centres {
@@ -23,6 +31,13 @@ func Mixture(seed uint64, n, dim, clusters int, noise float64) [][]float32 {
 		vec.Normalize(c)
 		centres[i] = c
 	}
+	base = sample(rng, centres, n, noise)
+	queries = sample(rand.New(rand.NewPCG(seed, seed^0x51ed2701f3a5c6b7)), centres, nq, noise)
+	return base, queries
+}
+
+func sample(rng *rand.Rand, centres [][]float32, n int, noise float64) [][]float32 {
+	dim := len(centres[0])
 	flat := make([]float32, n*dim)
 	out := make([][]float32, n)
 	for i := range out {
