@@ -125,6 +125,11 @@ func (x *Index) Compact(ctx context.Context) error {
 	for _, nc := range x.nodes {
 		clear(nc.dead[:])
 	}
+	var words int64
+	for _, u := range upper {
+		words += int64(len(u))
+	}
+	x.upperWords.Store(words)
 	keep := (live + chunkSize - 1) / chunkSize
 	clear(x.vecs[keep:])
 	clear(x.links[keep:])

@@ -51,6 +51,7 @@ func (x *Index) insert(label uint64, v []float32, s *scratch) error {
 	nc.levels[id&chunkMask] = uint8(level)
 	if level > 0 {
 		nc.upper[id&chunkMask] = make([]uint32, level*(x.m+1))
+		x.upperWords.Add(int64(level * (x.m + 1)))
 	}
 
 	// Publish the label; a node that held it before is tombstoned.

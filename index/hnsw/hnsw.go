@@ -141,6 +141,8 @@ type Index struct {
 
 	live atomic.Int64 // live nodes
 	dead atomic.Int64 // tombstoned nodes
+	// upperWords counts the uint32s of all upper-layer link lists.
+	upperWords atomic.Int64
 
 	scratch sync.Pool // *scratch
 }
@@ -251,14 +253,11 @@ func (x *Index) Memory() index.MemoryStats {
 	for c := range x.vecs {
 		s.Vectors += int64(len(x.vecs[c])) * 4
 		s.Links += int64(len(x.links[c])) * 4
-		nc := x.nodes[c]
-		for i := range nc.upper {
-			s.Links += int64(cap(nc.upper[i])) * 4
-		}
 	}
+	s.Links += x.upperWords.Load() * 4
 	// A map entry costs its key and value plus about as much again in control
 	// bytes, slack and groups.
-	s.Other = int64(len(x.nodes))*int64(unsafe.Sizeof(nodeChunk{})) + int64(len(x.labels))*24
+	s.Other = int64(len(x.nodes))*int64(unsafe.Sizeof(nodeChunk{})) + x.live.Load()*24
 	return s
 }
 
@@ -342,7 +341,7 @@ func (x *Index) growLocked(n int) {
 		v := make([]float32, chunkSize*x.dim)
 		// Vectors are read at random; huge pages spare most TLB misses
 		// (searches at 30k × 512 ran about 1.5× faster with them).
-		mem.AdviseHugeFloat32(v)
+		mem.AdviseHuge(v)
 		x.vecs = append(x.vecs, v)
 		x.links = append(x.links, make([]uint32, chunkSize*(x.m0+1)))
 		x.nodes = append(x.nodes, new(nodeChunk))

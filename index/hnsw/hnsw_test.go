@@ -496,6 +496,12 @@ func TestConcurrent(t *testing.T) {
 					errs <- err
 					return
 				}
+				if r == 0 && i%50 == 0 {
+					if m := x.Memory(); m.Vectors <= 0 || m.Links <= 0 {
+						errs <- fmt.Errorf("Memory() during inserts: %+v", m)
+						return
+					}
+				}
 				for _, r := range res {
 					if r.ID >= 3000 {
 						errs <- fmt.Errorf("search returned unknown id %d", r.ID)

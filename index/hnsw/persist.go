@@ -254,6 +254,7 @@ func load(r io.Reader) (*Index, error) {
 		for i := range rows {
 			if l := int(nc.levels[i]); l > 0 {
 				nc.upper[i] = make([]uint32, l*(x.m+1))
+				x.upperWords.Add(int64(l * (x.m + 1)))
 				fr.Uint32s(nc.upper[i])
 			}
 		}

@@ -6,16 +6,17 @@ import "unsafe"
 // hugePage is the transparent huge page size the helpers align to.
 const hugePage = 2 << 20
 
-// AdviseHugeFloat32 asks the kernel to back s with transparent huge pages where
-// it is enabled on request (Linux with THP in "madvise" mode). Vector data is
-// read at random, one vector at a time, so with 4 KiB pages nearly every
-// vector read misses the TLB; with 2 MiB pages far fewer do. It is a hint:
-// failures are ignored and nothing changes on other systems.
-func AdviseHugeFloat32(s []float32) {
+// AdviseHuge asks the kernel to back s with transparent huge pages where it
+// is enabled on request (Linux with THP in "madvise" mode). Vectors and link
+// lists are read at random, so with 4 KiB pages nearly every read misses the
+// TLB; with 2 MiB pages far fewer do. It is a hint: failures are ignored and
+// nothing changes on other systems.
+func AdviseHuge[T float32 | uint32](s []T) {
 	if len(s) == 0 {
 		return
 	}
-	adviseHuge(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s)*4))
+	var zero T
+	adviseHuge(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s)*int(unsafe.Sizeof(zero))))
 }
 
 // interior returns the [start, end) addresses of the whole huge pages inside

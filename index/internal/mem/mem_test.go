@@ -36,11 +36,14 @@ func TestInterior(t *testing.T) {
 			// The advice is only a hint; it must not disturb the data.
 			f := make([]float32, tc.size/4+1)
 			f[len(f)-1] = 7
-			AdviseHugeFloat32(f)
-			if f[len(f)-1] != 7 {
+			AdviseHuge(f)
+			u := make([]uint32, tc.size/4+1)
+			u[0] = 9
+			AdviseHuge(u)
+			if f[len(f)-1] != 7 || u[0] != 9 {
 				t.Fatal("advice changed the data")
 			}
 		})
 	}
-	AdviseHugeFloat32(nil)
+	AdviseHuge[float32](nil)
 }
