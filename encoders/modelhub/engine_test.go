@@ -1,0 +1,61 @@
+package modelhub
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mmsearch/engine"
+)
+
+// TestImportedModelsIndexAndSearch imports a Hugging Face and an OpenCLIP
+// layout, then indexes the shared photos and searches them with each through
+// the engine, exactly as with the bundled model.
+func TestImportedModelsIndexAndSearch(t *testing.T) {
+	startRuntime(t)
+	needCat(t)
+	photos := filepath.Dir(catJPEG)
+	h := testHub(t, nil)
+	for _, src := range []struct {
+		name  string
+		flags []string
+	}{{"hf-engine", nil}, {"openclip-engine", []string{"--layout", "openclip"}}} {
+		t.Run(src.name, func(t *testing.T) {
+			res, err := h.Import(context.Background(), randomCLIP(t, src.flags...), src.name, ImportOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			lib, err := engine.Open(ctx, t.TempDir(), engine.Options{Model: res.Dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lib.Close()
+			rep, err := lib.Index(ctx, []string{photos}, engine.IngestOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Indexed+rep.Reused < 20 {
+				t.Fatalf("indexed %d photos: %+v", rep.Indexed, rep)
+			}
+			r, err := lib.Search(ctx, catJPEG+` - "a cat" + "a dog"`, engine.SearchOptions{K: 5, AllowPaths: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Results) != 5 {
+				t.Fatalf("%d results", len(r.Results))
+			}
+			for _, x := range r.Results {
+				if strings.HasSuffix(x.Path, "/cat.jpg") {
+					t.Fatalf("the input image came back: %+v", r.Results)
+				}
+			}
+			// An indexed photo is its own nearest neighbour.
+			self, err := lib.Search(ctx, catJPEG, engine.SearchOptions{K: 1, AllowPaths: true, IncludeInputs: true})
+			if err != nil || !strings.HasSuffix(self.Results[0].Path, "/cat.jpg") || self.Results[0].Score < 0.999 {
+				t.Fatalf("self search: %+v %v", self, err)
+			}
+		})
+	}
+}
