@@ -177,12 +177,37 @@ func (w *Writer) Bytes(p []byte) {
 	}
 }
 
+// word is an element type of the slices the format stores: 4 or 8 bytes,
+// little-endian on disk.
+type word interface{ ~float32 | ~uint32 | ~uint64 }
+
+// wordBytes views s as its bytes (only meaningful on little-endian hosts).
+func wordBytes[T word](s []T) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	var zero T
+	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), int(unsafe.Sizeof(zero))*len(s))
+}
+
+// writeWords writes s element by element through put, on any host.
+func writeWords[T word](w *Writer, s []T, size int, put func([]byte, T) []byte) {
+	buf := make([]byte, 0, size*min(len(s), ioChunk/size))
+	for len(s) > 0 && w.err == nil {
+		n := min(len(s), ioChunk/size)
+		buf = buf[:0]
+		for _, v := range s[:n] {
+			buf = put(buf, v)
+		}
+		w.payload(buf)
+		s = s[n:]
+	}
+}
+
 // Float32s writes a slice of float32.
 func (w *Writer) Float32s(s []float32) {
 	if littleEndian {
-		if len(s) > 0 {
-			w.Bytes(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 4*len(s)))
-		}
+		w.Bytes(wordBytes(s))
 		return
 	}
 	w.float32sPortable(s)
@@ -190,24 +215,13 @@ func (w *Writer) Float32s(s []float32) {
 
 // float32sPortable writes s element by element, on any host.
 func (w *Writer) float32sPortable(s []float32) {
-	buf := make([]byte, 0, 4*min(len(s), ioChunk/4))
-	for len(s) > 0 && w.err == nil {
-		n := min(len(s), ioChunk/4)
-		buf = buf[:0]
-		for _, v := range s[:n] {
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-		}
-		w.payload(buf)
-		s = s[n:]
-	}
+	writeWords(w, s, 4, func(b []byte, v float32) []byte { return binary.LittleEndian.AppendUint32(b, math.Float32bits(v)) })
 }
 
 // Uint32s writes a slice of uint32.
 func (w *Writer) Uint32s(s []uint32) {
 	if littleEndian {
-		if len(s) > 0 {
-			w.Bytes(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 4*len(s)))
-		}
+		w.Bytes(wordBytes(s))
 		return
 	}
 	w.uint32sPortable(s)
@@ -215,24 +229,13 @@ func (w *Writer) Uint32s(s []uint32) {
 
 // uint32sPortable writes s element by element, on any host.
 func (w *Writer) uint32sPortable(s []uint32) {
-	buf := make([]byte, 0, 4*min(len(s), ioChunk/4))
-	for len(s) > 0 && w.err == nil {
-		n := min(len(s), ioChunk/4)
-		buf = buf[:0]
-		for _, v := range s[:n] {
-			buf = binary.LittleEndian.AppendUint32(buf, v)
-		}
-		w.payload(buf)
-		s = s[n:]
-	}
+	writeWords(w, s, 4, binary.LittleEndian.AppendUint32)
 }
 
 // Uint64s writes a slice of uint64.
 func (w *Writer) Uint64s(s []uint64) {
 	if littleEndian {
-		if len(s) > 0 {
-			w.Bytes(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 8*len(s)))
-		}
+		w.Bytes(wordBytes(s))
 		return
 	}
 	w.uint64sPortable(s)
@@ -240,16 +243,7 @@ func (w *Writer) Uint64s(s []uint64) {
 
 // uint64sPortable writes s element by element, on any host.
 func (w *Writer) uint64sPortable(s []uint64) {
-	buf := make([]byte, 0, 8*min(len(s), ioChunk/8))
-	for len(s) > 0 && w.err == nil {
-		n := min(len(s), ioChunk/8)
-		buf = buf[:0]
-		for _, v := range s[:n] {
-			buf = binary.LittleEndian.AppendUint64(buf, v)
-		}
-		w.payload(buf)
-		s = s[n:]
-	}
+	writeWords(w, s, 8, binary.LittleEndian.AppendUint64)
 }
 
 // Reader reads a framed file. Errors are sticky: after the first, reads return
@@ -434,12 +428,25 @@ func (r *Reader) Bytes(p []byte) {
 	}
 }
 
+// readWords fills s element by element through get, on any host.
+func readWords[T word](r *Reader, s []T, size int, get func([]byte) T) {
+	buf := make([]byte, size*min(len(s), ioChunk/size))
+	for len(s) > 0 && r.err == nil {
+		n := min(len(s), ioChunk/size)
+		if !r.payload(buf[:size*n]) {
+			return
+		}
+		for i := range n {
+			s[i] = get(buf[size*i:])
+		}
+		s = s[n:]
+	}
+}
+
 // Float32s fills s.
 func (r *Reader) Float32s(s []float32) {
 	if littleEndian {
-		if len(s) > 0 {
-			r.Bytes(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 4*len(s)))
-		}
+		r.Bytes(wordBytes(s))
 		return
 	}
 	r.float32sPortable(s)
@@ -447,25 +454,13 @@ func (r *Reader) Float32s(s []float32) {
 
 // float32sPortable fills s element by element, on any host.
 func (r *Reader) float32sPortable(s []float32) {
-	buf := make([]byte, 4*min(len(s), ioChunk/4))
-	for len(s) > 0 && r.err == nil {
-		n := min(len(s), ioChunk/4)
-		if !r.payload(buf[:4*n]) {
-			return
-		}
-		for i := range n {
-			s[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))
-		}
-		s = s[n:]
-	}
+	readWords(r, s, 4, func(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b)) })
 }
 
 // Uint32s fills s.
 func (r *Reader) Uint32s(s []uint32) {
 	if littleEndian {
-		if len(s) > 0 {
-			r.Bytes(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 4*len(s)))
-		}
+		r.Bytes(wordBytes(s))
 		return
 	}
 	r.uint32sPortable(s)
@@ -473,25 +468,13 @@ func (r *Reader) Uint32s(s []uint32) {
 
 // uint32sPortable fills s element by element, on any host.
 func (r *Reader) uint32sPortable(s []uint32) {
-	buf := make([]byte, 4*min(len(s), ioChunk/4))
-	for len(s) > 0 && r.err == nil {
-		n := min(len(s), ioChunk/4)
-		if !r.payload(buf[:4*n]) {
-			return
-		}
-		for i := range n {
-			s[i] = binary.LittleEndian.Uint32(buf[4*i:])
-		}
-		s = s[n:]
-	}
+	readWords(r, s, 4, binary.LittleEndian.Uint32)
 }
 
 // Uint64s fills s.
 func (r *Reader) Uint64s(s []uint64) {
 	if littleEndian {
-		if len(s) > 0 {
-			r.Bytes(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 8*len(s)))
-		}
+		r.Bytes(wordBytes(s))
 		return
 	}
 	r.uint64sPortable(s)
@@ -499,15 +482,5 @@ func (r *Reader) Uint64s(s []uint64) {
 
 // uint64sPortable fills s element by element, on any host.
 func (r *Reader) uint64sPortable(s []uint64) {
-	buf := make([]byte, 8*min(len(s), ioChunk/8))
-	for len(s) > 0 && r.err == nil {
-		n := min(len(s), ioChunk/8)
-		if !r.payload(buf[:8*n]) {
-			return
-		}
-		for i := range n {
-			s[i] = binary.LittleEndian.Uint64(buf[8*i:])
-		}
-		s = s[n:]
-	}
+	readWords(r, s, 8, binary.LittleEndian.Uint64)
 }
