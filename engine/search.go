@@ -229,14 +229,19 @@ func (l *Library) SearchTerms(ctx context.Context, terms []Term, exclude map[int
 			cands = cands[:k]
 		}
 	}
+	ids := make([]int64, len(cands))
+	for i, c := range cands {
+		ids[i] = c.id
+	}
+	items, err := l.store.ItemsByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Result, 0, len(cands))
 	for _, c := range cands {
-		it, err := l.store.ItemByID(ctx, c.id)
-		if errors.Is(err, store.ErrNotFound) {
+		it, ok := items[c.id]
+		if !ok {
 			continue // deleted since the index was read
-		}
-		if err != nil {
-			return nil, err
 		}
 		out = append(out, Result{ID: it.ID, Path: it.Path, Score: c.score, Width: it.Width, Height: it.Height, Format: it.Format})
 	}

@@ -170,6 +170,28 @@ func (s *Store) ItemByID(ctx context.Context, id int64) (Item, error) {
 	return it, nil
 }
 
+// ItemsByIDs returns the items with these ids, in one read; ids that name
+// no item are absent from the map.
+func (s *Store) ItemsByIDs(ctx context.Context, ids []int64) (map[int64]Item, error) {
+	out := make(map[int64]Item, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	where := "WHERE id IN (?" + strings.Repeat(", ?", len(ids)-1) + ")"
+	items, err := s.items(ctx, where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: items by id: %w", err)
+	}
+	for _, it := range items {
+		out[it.ID] = it
+	}
+	return out, nil
+}
+
 // ItemByPath returns the item with exactly this path, or an error wrapping
 // ErrNotFound.
 func (s *Store) ItemByPath(ctx context.Context, path string) (Item, error) {

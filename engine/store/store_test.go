@@ -887,3 +887,41 @@ func TestStatusString(t *testing.T) {
 		}
 	}
 }
+
+func TestItemsByIDs(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	want := []Item{item("/p/a.jpg", 1), item("/p/b.jpg", 2), item("/p/c.jpg", 3)}
+	ids, err := s.UpsertItems(ctx, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		ask  []int64
+		want []int // indexes into want
+	}{
+		{"none", nil, nil},
+		{"one", []int64{ids[1]}, []int{1}},
+		{"all, out of order", []int64{ids[2], ids[0], ids[1]}, []int{2, 0, 1}},
+		{"unknown ids absent", []int64{ids[0], 999999}, []int{0}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := s.ItemsByIDs(ctx, c.ask)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(c.want) {
+				t.Fatalf("got %d items, want %d", len(got), len(c.want))
+			}
+			for _, i := range c.want {
+				it, ok := got[ids[i]]
+				if !ok {
+					t.Fatalf("item %d missing", ids[i])
+				}
+				sameItem(t, it, want[i])
+			}
+		})
+	}
+}
