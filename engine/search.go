@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"mmsearch/encoders"
@@ -176,9 +175,9 @@ func (l *Library) SearchTerms(ctx context.Context, terms []Term, exclude map[int
 		return nil, ErrEmptyLibrary
 	}
 	var filter index.Filter
-	var prefixPaths map[int64]string
+	var prefixPaths map[int64]bool
 	if opt.PathPrefix != "" {
-		prefixPaths, err = l.pathsWithPrefix(ctx, opt.PathPrefix)
+		prefixPaths, err = l.store.IDsWithPathPrefix(ctx, opt.PathPrefix)
 		if err != nil {
 			return nil, err
 		}
@@ -189,8 +188,7 @@ func (l *Library) SearchTerms(ctx context.Context, terms []Term, exclude map[int
 				return false
 			}
 			if prefixPaths != nil {
-				_, ok := prefixPaths[int64(id)]
-				return ok
+				return prefixPaths[int64(id)]
 			}
 			return true
 		}
@@ -267,21 +265,6 @@ func cosMul(v []float32, terms []Term) float32 {
 		}
 	}
 	return float32(logScore)
-}
-
-// pathsWithPrefix maps the ids of items whose path starts with prefix.
-func (l *Library) pathsWithPrefix(ctx context.Context, prefix string) (map[int64]string, error) {
-	out := map[int64]string{}
-	states, err := l.store.FileStates(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for p, st := range states {
-		if st.ID > 0 && strings.HasPrefix(p, prefix) {
-			out[st.ID] = p
-		}
-	}
-	return out, nil
 }
 
 // resolveTerm turns a parsed term into a unit vector. Inputs that are

@@ -192,6 +192,44 @@ func (s *Store) ItemsByIDs(ctx context.Context, ids []int64) (map[int64]Item, er
 	return out, nil
 }
 
+// IDsWithPathPrefix returns the ids of the items whose path starts with
+// prefix (byte for byte), using the path index rather than reading every item.
+func (s *Store) IDsWithPathPrefix(ctx context.Context, prefix string) (map[int64]bool, error) {
+	q := "SELECT id FROM items WHERE path >= ?"
+	args := []any{[]byte(prefix)}
+	if hi, ok := prefixUpperBound([]byte(prefix)); ok {
+		q += " AND path < ?"
+		args = append(args, hi)
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: items under %q: %w", prefix, err)
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: items under %q: %w", prefix, err)
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// prefixUpperBound is the smallest byte string greater than every string
+// starting with p; ok is false when there is none (p empty or all 0xFF).
+func prefixUpperBound(p []byte) (hi []byte, ok bool) {
+	hi = append([]byte(nil), p...)
+	for i := len(hi) - 1; i >= 0; i-- {
+		if hi[i] < 0xFF {
+			hi[i]++
+			return hi[:i+1], true
+		}
+	}
+	return nil, false
+}
+
 // ItemByPath returns the item with exactly this path, or an error wrapping
 // ErrNotFound.
 func (s *Store) ItemByPath(ctx context.Context, path string) (Item, error) {

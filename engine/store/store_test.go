@@ -925,3 +925,42 @@ func TestItemsByIDs(t *testing.T) {
 		})
 	}
 }
+
+func TestIDsWithPathPrefix(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	paths := []string{"/p/a.jpg", "/p/b/c.jpg", "/pq.jpg", "/p\xff\xff/x.jpg", "/q/d.jpg"}
+	var items []Item
+	for i, p := range paths {
+		items = append(items, item(p, i+1))
+	}
+	ids, err := s.UpsertItems(ctx, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		prefix string
+		want   []int // indexes into paths
+	}{
+		{"/p/", []int{0, 1}},
+		{"/p", []int{0, 1, 2, 3}},
+		{"/p\xff\xff", []int{3}},
+		{"/q/d.jpg", []int{4}},
+		{"/z", nil},
+		{"", []int{0, 1, 2, 3, 4}},
+	}
+	for _, c := range cases {
+		got, err := s.IDsWithPathPrefix(ctx, c.prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(c.want) {
+			t.Errorf("prefix %q: %d ids, want %d", c.prefix, len(got), len(c.want))
+		}
+		for _, i := range c.want {
+			if !got[ids[i]] {
+				t.Errorf("prefix %q: %q missing", c.prefix, paths[i])
+			}
+		}
+	}
+}
