@@ -80,6 +80,9 @@ func (e *ImageEncoder) Dim() int { return e.dim }
 // MaxBatch is the largest number of images sent to one inference.
 func (e *ImageEncoder) MaxBatch() int { return e.maxBatch }
 
+// Threads is the number of threads one inference uses.
+func (e *ImageEncoder) Threads() int { return e.sess.threads }
+
 // Tower returns the manifest's description of the image tower (preprocessing).
 func (e *ImageEncoder) Tower() ImageTower { return e.tower }
 

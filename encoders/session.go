@@ -33,6 +33,7 @@ func (o SessionOptions) maxBatch() int {
 // callers of an encoder.
 type session struct {
 	path    string
+	threads int // intra-op threads of one inference
 	inputs  []string
 	outputs []string
 	s       *ort.DynamicAdvancedSession
@@ -63,7 +64,7 @@ func newSession(path string, inputs, outputs []string, opt SessionOptions) (*ses
 	if err != nil {
 		return nil, fmt.Errorf("load ONNX graph %s: %w", path, err)
 	}
-	return &session{path: path, inputs: inputs, outputs: outputs, s: s}, nil
+	return &session{path: path, threads: threads, inputs: inputs, outputs: outputs, s: s}, nil
 }
 
 // run runs the graph on inputs and returns the first output, which the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,10 @@ type IngestOptions struct {
 	// BatchSize is the number of images per inference and per store
 	// transaction (0 = the library's batch size, else 32).
 	BatchSize int
+	// Streams is the number of inferences run at once, each on its own
+	// batch (0 = chosen from the core count and the library's Threads; see
+	// EncodeStreams).
+	Streams int
 	// IncludeHidden indexes files and folders whose names start with '.'.
 	IncludeHidden bool
 	// KeepMissing keeps items whose files disappeared (default: remove them).
@@ -130,7 +135,12 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 		}
 		absRoots = append(absRoots, a)
 	}
-	enc, err := l.imageEncoder()
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	streams, threads := EncodeStreams(runtime.GOMAXPROCS(0), l.opts.Threads, opt.Streams)
+	enc, err := l.ingestEncoder(threads)
 	if err != nil {
 		return rep, err
 	}
@@ -143,18 +153,21 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 		return rep, err
 	}
 
-	workers := opt.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
 	batch := opt.BatchSize
 	if batch <= 0 {
 		batch = enc.MaxBatch()
 	}
-	p := &pipeline{l: l, opt: opt, rep: &rep, start: start, tensorLen: enc.TensorLen()}
+	p := &pipeline{l: l, opt: opt, rep: &rep, start: start, tensorLen: enc.TensorLen(),
+		known: make(map[uint64]struct{}, len(snap.Items))}
+	for _, st := range snap.Items {
+		p.known[hashKey(st.Hash)] = struct{}{}
+	}
 
-	// The walk, the decode workers and the encoder stop taking new work when
-	// ctx is done; the committer always finishes what reached it.
+	// The walk, the decode workers and the batcher stop taking new work when
+	// work is done: the caller's ctx is cancelled, or the committer failed.
+	// Batches already handed to the encoders are embedded and committed.
+	work, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	jobs := make(chan job, 4*batch)
 	results := make(chan decoded, 2*batch)
 	seen := make(map[string]struct{}, len(snap.Items))
@@ -162,7 +175,7 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 	go func() {
 		defer close(jobs)
 		t0 := time.Now()
-		walkErr = walk.Walk(ctx, absRoots, walk.Options{
+		walkErr = walk.Walk(work, absRoots, walk.Options{
 			IncludeHidden: opt.IncludeHidden,
 			OnError: func(path string, err error) {
 				p.walkFailure(snap, path, err)
@@ -178,8 +191,8 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 			select {
 			case jobs <- job{path: f.Path, size: f.Size, mtimeNs: f.ModTimeNs, changed: st == store.StatusChanged}:
 				return nil
-			case <-ctx.Done():
-				return ctx.Err()
+			case <-work.Done():
+				return work.Err()
 			}
 		})
 		p.stages.Walk = time.Since(t0)
@@ -192,16 +205,16 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				if ctx.Err() != nil {
+				if work.Err() != nil {
 					continue // drain: the walk is stopping too
 				}
-				results <- p.decode(ctx, j)
+				results <- p.decode(work, j)
 			}
 		}()
 	}
 	go func() { wg.Wait(); close(results) }()
 
-	commitErr := p.run(ctx, results, batch, enc, idx)
+	commitErr := p.run(work, stop, results, batch, streams, enc, idx)
 	// Drain whatever the workers still produce after a failure or a stop.
 	for range results {
 	}
@@ -257,8 +270,53 @@ type pipeline struct {
 	done         int
 	walkErrs     []store.FileError
 
+	// known holds the first 8 bytes of every content hash in the store:
+	// those of the snapshot, then those committed by this run. A file whose
+	// hash is not in it is new content, and the store need not be asked for
+	// a vector to reuse.
+	knownMu sync.Mutex
+	known   map[uint64]struct{}
+
 	readNs, hashNs, prepNs atomic.Int64
 	stages                 StageTimes
+}
+
+func hashKey(h store.Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
+
+// mayBeKnown reports whether content with hash h may already be stored.
+func (p *pipeline) mayBeKnown(h store.Hash) bool {
+	p.knownMu.Lock()
+	defer p.knownMu.Unlock()
+	_, ok := p.known[hashKey(h)]
+	return ok
+}
+
+// stored returns an item with a vector whose content hash is h, if the
+// store has one. New content, the common case, is answered without asking
+// the store.
+func (p *pipeline) stored(ctx context.Context, h store.Hash) (store.Item, bool) {
+	if !p.mayBeKnown(h) {
+		return store.Item{}, false
+	}
+	same, err := p.l.store.ItemsByHash(ctx, h)
+	if err != nil {
+		return store.Item{}, false // embed it again rather than fail the file
+	}
+	for _, it := range same {
+		if len(it.Vector) > 0 {
+			return it, true
+		}
+	}
+	return store.Item{}, false
+}
+
+// remember records committed items' hashes for later duplicates.
+func (p *pipeline) remember(items []store.Item) {
+	p.knownMu.Lock()
+	defer p.knownMu.Unlock()
+	for _, it := range items {
+		p.known[hashKey(it.Hash)] = struct{}{}
+	}
 }
 
 func (p *pipeline) progress() {
@@ -351,14 +409,10 @@ func (p *pipeline) decode(ctx context.Context, j job) decoded {
 	t0 = time.Now()
 	d.hash = sha256.Sum256(data)
 	p.hashNs.Add(int64(time.Since(t0)))
-	if same, err := p.l.store.ItemsByHash(ctx, d.hash); err == nil {
-		for _, it := range same {
-			if len(it.Vector) > 0 {
-				d.reused = it.Vector
-				d.info = imageproc.Info{Width: it.Width, Height: it.Height, Format: it.Format, Bytes: j.size}
-				return d
-			}
-		}
+	if it, ok := p.stored(ctx, d.hash); ok {
+		d.reused = it.Vector
+		d.info = imageproc.Info{Width: it.Width, Height: it.Height, Format: it.Format, Bytes: j.size}
+		return d
 	}
 	t0 = time.Now()
 	d.tensor = p.tensor()
@@ -406,95 +460,114 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// unit is what the encoder hands the committer: one batch.
+// unit is what the encoders hand the committer: one batch.
 type unit struct {
 	items  []store.Item
 	errs   []store.FileError
 	reused int // items whose vector came from identical content
 }
 
-// run embeds batches of decoded files and commits them. Inference of one
-// batch overlaps the commit of the previous one.
-func (p *pipeline) run(ctx context.Context, results <-chan decoded, batch int, enc interface {
+// tensorEncoder is what the ingest needs of the image encoder.
+type tensorEncoder interface {
 	EncodeTensors(context.Context, []float32, int) ([][]float32, error)
-}, idx indexWriter) error {
-	units := make(chan unit, 1)
+}
+
+// run groups decoded files into batches, embeds the batches on streams
+// concurrent inferences and commits each batch in one transaction, so that
+// decoding, inference and commits overlap. When the committer fails it calls
+// stop, which winds the walk and the workers down.
+func (p *pipeline) run(ctx context.Context, stop context.CancelCauseFunc, results <-chan decoded, batch, streams int, enc tensorEncoder, idx indexWriter) error {
+	toEncode := make(chan []decoded, streams)
+	units := make(chan unit, streams)
 	commitDone := make(chan error, 1)
-	go func() { commitDone <- p.commitLoop(units, idx) }()
+	go func() { commitDone <- p.commitLoop(units, idx, stop) }()
+
+	var encoders sync.WaitGroup
+	var encodeNs atomic.Int64
+	for range streams {
+		encoders.Add(1)
+		go func() {
+			defer encoders.Done()
+			for b := range toEncode {
+				t0 := time.Now()
+				u := p.encode(ctx, enc, b)
+				encodeNs.Add(int64(time.Since(t0)))
+				units <- u
+			}
+		}()
+	}
 
 	var pending []decoded
 	var other []decoded // reused vectors and failures
-	flush := func() error {
-		if len(pending) == 0 && len(other) == 0 {
-			return nil
-		}
-		u := unit{}
-		if len(pending) > 0 {
-			t0 := time.Now()
-			pixels := make([]float32, 0, len(pending)*p.tensorLen)
-			for _, d := range pending {
-				pixels = append(pixels, d.tensor...)
-			}
-			// Inference is not interrupted by ctx: a stop finishes this batch.
-			vecs, err := enc.EncodeTensors(context.WithoutCancel(ctx), pixels, len(pending))
-			p.stages.Encode += time.Since(t0)
-			for i, d := range pending {
-				p.release(d.tensor)
-				if err != nil {
-					fe := store.FileError{Path: d.path, Size: d.size, MtimeNs: d.mtimeNs, Stage: store.StageEncode, Reason: err.Error()}
-					u.errs = append(u.errs, fe)
-					continue
-				}
-				u.items = append(u.items, d.item(vecs[i]))
-			}
-		}
-		for _, d := range other {
-			if d.err != nil {
-				u.errs = append(u.errs, *d.err)
-			} else {
-				u.items = append(u.items, d.item(d.reused))
-				u.reused++
-			}
-		}
-		pending, other = pending[:0], other[:0]
-		select {
-		case units <- u:
-			return nil
-		case err := <-commitDone:
-			commitDone <- err
-			return err
-		}
-	}
-	var err error
 	for d := range results {
 		if d.tensor != nil {
 			pending = append(pending, d)
 		} else {
 			other = append(other, d)
 		}
-		if len(pending) >= batch || len(other) >= 4*batch {
-			if err = flush(); err != nil {
-				break
-			}
+		if len(pending) >= batch {
+			toEncode <- pending
+			pending = nil
+		}
+		if len(other) >= 4*batch {
+			units <- p.settled(other)
+			other = nil
 		}
 		if ctx.Err() != nil {
-			break
+			break // the batch in hand is still committed below
 		}
 	}
-	if err == nil {
-		err = flush()
+	if len(pending) > 0 {
+		toEncode <- pending
 	}
-	for _, d := range pending {
-		p.release(d.tensor)
+	if len(other) > 0 {
+		units <- p.settled(other)
 	}
+	close(toEncode)
+	encoders.Wait()
 	close(units)
-	if cerr := <-commitDone; err == nil {
-		err = cerr
-	}
+	err := <-commitDone
+	p.stages.Encode = time.Duration(encodeNs.Load())
 	p.stages.Read = time.Duration(p.readNs.Load())
 	p.stages.Hash = time.Duration(p.hashNs.Load())
 	p.stages.Preprocess = time.Duration(p.prepNs.Load())
 	return err
+}
+
+// encode embeds one batch of decoded files. Inference is not interrupted by
+// ctx: a stop finishes the batches already handed out.
+func (p *pipeline) encode(ctx context.Context, enc tensorEncoder, batch []decoded) unit {
+	pixels := make([]float32, 0, len(batch)*p.tensorLen)
+	for _, d := range batch {
+		pixels = append(pixels, d.tensor...)
+		p.release(d.tensor)
+	}
+	vecs, err := enc.EncodeTensors(context.WithoutCancel(ctx), pixels, len(batch))
+	var u unit
+	for i, d := range batch {
+		if err != nil {
+			fe := store.FileError{Path: d.path, Size: d.size, MtimeNs: d.mtimeNs, Stage: store.StageEncode, Reason: err.Error()}
+			u.errs = append(u.errs, fe)
+			continue
+		}
+		u.items = append(u.items, d.item(vecs[i]))
+	}
+	return u
+}
+
+// settled turns files that need no inference (reused vectors, failures) into
+// a unit.
+func (p *pipeline) settled(ds []decoded) unit {
+	var u unit
+	for _, d := range ds {
+		if d.err != nil {
+			u.errs = append(u.errs, *d.err)
+		} else {
+			u.items = append(u.items, d.item(d.reused))
+			u.reused++
+		}
+	}
+	return u
 }
 
 func (d decoded) item(vec []float32) store.Item {
@@ -510,7 +583,7 @@ type indexWriter interface {
 
 // commitLoop writes each unit in one transaction and then adds its vectors
 // to the index.
-func (p *pipeline) commitLoop(units <-chan unit, idx indexWriter) error {
+func (p *pipeline) commitLoop(units <-chan unit, idx indexWriter, stop context.CancelCauseFunc) error {
 	ctx := context.Background() // a started commit always finishes
 	var failed error
 	for u := range units {
@@ -526,16 +599,19 @@ func (p *pipeline) commitLoop(units <-chan unit, idx indexWriter) error {
 		p.stages.Store += time.Since(t0)
 		if err != nil {
 			failed = err
+			stop(err)
 			continue
 		}
 		t0 = time.Now()
 		for i, it := range u.items {
 			if err := idx.Add(uint64(ids[i]), it.Vector); err != nil {
 				failed = fmt.Errorf("index item %d: %w", ids[i], err)
+				stop(failed)
 				break
 			}
 		}
 		p.stages.Index += time.Since(t0)
+		p.remember(u.items)
 		p.mu.Lock()
 		p.rep.Indexed += len(u.items) - u.reused
 		p.rep.Reused += u.reused
@@ -626,4 +702,29 @@ func underAny(path string, roots []string) bool {
 		}
 	}
 	return false
+}
+
+// maxStreams caps the concurrent inferences of an ingest: each holds a batch
+// of tensors and the model's activations.
+const maxStreams = 4
+
+// EncodeStreams chooses how an ingest runs the image encoder on cores cores:
+// streams inferences at once, each with threads threads. A few inferences
+// side by side on one thread each keep the cores busy where a single
+// inference spread over all cores waits at every parallel section for its
+// slowest thread, which on a small machine is the one the decode workers
+// just took. threads > 0 fixes the threads per inference and streams > 0
+// the number of inferences; 0 chooses.
+func EncodeStreams(cores, threads, streams int) (nStreams, nThreads int) {
+	cores = max(cores, 1)
+	switch {
+	case threads > 0 && streams > 0:
+		return streams, threads
+	case threads > 0:
+		return max(1, min(maxStreams, cores/threads)), threads
+	case streams > 0:
+		return streams, max(1, cores/streams)
+	}
+	nThreads = max(1, cores/maxStreams)
+	return max(1, min(maxStreams, cores/nThreads)), nThreads
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -51,7 +52,9 @@ type Options struct {
 	Threads int
 	// BatchSize is the number of images per inference (0 = 32).
 	BatchSize int
-	// Index configures the HNSW index built from the store.
+	// Index configures the HNSW index built from the store. Zero fields take
+	// the hnsw defaults, except EfConstruction, which defaults to
+	// LibraryEfConstruction.
 	Index hnsw.Config
 	// Getenv reads the environment (nil = os.Getenv).
 	Getenv func(string) string
@@ -68,9 +71,10 @@ type Library struct {
 	store *store.Store
 	model *encoders.Model
 
-	encMu sync.Mutex
-	img   *encoders.ImageEncoder
-	txt   *encoders.TextEncoder
+	encMu     sync.Mutex
+	img       *encoders.ImageEncoder // for queries
+	txt       *encoders.TextEncoder
+	ingestImg *encoders.ImageEncoder // for ingests, threads per inference may differ
 
 	ix *liveIndex
 }
@@ -170,6 +174,20 @@ func (l *Library) recordedModel(ctx context.Context) (store.Model, bool, error) 
 	return m, true, nil
 }
 
+// LibraryEfConstruction is the insertion beam width of library indexes: half
+// of the hnsw package's default (which matches hnswlib's), like Qdrant's
+// default ef_construct of 100 with the same M of 16. An ingest inserts every
+// image while the encoder runs, and the beam width sets that cost.
+const LibraryEfConstruction = 100
+
+func (l *Library) indexConfig() hnsw.Config {
+	c := l.opts.Index
+	if c.EfConstruction == 0 {
+		c.EfConstruction = LibraryEfConstruction
+	}
+	return c
+}
+
 // Dir is the library folder.
 func (l *Library) Dir() string { return l.dir }
 
@@ -197,6 +215,37 @@ func (l *Library) imageEncoder() (*encoders.ImageEncoder, error) {
 	return l.img, nil
 }
 
+// ingestEncoder returns an image encoder whose inferences use threads
+// threads: the query encoder when it has as many, else one kept for ingests.
+func (l *Library) ingestEncoder(threads int) (*encoders.ImageEncoder, error) {
+	queryThreads := l.opts.Threads
+	if queryThreads <= 0 {
+		queryThreads = runtime.GOMAXPROCS(0)
+	}
+	if threads == queryThreads {
+		return l.imageEncoder()
+	}
+	l.encMu.Lock()
+	defer l.encMu.Unlock()
+	if l.ingestImg != nil && l.ingestImg.Threads() == threads {
+		return l.ingestImg, nil
+	}
+	if l.ingestImg != nil {
+		if err := l.ingestImg.Close(); err != nil {
+			return nil, err
+		}
+		l.ingestImg = nil
+	}
+	so := l.sessionOptions()
+	so.IntraOpThreads = threads
+	e, err := encoders.NewImageEncoder(l.model, so)
+	if err != nil {
+		return nil, err
+	}
+	l.ingestImg = e
+	return e, nil
+}
+
 // textEncoder opens the text tower on first use.
 func (l *Library) textEncoder() (*encoders.TextEncoder, error) {
 	l.encMu.Lock()
@@ -221,6 +270,9 @@ func (l *Library) Close() error {
 	}
 	if l.txt != nil {
 		errs = append(errs, l.txt.Close())
+	}
+	if l.ingestImg != nil {
+		errs = append(errs, l.ingestImg.Close())
 	}
 	errs = append(errs, l.store.Close())
 	return errors.Join(errs...)

@@ -128,7 +128,7 @@ func (x *liveIndex) load(gen int64) (*hnsw.Index, error) {
 
 // rebuild builds a fresh index from every vector in the store.
 func (x *liveIndex) rebuild(ctx context.Context) (*hnsw.Index, error) {
-	idx, err := hnsw.New(x.l.model.Dim(), x.l.opts.Index)
+	idx, err := hnsw.New(x.l.model.Dim(), x.l.indexConfig())
 	if err != nil {
 		return nil, err
 	}

@@ -6,12 +6,15 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
 	"mmsearch/bench"
@@ -27,15 +30,17 @@ type Config struct {
 	Model   string // model name or folder
 	Batch   int    // images per inference (0 = 32)
 	Workers int    // decode workers (0 = GOMAXPROCS)
+	Streams int    // inferences at once during the ingest (0 = engine's choice)
 	Threads int    // threads per inference (0 = all cores)
 	Rerun   bool   // also time a second run over the unchanged files
+	Rounds  int    // ingest + encoder-alone rounds; the median ratio is reported (0 = 1)
 	Runtime encoders.RuntimeOptions
 	Getenv  func(string) string
 	Log     io.Writer // progress lines (nil = none)
 }
 
-// Result holds the measured figures.
-type Result struct {
+// Round is one ingest into a fresh library followed by the encoder alone.
+type Round struct {
 	Images         int               `json:"images"`
 	Failed         int               `json:"failed"`
 	IngestSeconds  float64           `json:"ingest_seconds"`
@@ -43,80 +48,166 @@ type Result struct {
 	Stages         engine.StageTimes `json:"stages"`
 	EncoderImages  int               `json:"encoder_only_images"`
 	EncoderSeconds float64           `json:"encoder_only_seconds"`
-	EncoderPerSec  float64           `json:"encoder_only_images_per_s"`
+	EncoderPerSec  float64           `json:"encoder_only_images_per_s"` // the faster setup
+	EncoderSetups  []encoderSetup    `json:"encoder_only_setups"`
 	Ratio          float64           `json:"ingest_to_encoder_ratio"`
-	RerunSeconds   float64           `json:"rerun_seconds,omitempty"`
-	RerunFraction  float64           `json:"rerun_fraction_of_first,omitempty"`
-	Model          string            `json:"model"`
-	Batch          int               `json:"batch"`
 }
 
-// Run indexes cfg.Dataset into a fresh temporary library, then measures the
-// encoder alone, and returns the report.
+// Result holds the measured figures: those of the round with the median
+// ratio, every round, and the re-run.
+type Result struct {
+	Round
+	Rounds        []Round `json:"rounds"`
+	RerunSeconds  float64 `json:"rerun_seconds,omitempty"`
+	RerunFirst    float64 `json:"rerun_first_run_seconds,omitempty"` // the ingest it re-ran
+	RerunFraction float64 `json:"rerun_fraction_of_first,omitempty"`
+	Model         string  `json:"model"`
+	Batch         int     `json:"batch"`
+}
+
+// Run measures cfg.Rounds rounds, each indexing cfg.Dataset into a fresh
+// temporary library and then timing the encoder alone, so that the two
+// sides of every ratio ran back to back on the machine as it was then. The
+// re-run over unchanged files is timed after the last round's ingest.
 func Run(ctx context.Context, cfg Config) (*bench.Report, *Result, error) {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 32
+	}
+	if cfg.Rounds <= 0 {
+		cfg.Rounds = 1
 	}
 	logf := func(format string, args ...any) {
 		if cfg.Log != nil {
 			fmt.Fprintf(cfg.Log, format+"\n", args...)
 		}
 	}
+	res := &Result{Batch: cfg.Batch}
+	for i := range cfg.Rounds {
+		logf("round %d of %d", i+1, cfg.Rounds)
+		last := i == cfg.Rounds-1
+		r, err := runRound(ctx, cfg, res, cfg.Rerun && last, logf)
+		if err != nil {
+			return nil, nil, err
+		}
+		res.Rounds = append(res.Rounds, r)
+	}
+	sorted := slices.Clone(res.Rounds)
+	slices.SortFunc(sorted, func(a, b Round) int { return cmp.Compare(a.Ratio, b.Ratio) })
+	res.Round = sorted[len(sorted)/2]
+	return report(ctx, cfg, res), res, nil
+}
+
+// runRound ingests into a fresh library, optionally times a re-run over the
+// unchanged files (into res), and times the encoder alone.
+func runRound(ctx context.Context, cfg Config, res *Result, rerun bool, logf func(string, ...any)) (Round, error) {
+	var r Round
 	tmp, err := os.MkdirTemp("", "mmsearch-bench-ingest-")
 	if err != nil {
-		return nil, nil, err
+		return r, err
 	}
 	defer os.RemoveAll(tmp)
 	lib, err := engine.Open(ctx, tmp, engine.Options{Model: cfg.Model, Runtime: cfg.Runtime, Threads: cfg.Threads, BatchSize: cfg.Batch, Getenv: cfg.Getenv})
 	if err != nil {
-		return nil, nil, err
+		return r, err
 	}
 	defer lib.Close()
-	res := &Result{Model: lib.Model().Manifest.Name, Batch: cfg.Batch}
+	res.Model = lib.Model().Manifest.Name
 
 	logf("ingest: indexing %s with %s (batch %d) ...", cfg.Dataset, res.Model, cfg.Batch)
-	rep, err := lib.Index(ctx, []string{cfg.Dataset}, engine.IngestOptions{Workers: cfg.Workers, BatchSize: cfg.Batch})
+	opt := engine.IngestOptions{Workers: cfg.Workers, BatchSize: cfg.Batch, Streams: cfg.Streams}
+	rep, err := lib.Index(ctx, []string{cfg.Dataset}, opt)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ingest: %w", err)
+		return r, fmt.Errorf("ingest: %w", err)
 	}
-	res.Images, res.Failed = rep.Indexed, rep.Failed
-	res.IngestSeconds = rep.Elapsed.Seconds()
-	res.IngestPerSec = float64(rep.Indexed) / rep.Elapsed.Seconds()
-	res.Stages = rep.Stages
-	logf("ingest: %d images in %.2fs (%.1f images/s), %d failed", rep.Indexed, res.IngestSeconds, res.IngestPerSec, rep.Failed)
+	r.Images, r.Failed = rep.Indexed, rep.Failed
+	r.IngestSeconds = rep.Elapsed.Seconds()
+	r.IngestPerSec = float64(rep.Indexed) / rep.Elapsed.Seconds()
+	r.Stages = rep.Stages
+	logf("ingest: %d images in %.2fs (%.1f images/s), %d failed", rep.Indexed, r.IngestSeconds, r.IngestPerSec, rep.Failed)
 
-	if cfg.Rerun {
-		rr, err := lib.Index(ctx, []string{cfg.Dataset}, engine.IngestOptions{Workers: cfg.Workers, BatchSize: cfg.Batch})
+	if rerun {
+		rr, err := lib.Index(ctx, []string{cfg.Dataset}, opt)
 		if err != nil {
-			return nil, nil, fmt.Errorf("re-run: %w", err)
+			return r, fmt.Errorf("re-run: %w", err)
 		}
-		res.RerunSeconds = rr.Elapsed.Seconds()
-		res.RerunFraction = res.RerunSeconds / res.IngestSeconds
+		res.RerunSeconds, res.RerunFirst = rr.Elapsed.Seconds(), r.IngestSeconds
+		res.RerunFraction = res.RerunSeconds / r.IngestSeconds
 		logf("ingest: re-run over %d unchanged files in %.3fs (%.2f%% of the first run)", rr.Unchanged, res.RerunSeconds, 100*res.RerunFraction)
 	}
 
-	if err := encoderOnly(ctx, cfg, lib.Model(), res, logf); err != nil {
-		return nil, nil, err
+	if err := encoderOnly(ctx, cfg, lib.Model(), &r, logf); err != nil {
+		return r, err
 	}
-	res.Ratio = res.IngestPerSec / res.EncoderPerSec
-	return report(ctx, cfg, res), res, nil
+	r.Ratio = r.IngestPerSec / r.EncoderPerSec
+	return r, nil
+}
+
+// encoderSetup is one way of running the image encoder alone.
+type encoderSetup struct {
+	Streams   int     `json:"streams"`
+	Threads   int     `json:"threads_per_inference"`
+	Spin      bool    `json:"spin"`
+	Images    int     `json:"images"`
+	Seconds   float64 `json:"seconds"`
+	PerSecond float64 `json:"images_per_s"`
 }
 
 // encoderOnly preprocesses up to 256 of the dataset's images into memory
-// (not timed) and times the image encoder over as many images as were
+// (not timed) and times the image encoder alone over as many images as were
 // ingested (at least one full pass over the preprocessed set), in the same
-// batch size.
-func encoderOnly(ctx context.Context, cfg Config, m *encoders.Model, res *Result, logf func(string, ...any)) error {
-	enc, err := encoders.NewImageEncoder(m, encoders.SessionOptions{IntraOpThreads: cfg.Threads, MaxBatch: cfg.Batch, Spin: true})
-	if err != nil {
-		return err
+// batch size, two ways: one inference at a time on all cores with spinning
+// threads, and the ingest's own layout of concurrent inferences. The faster
+// is the peer.
+func encoderOnly(ctx context.Context, cfg Config, m *encoders.Model, res *Round, logf func(string, ...any)) error {
+	cores := runtime.GOMAXPROCS(0)
+	streams, threads := engine.EncodeStreams(cores, cfg.Threads, cfg.Streams)
+	setups := []encoderSetup{{Streams: 1, Threads: max(cfg.Threads, 0), Spin: true}}
+	if setups[0].Threads == 0 {
+		setups[0].Threads = cores
 	}
-	defer enc.Close()
-	per := enc.TensorLen()
+	if streams != 1 || threads != setups[0].Threads {
+		setups = append(setups, encoderSetup{Streams: streams, Threads: threads})
+	}
 	var tensors []float32
 	n := 0
+	for i := range setups {
+		su := &setups[i]
+		enc, err := encoders.NewImageEncoder(m, encoders.SessionOptions{IntraOpThreads: su.Threads, MaxBatch: cfg.Batch, Spin: su.Spin})
+		if err != nil {
+			return err
+		}
+		if tensors == nil {
+			tensors, n, err = loadTensors(ctx, cfg.Dataset, enc)
+			if err != nil {
+				enc.Close()
+				return err
+			}
+		}
+		total := max(res.Images, n)
+		logf("encoder only: %d images in batches of %d, %d at once on %d threads each ...", total, cfg.Batch, su.Streams, su.Threads)
+		el, err := timeEncoder(ctx, enc, tensors, n, total, cfg.Batch, su.Streams)
+		enc.Close()
+		if err != nil {
+			return err
+		}
+		su.Images, su.Seconds = total, el.Seconds()
+		su.PerSecond = float64(total) / el.Seconds()
+		logf("encoder only: %.1f images/s", su.PerSecond)
+		if su.PerSecond > res.EncoderPerSec {
+			res.EncoderImages, res.EncoderSeconds, res.EncoderPerSec = su.Images, su.Seconds, su.PerSecond
+		}
+	}
+	res.EncoderSetups = setups
+	return nil
+}
+
+// loadTensors preprocesses up to 256 images of dir for enc.
+func loadTensors(ctx context.Context, dir string, enc *encoders.ImageEncoder) ([]float32, int, error) {
+	per := enc.TensorLen()
 	p := enc.Tower().Preprocess()
-	err = walk.Walk(ctx, []string{cfg.Dataset}, walk.Options{}, func(f walk.File) error {
+	var tensors []float32
+	n := 0
+	err := walk.Walk(ctx, []string{dir}, walk.Options{}, func(f walk.File) error {
 		if n == 256 {
 			return filepath.SkipAll
 		}
@@ -128,31 +219,47 @@ func encoderOnly(ctx context.Context, cfg Config, m *encoders.Model, res *Result
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	if n == 0 {
-		return fmt.Errorf("no images in %s", cfg.Dataset)
+		return nil, 0, fmt.Errorf("no images in %s", dir)
 	}
-	total := max(res.Images, n)
-	logf("encoder only: %d images in batches of %d ...", total, cfg.Batch)
+	return tensors, n, nil
+}
+
+// timeEncoder embeds total images cycled from the n in tensors, in batches
+// of batch, with streams inferences at once, and returns the wall time.
+func timeEncoder(ctx context.Context, enc *encoders.ImageEncoder, tensors []float32, n, total, batch, streams int) (time.Duration, error) {
+	per := enc.TensorLen()
+	next := make(chan [2]int) // offset and size of a batch
+	errs := make(chan error, streams)
 	start := time.Now()
-	done := 0
-	for done < total {
-		b := min(cfg.Batch, total-done)
+	for range streams {
+		go func() {
+			var err error
+			for b := range next {
+				if err == nil {
+					_, err = enc.EncodeTensors(ctx, tensors[b[0]*per:(b[0]+b[1])*per], b[1])
+				}
+			}
+			errs <- err
+		}()
+	}
+	for done := 0; done < total; {
+		b := min(batch, total-done)
 		off := done % n
 		if off+b > n {
 			b = n - off
 		}
-		if _, err := enc.EncodeTensors(ctx, tensors[off*per:(off+b)*per], b); err != nil {
-			return err
-		}
+		next <- [2]int{off, b}
 		done += b
 	}
-	el := time.Since(start)
-	res.EncoderImages, res.EncoderSeconds = done, el.Seconds()
-	res.EncoderPerSec = float64(done) / el.Seconds()
-	logf("encoder only: %.1f images/s", res.EncoderPerSec)
-	return nil
+	close(next)
+	var err error
+	for range streams {
+		err = errors.Join(err, <-errs)
+	}
+	return time.Since(start), err
 }
 
 func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
@@ -161,15 +268,30 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	h.AddParam("batch", res.Batch)
 	h.AddParam("workers", max(cfg.Workers, 0))
 	h.AddParam("threads per inference", cfg.Threads)
+	h.AddParam("streams", cfg.Streams)
 	h.AddParam("GOMAXPROCS", runtime.GOMAXPROCS(0))
 	h.Peers = []bench.Peer{{Name: "ONNX Runtime alone (same model, same batch)", Version: encoders.ORTVersion}}
 	r := &bench.Report{Header: h, Data: res}
-	r.Headline = append(r.Headline,
-		fmt.Sprintf("ingest %.1f images/s vs encoder alone %.1f images/s: ratio %.2f", res.IngestPerSec, res.EncoderPerSec, res.Ratio))
-	if cfg.Rerun {
-		r.Headline = append(r.Headline, fmt.Sprintf("re-run over unchanged files: %.3f s = %.2f%% of the first run (%.2f s)", res.RerunSeconds, 100*res.RerunFraction, res.IngestSeconds))
+	h.AddParam("rounds", len(res.Rounds))
+	median := ""
+	if len(res.Rounds) > 1 {
+		lo, hi := res.Rounds[0].Ratio, res.Rounds[0].Ratio
+		for _, rd := range res.Rounds {
+			lo, hi = min(lo, rd.Ratio), max(hi, rd.Ratio)
+		}
+		median = fmt.Sprintf(" (median of %d rounds, range %.2f-%.2f)", len(res.Rounds), lo, hi)
 	}
-	t := bench.Table{Title: "Time by stage", Columns: []string{"stage", "seconds", "note"}}
+	r.Headline = append(r.Headline,
+		fmt.Sprintf("ingest %.1f images/s vs encoder alone %.1f images/s: ratio %.2f%s", res.IngestPerSec, res.EncoderPerSec, res.Ratio, median))
+	if cfg.Rerun {
+		r.Headline = append(r.Headline, fmt.Sprintf("re-run over unchanged files: %.3f s = %.2f%% of the first run (%.2f s)", res.RerunSeconds, 100*res.RerunFraction, res.RerunFirst))
+	}
+	rt := bench.Table{Title: "Rounds (ingest into a fresh library, then the encoder alone)", Columns: []string{"round", "images", "ingest images/s", "encoder alone images/s", "ratio"}}
+	for i, rd := range res.Rounds {
+		rt.AddRow(fmt.Sprint(i+1), fmt.Sprint(rd.Images), fmt.Sprintf("%.1f", rd.IngestPerSec), fmt.Sprintf("%.1f", rd.EncoderPerSec), fmt.Sprintf("%.2f", rd.Ratio))
+	}
+	r.Tables = append(r.Tables, rt)
+	t := bench.Table{Title: "Time by stage (the median round)", Columns: []string{"stage", "seconds", "note"}}
 	s := res.Stages
 	for _, row := range []struct {
 		name string
@@ -180,7 +302,7 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 		{"read", s.Read, "summed over decode workers"},
 		{"hash", s.Hash, "summed over decode workers"},
 		{"decode+preprocess", s.Preprocess, "summed over decode workers"},
-		{"encode (ONNX Runtime)", s.Encode, "the encoder goroutine"},
+		{"encode (ONNX Runtime)", s.Encode, "summed over concurrent inferences"},
 		{"store (SQLite)", s.Store, "overlaps encoding"},
 		{"index (HNSW)", s.Index, "overlaps encoding"},
 		{"save index", s.Save, "at the end"},
@@ -189,5 +311,10 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	}
 	t.AddRow("wall", fmt.Sprintf("%.3f", res.IngestSeconds), fmt.Sprintf("%d images", res.Images))
 	r.Tables = append(r.Tables, t)
+	et := bench.Table{Title: "Encoder alone in the median round (the faster is the peer)", Columns: []string{"inferences at once", "threads each", "spinning threads", "images", "seconds", "images/s"}}
+	for _, su := range res.EncoderSetups {
+		et.AddRow(fmt.Sprint(su.Streams), fmt.Sprint(su.Threads), fmt.Sprint(su.Spin), fmt.Sprint(su.Images), fmt.Sprintf("%.2f", su.Seconds), fmt.Sprintf("%.1f", su.PerSecond))
+	}
+	r.Tables = append(r.Tables, et)
 	return r
 }

@@ -121,7 +121,7 @@ func Run(ctx context.Context, cfg Config) (*bench.Report, *Result, error) {
 			return nil, nil, err
 		}
 	}
-	logf("latency: building the HNSW index (M=16, efConstruction=200) ...")
+	logf("latency: building the HNSW index (M=16, efConstruction=%d) ...", engine.LibraryEfConstruction)
 	t0 := time.Now()
 	if _, err := lib.Search(ctx, cfg.Queries[0], engine.SearchOptions{K: cfg.K}); err != nil {
 		return nil, nil, err
@@ -175,7 +175,7 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	h.AddParam("k", res.K)
 	h.AddParam("runs", res.Runs)
 	h.AddParam("queries", len(cfg.Queries))
-	h.AddParam("index", "hnsw M=16 efConstruction=200 ef=max(64,2k)")
+	h.AddParam("index", fmt.Sprintf("hnsw M=16 efConstruction=%d ef=max(64,2k)", engine.LibraryEfConstruction))
 	r := &bench.Report{Header: h, Data: res}
 	r.Headline = []string{fmt.Sprintf("text query on %d items: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms (text encoder alone p50 %.2f ms)", res.Items, res.P50Ms, res.P90Ms, res.P99Ms, res.TextOnlyP50Ms)}
 	t := bench.Table{Title: "Latency", Columns: []string{"items", "p50 ms", "p90 ms", "p99 ms", "mean ms", "text encoder p50 ms", "index build s"}}

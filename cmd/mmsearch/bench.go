@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"strings"
 
 	"mmsearch/bench"
@@ -45,8 +47,35 @@ func writeReport(e *env, r *bench.Report, out, base string, asJSON bool) error {
 	return nil
 }
 
+// cpuProfile writes a Go CPU profile of a benchmark run when its flag is set.
+type cpuProfile struct{ path string }
+
+func (c *cpuProfile) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.path, "cpuprofile", "", "write a Go CPU profile of the run to `FILE` (for go tool pprof; time inside ONNX Runtime shows as cgo calls)")
+}
+
+// start begins profiling; the returned function ends it.
+func (c *cpuProfile) start() (stop func() error, err error) {
+	if c.path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(c.path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
+}
+
 func benchIngestCommand() *command {
 	var rf runtimeFlags
+	var prof cpuProfile
 	var cfg ingest.Config
 	var out, makePhotos string
 	var asJSON bool
@@ -60,7 +89,10 @@ func benchIngestCommand() *command {
 			fs.StringVar(&cfg.Dataset, "dataset", "", "folder of images to index")
 			fs.IntVar(&cfg.Batch, "batch", 32, "images per inference")
 			fs.IntVar(&cfg.Workers, "workers", 0, "decode workers (default: all cores)")
+			fs.IntVar(&cfg.Streams, "streams", 0, "inferences run at once during the ingest (default: chosen from the cores and --threads)")
+			prof.register(fs)
 			fs.BoolVar(&cfg.Rerun, "rerun", false, "also time a re-run over the unchanged files")
+			fs.IntVar(&cfg.Rounds, "rounds", 3, "rounds of ingest then encoder alone; the round with the median ratio is reported")
 			fs.StringVar(&out, "out", bench.DefaultOutDir, "folder for the JSON and Markdown reports")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 			fs.StringVar(&makePhotos, "make-photos", "", "write a collection of 4000x3000 JPEGs made from ../shared/images/formats into DIR, then exit")
@@ -80,7 +112,14 @@ func benchIngestCommand() *command {
 			}
 			cfg.Model, cfg.Threads = rf.model, rf.threads
 			cfg.Runtime, cfg.Getenv, cfg.Log = rf.runtimeOptions(e), e.getenv, e.stderr
+			stopProfile, err := prof.start()
+			if err != nil {
+				return err
+			}
 			r, _, err := ingest.Run(ctx, cfg)
+			if perr := stopProfile(); err == nil {
+				err = perr
+			}
 			if err != nil {
 				return err
 			}
@@ -91,6 +130,7 @@ func benchIngestCommand() *command {
 
 func benchQueryCommand() *command {
 	var rf runtimeFlags
+	var prof cpuProfile
 	var cfg latency.Config
 	var out, queries string
 	var asJSON bool
@@ -103,6 +143,7 @@ func benchQueryCommand() *command {
 			fs.IntVar(&cfg.Items, "items", 100000, "library size")
 			fs.IntVar(&cfg.Runs, "runs", 1000, "timed queries")
 			fs.IntVar(&cfg.K, "k", 10, "results per query")
+			prof.register(fs)
 			fs.StringVar(&queries, "queries", "dog face,red heart,cat,woman cook,blue circle,smiling face with sunglasses,pizza,rocket", "comma-separated text queries")
 			fs.StringVar(&out, "out", bench.DefaultOutDir, "folder for the JSON and Markdown reports")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
@@ -114,7 +155,14 @@ func benchQueryCommand() *command {
 			cfg.Queries = strings.Split(queries, ",")
 			cfg.Model, cfg.Seed = rf.model, 1
 			cfg.Runtime, cfg.Getenv, cfg.Log = rf.runtimeOptions(e), e.getenv, e.stderr
+			stopProfile, err := prof.start()
+			if err != nil {
+				return err
+			}
 			r, _, err := latency.Run(ctx, cfg)
+			if perr := stopProfile(); err == nil {
+				err = perr
+			}
 			if err != nil {
 				return err
 			}
