@@ -134,3 +134,80 @@ func TestBundledModelParity(t *testing.T) {
 		t.Errorf("text embeddings differ by %g > %g", worst, ref.Tolerance)
 	}
 }
+
+// TestTrimPaddingExact checks that cutting a batch after its longest row
+// (trim_padding in the bundled manifest) gives the embeddings of the full
+// context length, in batches of mixed lengths.
+func TestTrimPaddingExact(t *testing.T) {
+	m, err := OpenModel(bundledDir, RuntimeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Manifest.Text.TrimPadding {
+		t.Fatal("bundled manifest does not set trim_padding")
+	}
+	full := *m
+	manifest := *m.Manifest
+	manifest.Text.TrimPadding = false
+	full.Manifest = &manifest
+	trimmed, err := NewTextEncoder(m, SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trimmed.Close()
+	padded, err := NewTextEncoder(&full, SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer padded.Close()
+	ctx := context.Background()
+	for _, batch := range [][]string{
+		{"cat"},
+		{"dog face", "an emoji of dog face"},
+		{"red heart", "smiling face with sunglasses and a party hat on a sunny day", ""},
+		{"a very long description that certainly runs past the thirty two tokens of context of the bundled emoji model's text tower"},
+	} {
+		a, err := trimmed.EncodeTexts(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := padded.EncodeTexts(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range batch {
+			if d := maxAbsDiff(a[i], b[i]); d > 1e-5 {
+				t.Errorf("%q in %q: trimmed and padded embeddings differ by %g", batch[i], batch, d)
+			}
+		}
+	}
+}
+
+func TestTrimPaddingRows(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		mask    [][]int64
+		wantLen int
+	}{
+		{"one row", [][]int64{{1, 1, 1, 0, 0, 0}}, 3},
+		{"longest row wins", [][]int64{{1, 1, 0, 0, 0, 0}, {1, 1, 1, 1, 0, 0}, {1, 0, 0, 0, 0, 0}}, 4},
+		{"full row", [][]int64{{1, 1, 1, 1, 1, 1}, {1, 0, 0, 0, 0, 0}}, 6},
+		{"no real tokens", [][]int64{{0, 0, 0, 0, 0, 0}}, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ids := make([][]int64, len(tc.mask))
+			for i := range ids {
+				ids[i] = []int64{10, 11, 12, 13, 14, 15}
+			}
+			gotIDs, gotMask := trimPadding(ids, tc.mask)
+			for i := range gotIDs {
+				if len(gotIDs[i]) != tc.wantLen || len(gotMask[i]) != tc.wantLen {
+					t.Fatalf("row %d: %d ids, %d mask values, want %d", i, len(gotIDs[i]), len(gotMask[i]), tc.wantLen)
+				}
+				if gotIDs[i][0] != 10 || gotMask[i][0] != tc.mask[i][0] {
+					t.Fatalf("row %d changed: %v %v", i, gotIDs[i], gotMask[i])
+				}
+			}
+		})
+	}
+}

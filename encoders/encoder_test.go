@@ -286,6 +286,7 @@ func TestOpenModelErrors(t *testing.T) {
 		{"wrong input dtype", edit(func(m *Manifest) { m.Text.InputIDs.DType = "int32"; m.Text.AttentionMask.DType = "int32" }), ErrGraph},
 		{"missing mask input", edit(func(m *Manifest) { m.Text.AttentionMask = nil }), ErrGraph},
 		{"wrong dimension", edit(func(m *Manifest) { m.EmbeddingDim = 8 }), ErrGraph},
+		{"trim_padding on a fixed-length graph", edit(func(m *Manifest) { m.Text.TrimPadding = true }), ErrGraph},
 		{"missing file", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "merges.txt")) }, ErrManifest},
 		{"unknown field", func(t *testing.T, dir string) {
 			p := filepath.Join(dir, ManifestFile)

@@ -98,6 +98,12 @@ type TextTower struct {
 	EndID         int64         `json:"end_id"`
 	PadID         int64         `json:"pad_id"`
 	Templates     []string      `json:"templates,omitempty"`
+	// TrimPadding says the tower takes sequences shorter than
+	// ContextLength and that padding after the last real token changes no
+	// output (causal attention, or padding masked out of the keys), so
+	// batches are cut after their longest row. It needs a graph whose
+	// sequence axis is dynamic.
+	TrimPadding bool `json:"trim_padding,omitempty"`
 }
 
 // ReadManifest reads and validates dir/model.json. It checks the manifest's

@@ -87,6 +87,9 @@ func (e *TextEncoder) EncodeIDs(ctx context.Context, ids, mask [][]int64) ([][]f
 	if len(ids) != len(mask) {
 		return nil, fmt.Errorf("encode texts: %d id rows, %d mask rows", len(ids), len(mask))
 	}
+	if e.tower.TrimPadding {
+		ids, mask = trimPadding(ids, mask)
+	}
 	out := make([][]float32, 0, len(ids))
 	for start := 0; start < len(ids); start += e.maxBatch {
 		if err := ctx.Err(); err != nil {
@@ -100,6 +103,31 @@ func (e *TextEncoder) EncodeIDs(ctx context.Context, ids, mask [][]int64) ([][]f
 		out = append(out, vecs...)
 	}
 	return out, nil
+}
+
+// trimPadding cuts every row after the last position any row attends to.
+// Rows are sliced, not copied.
+func trimPadding(ids, mask [][]int64) ([][]int64, [][]int64) {
+	n := 0
+	for _, row := range mask {
+		for j := len(row) - 1; j >= n; j-- {
+			if row[j] != 0 {
+				n = j + 1
+				break
+			}
+		}
+	}
+	if n == 0 {
+		return ids, mask
+	}
+	outIDs, outMask := make([][]int64, len(ids)), make([][]int64, len(mask))
+	for i := range ids {
+		if len(ids[i]) < n || len(mask[i]) < n {
+			return ids, mask // ragged rows: left for runBatch to report
+		}
+		outIDs[i], outMask[i] = ids[i][:n], mask[i][:n]
+	}
+	return outIDs, outMask
 }
 
 func (e *TextEncoder) runBatch(ids, mask [][]int64) ([][]float32, error) {

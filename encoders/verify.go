@@ -54,7 +54,34 @@ func VerifyGraphs(dir string, m *Manifest) error {
 	if err := verifyGraph("image", filepath.Join(dir, m.Image.ONNX), img, m.Image.Output, imgRank, m.EmbeddingDim); err != nil {
 		return err
 	}
-	return verifyGraph("text", filepath.Join(dir, m.Text.ONNX), txt, m.Text.Output, txtRank, m.EmbeddingDim)
+	textPath := filepath.Join(dir, m.Text.ONNX)
+	if err := verifyGraph("text", textPath, txt, m.Text.Output, txtRank, m.EmbeddingDim); err != nil {
+		return err
+	}
+	if m.Text.TrimPadding {
+		return verifyDynamicSequence(textPath, txt)
+	}
+	return nil
+}
+
+// verifyDynamicSequence checks that the text inputs accept any sequence
+// length, which trim_padding needs.
+func verifyDynamicSequence(path string, inputs []TensorSpec) error {
+	ins, _, err := ort.GetInputOutputInfo(path)
+	if err != nil {
+		return fmt.Errorf("text tower: read graph %s: %w", path, err)
+	}
+	for _, in := range inputs {
+		for _, info := range ins {
+			if info.Name != in.Name {
+				continue
+			}
+			if d := info.Dimensions; len(d) != 2 || d[1] > 0 {
+				return fmt.Errorf("%w: text tower: trim_padding needs a dynamic sequence axis, input %q has shape %v", ErrGraph, in.Name, d)
+			}
+		}
+	}
+	return nil
 }
 
 func verifyGraph(tower, path string, inputs []TensorSpec, output TensorSpec, rank, dim int) error {

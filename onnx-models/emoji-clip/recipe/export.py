@@ -126,6 +126,9 @@ def main():
             "tokenizer": {"kind": "clip-bpe", "vocab": "vocab.json", "merges": "merges.txt"},
             "context_length": L, "start_id": tok.sot, "end_id": tok.eot, "pad_id": tok.eot,
             "templates": ["{}", "an emoji of {}"],
+            # Causal attention with padded keys masked: padding after the
+            # end token changes nothing, so the engine may cut it off.
+            "trim_padding": True,
         },
     }
     with open(os.path.join(out, "model.json"), "w") as f:
