@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"image"
-	"image/color"
 	"image/jpeg"
-	"image/png"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,6 +20,7 @@ import (
 	"mmsearch/engine/query"
 	"mmsearch/engine/store"
 	"mmsearch/index/hnsw"
+	"mmsearch/internal/imagetest"
 )
 
 const (
@@ -42,28 +41,12 @@ func openLib(t testing.TB, dir, model string) *Library {
 // writeImage writes a small picture whose colours depend on seed.
 func writeImage(t testing.TB, path string, seed int, format string) {
 	t.Helper()
-	img := image.NewNRGBA(image.Rect(0, 0, 24, 16))
-	for y := 0; y < 16; y++ {
-		for x := 0; x < 24; x++ {
-			img.Set(x, y, color.NRGBA{uint8(seed*37 + x*5), uint8(seed*11 + y*9), uint8(seed*53 + x*y), 255})
-		}
-	}
-	var buf bytes.Buffer
-	var err error
+	img := imagetest.Pattern(seed, 24, 16)
 	if format == "jpeg" {
-		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90})
-	} else {
-		err = png.Encode(&buf, img)
+		imagetest.Write(t, path, imagetest.JPEG(t, img, 90))
+		return
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	imagetest.Write(t, path, imagetest.PNG(t, img))
 }
 
 func itemPaths(t testing.TB, lib *Library) []string {

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"mmsearch/engine"
+	"mmsearch/internal/imagetest"
 )
 
 // chromiumPath is Debian's chromium (apt-get install chromium).
@@ -44,7 +45,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	f := newFixtureSized(t, 20, 96)
 	// One more picture whose name is HTML: the page must show it as text.
 	hostile := `<img src=x onerror="window.__xss=1">.png`
-	if err := os.WriteFile(filepath.Join(f.photos, hostile), encodePNG(t, colourImage(7, 9, 96)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(f.photos, hostile), imagetest.PNG(t, colourImage(7, 9, 96)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if rep, err := f.lib.Index(context.Background(), []string{f.photos}, engine.IngestOptions{}); err != nil || rep.Indexed != 1 {

@@ -1,12 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +14,7 @@ import (
 
 	"mmsearch/engine"
 	"mmsearch/index/hnsw"
+	"mmsearch/internal/imagetest"
 )
 
 // tinyModel is the closed-form 4-dimensional test model: it ranks nonsense
@@ -65,15 +64,6 @@ func hsv(h, s, v float64) color.NRGBA {
 	return color.NRGBA{uint8(255 * k(5)), uint8(255 * k(3)), uint8(255 * k(1)), 255}
 }
 
-func encodePNG(t testing.TB, img image.Image) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // newFixture indexes n pictures (in two sub-folders, a/ and b/) into a new
 // library with the tiny model.
 func newFixture(t testing.TB, n int) *fixture {
@@ -95,7 +85,7 @@ func newFixtureSized(t testing.TB, n, size int) *fixture {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, encodePNG(t, colourImage(i, n, size)), 0o644); err != nil {
+		if err := os.WriteFile(p, imagetest.PNG(t, colourImage(i, n, size)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

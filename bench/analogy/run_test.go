@@ -6,9 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -20,34 +17,10 @@ import (
 	"mmsearch/bench/retrieval"
 	"mmsearch/encoders"
 	"mmsearch/engine"
+	"mmsearch/internal/imagetest"
 )
 
 const tinyModel = "../../encoders/testdata/tiny"
-
-func pngBytes(t testing.TB, seed int) []byte {
-	t.Helper()
-	img := image.NewNRGBA(image.Rect(0, 0, 24, 16))
-	for y := 0; y < 16; y++ {
-		for x := 0; x < 24; x++ {
-			img.Set(x, y, color.NRGBA{uint8(seed*37 + x*5*(seed%3+1)), uint8(seed*11 + y*9), uint8(seed*53 + x*y + seed*seed), 255})
-		}
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-func writeFile(t testing.TB, path string, data []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func writeJSONL(t testing.TB, path string, lines []any) {
 	t.Helper()
@@ -59,7 +32,7 @@ func writeJSONL(t testing.TB, path string, lines []any) {
 		}
 		b.Write(append(j, '\n'))
 	}
-	writeFile(t, path, b.Bytes())
+	imagetest.Write(t, path, b.Bytes())
 }
 
 // vectors embeds the files with the tiny model in the test's own library.
@@ -150,11 +123,11 @@ func newFixture(t *testing.T, captions bool) *fixture {
 	var abs []string
 	for i := range 12 {
 		rel := fmt.Sprintf("img/i%02d.png", i)
-		writeFile(t, filepath.Join(f.dir, rel), pngBytes(t, 4*i+1))
+		imagetest.Write(t, filepath.Join(f.dir, rel), imagetest.PatternPNG(t, 4*i+1))
 		f.imgs = append(f.imgs, rel)
 		f.label[rel] = fmt.Sprint("L", i)
 	}
-	writeFile(t, filepath.Join(f.dir, "img/dup.png"), pngBytes(t, 1))
+	imagetest.Write(t, filepath.Join(f.dir, "img/dup.png"), imagetest.PatternPNG(t, 1))
 	f.imgs = append(f.imgs, "img/dup.png")
 	f.label["img/dup.png"] = "DUP"
 	for _, rel := range f.imgs {
@@ -404,7 +377,7 @@ func TestRunErrors(t *testing.T) {
 	bare := newFixture(t, false)
 	spec := func(lines ...string) string {
 		p := filepath.Join(t.TempDir(), "s.jsonl")
-		writeFile(t, p, []byte(strings.Join(lines, "\n")+"\n"))
+		imagetest.Write(t, p, []byte(strings.Join(lines, "\n")+"\n"))
 		return p
 	}
 	good := `{"family": "f", "source": "img/i00.png", "add": [{"text": "x"}], "expected": ["img/dup.png"]}`
@@ -443,7 +416,7 @@ func TestRunErrors(t *testing.T) {
 // with the other one; R@1 with ties counts it whichever comes first.
 func TestRunTies(t *testing.T) {
 	f := newFixture(t, false)
-	writeFile(t, filepath.Join(f.dir, "img/dup2.png"), pngBytes(t, 1))
+	imagetest.Write(t, filepath.Join(f.dir, "img/dup2.png"), imagetest.PatternPNG(t, 1))
 	specPath := filepath.Join(t.TempDir(), "spec.jsonl")
 	writeJSONL(t, specPath, []any{
 		map[string]any{"family": "tie", "source": "img/i00.png", "subtract": []Term{{"red", 1}}, "add": []Term{{"red", 1}}, "expected": []string{"img/dup2.png"}},

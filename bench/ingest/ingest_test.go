@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"mmsearch/internal/imagetest"
 )
 
 // tinyModel is the closed-form test model (8×8 images, 4 dimensions).
@@ -19,19 +18,7 @@ const tinyModel = "../../encoders/testdata/tiny"
 func writePNGs(t *testing.T, dir string, n int) {
 	t.Helper()
 	for i := range n {
-		img := image.NewNRGBA(image.Rect(0, 0, 20, 12))
-		for y := range 12 {
-			for x := range 20 {
-				img.Set(x, y, color.NRGBA{uint8(i*37 + x*5), uint8(i*11 + y*9), uint8(i*53 + x*y), 255})
-			}
-		}
-		var b bytes.Buffer
-		if err := png.Encode(&b, img); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%03d.png", i)), b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		imagetest.Write(t, filepath.Join(dir, fmt.Sprintf("%03d.png", i)), imagetest.PNG(t, imagetest.Pattern(i, 20, 12)))
 	}
 	// One file that is not an image: recorded as failed, not counted.
 	if err := os.WriteFile(filepath.Join(dir, "notes.png"), []byte("not a picture"), 0o644); err != nil {

@@ -5,9 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -18,26 +15,11 @@ import (
 	"mmsearch/bench"
 	"mmsearch/encoders"
 	"mmsearch/engine"
+	"mmsearch/internal/imagetest"
 )
 
 // tinyModel is the closed-form 4-dimensional test model.
 const tinyModel = "../../encoders/testdata/tiny"
-
-// pngBytes is a 24×16 picture whose pattern depends on seed.
-func pngBytes(t testing.TB, seed int) []byte {
-	t.Helper()
-	img := image.NewNRGBA(image.Rect(0, 0, 24, 16))
-	for y := 0; y < 16; y++ {
-		for x := 0; x < 24; x++ {
-			img.Set(x, y, color.NRGBA{uint8(seed*37 + x*5*(seed%3+1)), uint8(seed*11 + y*9), uint8(seed*53 + x*y + seed*seed), 255})
-		}
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
 
 // fixtureItem is one line of a generated captions.jsonl.
 type fixtureItem struct {
@@ -55,7 +37,7 @@ func writeDataset(t testing.TB, dir string, seeds map[string]int, items []fixtur
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, pngBytes(t, seed), 0o644); err != nil {
+		if err := os.WriteFile(p, imagetest.PatternPNG(t, seed), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

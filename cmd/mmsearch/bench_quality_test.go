@@ -5,9 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +12,7 @@ import (
 
 	"mmsearch/bench/analogy"
 	"mmsearch/bench/retrieval"
+	"mmsearch/internal/imagetest"
 )
 
 // runQuality runs `mmsearch bench ARGS` with the quality benchmarks through
@@ -45,19 +43,7 @@ func qualityDataset(t *testing.T, n int, dup bool) string {
 	}
 	var lines []string
 	write := func(rel string, seed int, label string, withheld bool) {
-		img := image.NewNRGBA(image.Rect(0, 0, 24, 16))
-		for y := 0; y < 16; y++ {
-			for x := 0; x < 24; x++ {
-				img.Set(x, y, color.NRGBA{uint8(seed*37 + x*5*(seed%3+1)), uint8(seed*11 + y*9), uint8(seed*53 + x*y + seed*seed), 255})
-			}
-		}
-		var b bytes.Buffer
-		if err := png.Encode(&b, img); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, rel), b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		imagetest.Write(t, filepath.Join(dir, rel), imagetest.PatternPNG(t, seed))
 		lines = append(lines, fmt.Sprintf(`{"image": %q, "captions": ["word %s"], "labels": [%q], "withheld": %v}`, rel, label, label, withheld))
 	}
 	for i := range n {
