@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/jpeg"
 	"io"
+	"io/fs"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -17,8 +18,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"mmsearch/engine"
+	"mmsearch/internal/imagetest"
 )
 
 // apiCase is one request and what its answer must be.
@@ -370,7 +373,7 @@ func TestThumbnailResize(t *testing.T) {
 	for i := range big.Pix {
 		big.Pix[i] = uint8(i * 7)
 	}
-	if err := os.WriteFile(filepath.Join(photos, "wide.png"), encodePNG(t, big), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(photos, "wide.png"), imagetest.PNG(t, big), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	lib, err := engine.Open(ctx, t.TempDir(), engine.Options{Model: tinyModel})
@@ -411,7 +414,7 @@ func TestStaleFile(t *testing.T) {
 	f := newFixture(t, 4)
 	h := newTestServer(t, f.lib, Config{}).Handler()
 	id := f.ids["colour01.png"]
-	if err := os.WriteFile(f.paths[id], encodePNG(t, colourImage(3, 4, 48)), 0o644); err != nil {
+	if err := os.WriteFile(f.paths[id], imagetest.PNG(t, colourImage(3, 4, 48)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	runCases(t, h, []apiCase{
@@ -470,4 +473,75 @@ func TestInternalErrorsAreHidden(t *testing.T) {
 		{name: "file", path: "/api/items/1/file", status: 500, code: CodeInternal, check: hidden},
 		{name: "stats", path: "/api/stats", status: 500, code: CodeInternal, check: hidden},
 	})
+}
+
+// TestThumbnailsPruned checks that the thumbnails of deleted and changed
+// items go, while current ones, fresh temporary files and unrelated files
+// stay.
+func TestThumbnailsPruned(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 4)
+	s := newTestServer(t, f.lib, Config{})
+	h := s.Handler()
+	for _, name := range []string{"colour00.png", "colour01.png", "colour02.png"} {
+		runCases(t, h, []apiCase{{name: "thumb " + name, path: fmt.Sprintf("/api/items/%d/thumb", f.ids[name]), status: 200}})
+	}
+	dir := filepath.Join(f.lib.Dir(), "thumbs")
+	thumbOf := func(name string) []string {
+		m, _ := filepath.Glob(filepath.Join(dir, fmt.Sprintf("%d-*-*.jpg", f.ids[name])))
+		return m
+	}
+	// colour00 is deleted, colour01 changes, colour02 stays.
+	if err := os.Remove(f.paths[f.ids["colour00.png"]]); err != nil {
+		t.Fatal(err)
+	}
+	changed := f.paths[f.ids["colour01.png"]]
+	if err := os.WriteFile(changed, imagetest.PNG(t, colourImage(7, 8, 48)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour)
+	os.Chtimes(changed, later, later)
+	if _, err := f.lib.Index(ctx, []string{f.photos}, engine.IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	oldTmp := filepath.Join(dir, ".thumb-123.tmp")
+	newTmp := filepath.Join(dir, ".thumb-456.tmp")
+	other := filepath.Join(dir, "notes.txt")
+	for _, p := range []string{oldTmp, newTmp, other} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hourAgo := time.Now().Add(-time.Hour)
+	os.Chtimes(oldTmp, hourAgo, hourAgo)
+	kept := thumbOf("colour02.png")
+	if len(kept) != 1 || len(thumbOf("colour00.png")) != 1 || len(thumbOf("colour01.png")) != 1 {
+		t.Fatalf("thumbnails before pruning: %v %v %v", thumbOf("colour00.png"), thumbOf("colour01.png"), kept)
+	}
+
+	n, err := s.thumbs.prune(ctx, f.lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Errorf("pruned %d files, want 3 (a deleted item's, a changed item's, an old temporary file)", n)
+	}
+	for _, gone := range [][]string{thumbOf("colour00.png"), thumbOf("colour01.png")} {
+		if len(gone) != 0 {
+			t.Errorf("stale thumbnail kept: %v", gone)
+		}
+	}
+	for _, p := range append(kept, newTmp, other) {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(oldTmp); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("old temporary file kept: %v", err)
+	}
+	// The changed item gets a new thumbnail under its new content hash.
+	runCases(t, h, []apiCase{{name: "thumb of changed item", path: fmt.Sprintf("/api/items/%d/thumb", f.ids["colour01.png"]), status: 200}})
+	if got := thumbOf("colour01.png"); len(got) != 1 {
+		t.Errorf("thumbnails of the changed item: %v", got)
+	}
 }

@@ -117,10 +117,28 @@ func (s *Server) tokenOK(tok string) bool {
 	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
-// requireAuth refuses requests without the token.
+// sentCredentials reports whether r tried to authenticate (a bearer token
+// or a session cookie), as opposed to a request that simply has none: only
+// tries count as failures.
+func sentCredentials(r *http.Request) bool {
+	if r.Header.Get("Authorization") != "" {
+		return true
+	}
+	_, err := r.Cookie(SessionCookie)
+	return err == nil
+}
+
+// requireAuth refuses requests without the token; a client that sent
+// MaxAuthFailures wrong ones recently is refused before its token is looked at.
 func (s *Server) requireAuth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.refuseBlocked(w, r) {
+			return
+		}
 		if !s.authorized(r) {
+			if sentCredentials(r) {
+				s.authFails.fail(r)
+			}
 			s.writeError(w, r, apiErrorf(http.StatusUnauthorized, CodeUnauthorized, "missing or wrong token"))
 			return
 		}
@@ -154,7 +172,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "token_required": false})
 		return
 	}
+	if s.refuseBlocked(w, r) {
+		return
+	}
 	if !s.tokenOK(body.Token) {
+		s.authFails.fail(r)
 		s.writeError(w, r, apiErrorf(http.StatusUnauthorized, CodeUnauthorized, "wrong token"))
 		return
 	}
@@ -170,7 +192,13 @@ func (s *Server) tokenRedirect(w http.ResponseWriter, r *http.Request) bool {
 	if !q.Has("token") {
 		return false
 	}
+	if s.refuseBlocked(w, r) {
+		return true
+	}
 	if s.cfg.Token == "" || !s.tokenOK(q.Get("token")) {
+		if s.cfg.Token != "" {
+			s.authFails.fail(r)
+		}
 		s.writeError(w, r, apiErrorf(http.StatusUnauthorized, CodeUnauthorized, "wrong token"))
 		return true
 	}

@@ -14,21 +14,22 @@ import (
 
 // Error codes of the JSON API.
 const (
-	CodeBadQuery       = "bad_query"          // 400: syntax error or unusable term; has position
-	CodeBadRequest     = "bad_request"        // 400: a bad parameter or body
-	CodeUnauthorized   = "unauthorized"       // 401: missing or wrong token
-	CodeForbiddenHost  = "forbidden_host"     // 403: Host header is not a loopback name
-	CodeNotFound       = "not_found"          // 404: unknown item or route
-	CodeMethod         = "method_not_allowed" // 405
-	CodeStale          = "stale_item"         // 409: the file changed since it was indexed
-	CodeEmptyLibrary   = "empty_library"      // 409: nothing indexed yet
-	CodeTooLarge       = "too_large"          // 413: body or image over the limit
-	CodeNotImage       = "not_image"          // 415: the upload is not a supported image
-	CodeMediaType      = "unsupported_media_type"
-	CodeCorrupt        = "corrupt_image" // 422: an image that cannot be decoded
-	CodeInternal       = "internal"      // 500
-	CodeUnavailable    = "unavailable"   // 503: shutting down or timed out
-	CodeClientCanceled = "canceled"
+	CodeBadQuery        = "bad_query"          // 400: syntax error or unusable term; has position
+	CodeBadRequest      = "bad_request"        // 400: a bad parameter or body
+	CodeUnauthorized    = "unauthorized"       // 401: missing or wrong token
+	CodeForbiddenHost   = "forbidden_host"     // 403: Host header is not a loopback name
+	CodeNotFound        = "not_found"          // 404: unknown item or route
+	CodeMethod          = "method_not_allowed" // 405
+	CodeStale           = "stale_item"         // 409: the file changed since it was indexed
+	CodeEmptyLibrary    = "empty_library"      // 409: nothing indexed yet
+	CodeTooLarge        = "too_large"          // 413: body or image over the limit
+	CodeNotImage        = "not_image"          // 415: the upload is not a supported image
+	CodeTooManyFailures = "too_many_failures"  // 429: too many wrong tokens from this address
+	CodeMediaType       = "unsupported_media_type"
+	CodeCorrupt         = "corrupt_image" // 422: an image that cannot be decoded
+	CodeInternal        = "internal"      // 500
+	CodeUnavailable     = "unavailable"   // 503: shutting down or timed out
+	CodeClientCanceled  = "canceled"
 )
 
 // ErrorBody is the JSON form of every error response.

@@ -14,12 +14,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"mmsearch/engine"
+	"mmsearch/internal/imagetest"
 )
 
 // secretText is planted in a file outside the library; no answer may ever
@@ -66,13 +68,13 @@ func TestPathTraversalRefused(t *testing.T) {
 	secret := plantSecret(t)
 	// An image outside the library, readable but not indexed.
 	outside := filepath.Join(t.TempDir(), "outside.png")
-	if err := os.WriteFile(outside, encodePNG(t, colourImage(1, 6, 32)), 0o644); err != nil {
+	if err := os.WriteFile(outside, imagetest.PNG(t, colourImage(1, 6, 32)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var fetched atomic.Int32
 	urlTarget := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fetched.Add(1)
-		w.Write(encodePNG(t, colourImage(2, 6, 32)))
+		w.Write(imagetest.PNG(t, colourImage(2, 6, 32)))
 	}))
 	defer urlTarget.Close()
 
@@ -351,7 +353,7 @@ func TestUploadLimits(t *testing.T) {
 			noisy.Pix[i] = uint8(rng.Uint32())
 		}
 	}
-	big := encodePNG(t, noisy) // a real image, over 2000 bytes
+	big := imagetest.PNG(t, noisy) // a real image, over 2000 bytes
 	if len(big) <= 4000 {
 		t.Fatalf("test image only %d bytes", len(big))
 	}
@@ -423,3 +425,81 @@ func TestCORS(t *testing.T) {
 }
 
 func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
+
+func TestWrongTokensRateLimited(t *testing.T) {
+	f := newFixture(t, 4)
+	token := "s3cret-token-0123456789"
+	s := newTestServer(t, f.lib, Config{Addr: "0.0.0.0:0", Token: token})
+	now := time.Now()
+	s.authFails.now = func() time.Time { return now }
+	h := s.Handler()
+	get := func(from, tok string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/api/stats", nil)
+		req.RemoteAddr = from
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		return do(t, h, req)
+	}
+	login := func(from, tok string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/api/login", jsonBody(map[string]string{"token": tok}))
+		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = from
+		return do(t, h, req)
+	}
+	// Requests without any credentials are not failures.
+	for range 3 * MaxAuthFailures {
+		if rec := get("192.0.2.7:1000", ""); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("no token: %d", rec.Code)
+		}
+	}
+	// Wrong tokens through the API and the login count together, whatever
+	// the source port.
+	for i := range MaxAuthFailures {
+		from := fmt.Sprintf("192.0.2.7:%d", 2000+i)
+		var rec *httptest.ResponseRecorder
+		if i%2 == 0 {
+			rec = get(from, "wrong-token-0123456789")
+		} else {
+			rec = login(from, "wrong-token-0123456789")
+		}
+		if rec.Code != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: status %d", i, rec.Code)
+		}
+	}
+	for _, rec := range []*httptest.ResponseRecorder{get("192.0.2.7:3000", token), login("192.0.2.7:3001", token)} {
+		if rec.Code != http.StatusTooManyRequests {
+			t.Fatalf("after %d wrong tokens: status %d, want 429", MaxAuthFailures, rec.Code)
+		}
+		if e := decodeError(t, rec); e.Code != CodeTooManyFailures {
+			t.Fatalf("error code %q", e.Code)
+		}
+		if ra, err := strconv.Atoi(rec.Header().Get("Retry-After")); err != nil || ra < 1 || ra > int(AuthFailureWindow.Seconds())+1 {
+			t.Fatalf("Retry-After %q", rec.Header().Get("Retry-After"))
+		}
+	}
+	// Other clients are unaffected.
+	if rec := get("198.51.100.3:1000", token); rec.Code != http.StatusOK {
+		t.Fatalf("another client: %d", rec.Code)
+	}
+	// The block ends with the window.
+	now = now.Add(AuthFailureWindow + time.Second)
+	if rec := get("192.0.2.7:4000", token); rec.Code != http.StatusOK {
+		t.Fatalf("after the window: %d", rec.Code)
+	}
+}
+
+func TestAuthLimiterMemoryBounded(t *testing.T) {
+	l := newAuthLimiter()
+	now := time.Now()
+	l.now = func() time.Time { return now }
+	for i := range 3 * maxTrackedClients {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = fmt.Sprintf("10.%d.%d.%d:80", i>>16&255, i>>8&255, i&255)
+		l.fail(req)
+		now = now.Add(time.Millisecond)
+	}
+	if n := len(l.clients); n > maxTrackedClients {
+		t.Fatalf("tracking %d clients, limit %d", n, maxTrackedClients)
+	}
+}

@@ -137,6 +137,8 @@ type Server struct {
 	log     *slog.Logger
 	thumbs  *thumbCache
 	session string // the cookie value that stands for the token
+	// authFails limits wrong tokens per client address.
+	authFails *authLimiter
 	// checkHost restricts Host headers to loopback names (no token, loopback bind).
 	checkHost bool
 	handler   http.Handler
@@ -197,6 +199,7 @@ func New(lib Library, cfg Config) (*Server, error) {
 		log:       log,
 		thumbs:    newThumbCache(cfg.ThumbDir, cfg.ThumbWorkers),
 		checkHost: loopback && cfg.Token == "",
+		authFails: newAuthLimiter(),
 	}
 	if cfg.Token != "" {
 		mac := hmac.New(sha256.New, []byte(cfg.Token))
@@ -306,6 +309,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+	go func() {
+		// Thumbnails of items deleted or changed since the last run.
+		n, err := s.thumbs.prune(base, s.lib)
+		if err != nil && base.Err() == nil {
+			s.log.Warn("prune thumbnails", "err", err)
+		} else if n > 0 {
+			s.log.Info("pruned stale thumbnails", "removed", n)
+		}
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

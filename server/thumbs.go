@@ -11,11 +11,14 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/disintegration/imaging"
 
@@ -96,6 +99,77 @@ func (c *thumbCache) get(ctx context.Context, it engine.ItemInfo, size int) (str
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
+}
+
+// Prune removes the thumbnails of items that are no longer in lib, or whose
+// content changed since the thumbnail was made, and leftovers of
+// interrupted writes. Other files in the folder are left alone. It returns
+// how many files it removed.
+func (c *thumbCache) prune(ctx context.Context, lib Library) (int, error) {
+	entries, err := os.ReadDir(c.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("prune thumbnails: %w", err)
+	}
+	removed := 0
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return removed, err
+		}
+		name := e.Name()
+		if !e.Type().IsRegular() {
+			continue
+		}
+		stale := false
+		if strings.HasPrefix(name, ".thumb-") && strings.HasSuffix(name, ".tmp") {
+			stale = true // an interrupted write; a live one is younger than a minute
+			if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < time.Minute {
+				continue
+			}
+		} else if id, hash, ok := parseThumbName(name); ok {
+			it, err := lib.Item(ctx, id)
+			switch {
+			case errors.Is(err, engine.ErrNoItem):
+				stale = true
+			case err != nil:
+				return removed, fmt.Errorf("prune thumbnails: %w", err)
+			default:
+				stale = !strings.HasPrefix(it.Hash, hash)
+			}
+		}
+		if stale {
+			if err := os.Remove(filepath.Join(c.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return removed, fmt.Errorf("prune thumbnails: %w", err)
+			}
+			removed++
+		}
+	}
+	return removed, nil
+}
+
+// parseThumbName reads "ID-HASH16-SIZE.jpg", the names path makes.
+func parseThumbName(name string) (id int64, hash string, ok bool) {
+	base, found := strings.CutSuffix(name, ".jpg")
+	if !found {
+		return 0, "", false
+	}
+	parts := strings.Split(base, "-")
+	if len(parts) != 3 || len(parts[1]) != 16 {
+		return 0, "", false
+	}
+	id, err := strconv.ParseInt(parts[0], 10, 64)
+	if err != nil || id <= 0 {
+		return 0, "", false
+	}
+	if _, err := hex.DecodeString(parts[1]); err != nil {
+		return 0, "", false
+	}
+	if size, err := strconv.Atoi(parts[2]); err != nil || !validThumbSize(size) {
+		return 0, "", false
+	}
+	return id, parts[1], true
 }
 
 // make decodes the item's file, resizes it to fit size×size, flattens
