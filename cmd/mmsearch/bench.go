@@ -92,7 +92,7 @@ func benchIngestCommand() *command {
 			fs.IntVar(&cfg.Streams, "streams", 0, "inferences run at once during the ingest (default: chosen from the cores and --threads)")
 			prof.register(fs)
 			fs.BoolVar(&cfg.Rerun, "rerun", false, "also time a re-run over the unchanged files")
-			fs.IntVar(&cfg.Rounds, "rounds", 3, "rounds of ingest then encoder alone; the round with the median ratio is reported")
+			fs.IntVar(&cfg.Rounds, "rounds", 5, "rounds of ingest then encoder alone; the round with the median ratio is reported")
 			fs.StringVar(&out, "out", bench.DefaultOutDir, "folder for the JSON and Markdown reports")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 			fs.StringVar(&makePhotos, "make-photos", "", "write a collection of 4000x3000 JPEGs made from ../shared/images/formats into DIR, then exit")
