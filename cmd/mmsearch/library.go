@@ -57,7 +57,7 @@ func (f *libraryFlags) open(ctx context.Context, e *env) (*engine.Library, error
 
 func indexCommand() *command {
 	var lf libraryFlags
-	var workers int
+	var workers, streams int
 	var hidden, keep, asJSON bool
 	return &command{
 		name:    "index",
@@ -66,6 +66,7 @@ func indexCommand() *command {
 		setFlags: func(fs *flag.FlagSet) {
 			lf.register(fs)
 			fs.IntVar(&workers, "workers", 0, "decode workers (default: all cores)")
+			fs.IntVar(&streams, "streams", 0, "inferences run at once, each on a share of the cores (default: chosen from the core count)")
 			fs.BoolVar(&hidden, "hidden", false, "include files and folders whose names start with '.'")
 			fs.BoolVar(&keep, "keep-missing", false, "keep items whose files were deleted")
 			fs.BoolVar(&asJSON, "json", false, "print the final report as JSON on stdout")
@@ -81,7 +82,7 @@ func indexCommand() *command {
 			defer lib.Close()
 			bar := newProgressBar(e.stderr, e.isTerminal, "indexing")
 			rep, err := lib.Index(ctx, args, engine.IngestOptions{
-				Workers: workers, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep,
+				Workers: workers, Streams: streams, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep,
 				Progress: func(p engine.Progress) {
 					total := p.Queued
 					if p.Walking {
