@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"image/png"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,15 +15,39 @@ import (
 	"mmsearch/encoders/imageproc"
 )
 
-// MakeBigJPEGs writes n distinct width×height JPEGs (quality 90) into out,
-// made from the images in src: each source is scaled to cover the size,
-// centre-cropped, and varied per copy (mirroring, brightness, a marked
-// corner) so no two files share content. It returns how many were written;
-// existing files are kept, so a second call costs nothing.
+// Collection describes a generated benchmark collection.
+type Collection struct {
+	Src       string // folder of source pictures
+	Out       string // folder to write into
+	N         int    // number of files
+	Width     int    // pixels
+	Height    int    // pixels
+	Format    string // "jpeg" (quality 90) or "png"
+	PerFolder int    // files per sub-folder of Out (0 = all in Out)
+}
+
+// MakeBigJPEGs writes n distinct width×height JPEGs into out, made from the
+// pictures in src (see MakeCollection).
 func MakeBigJPEGs(ctx context.Context, src, out string, n, width, height int) (int, error) {
-	entries, err := os.ReadDir(src)
+	return MakeCollection(ctx, Collection{Src: src, Out: out, N: n, Width: width, Height: height, Format: "jpeg"})
+}
+
+// MakeCollection writes c.N distinct pictures made from the images in c.Src:
+// each source is scaled to cover the size, centre-cropped, and varied per
+// copy (mirroring, brightness, a marked corner) so no two files share
+// content (the mark inverts the red channel of one cell per bit, so two
+// copies of one source differ even where it is white). It returns how many files there are; existing files are kept, so
+// a second call costs nothing.
+func MakeCollection(ctx context.Context, c Collection) (int, error) {
+	if c.Format != "jpeg" && c.Format != "png" {
+		return 0, fmt.Errorf("make collection: format %q, want jpeg or png", c.Format)
+	}
+	if c.Width < 16 || c.Height < 16 {
+		return 0, fmt.Errorf("make collection: %dx%d is smaller than 16x16", c.Width, c.Height)
+	}
+	entries, err := os.ReadDir(c.Src)
 	if err != nil {
-		return 0, fmt.Errorf("make photos: %w", err)
+		return 0, fmt.Errorf("make collection: %w", err)
 	}
 	var sources []image.Image
 	names := make([]string, 0, len(entries))
@@ -31,55 +56,76 @@ func MakeBigJPEGs(ctx context.Context, src, out string, n, width, height int) (i
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		img, _, err := imageproc.Load(filepath.Join(src, name), imageproc.Options{})
+		img, _, err := imageproc.Load(filepath.Join(c.Src, name), imageproc.Options{})
 		if err == nil && img.Bounds().Dx() >= 64 && img.Bounds().Dy() >= 64 {
 			sources = append(sources, img)
 		}
 	}
 	if len(sources) == 0 {
-		return 0, fmt.Errorf("make photos: no usable images in %s", src)
+		return 0, fmt.Errorf("make collection: no usable images in %s", c.Src)
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return 0, err
+	name := map[string]string{"jpeg": "photo-%04d.jpg", "png": "image-%05d.png"}[c.Format]
+	// The corner mark: one cell per bit of the copy's number.
+	bits := 1
+	for 1<<bits < c.N {
+		bits++
 	}
-	for i := 0; i < n; i++ {
+	cell := max(1, min(8, c.Width/bits))
+	for i := 0; i < c.N; i++ {
 		if err := ctx.Err(); err != nil {
 			return i, err
 		}
-		path := filepath.Join(out, fmt.Sprintf("photo-%04d.jpg", i))
+		dir := c.Out
+		if c.PerFolder > 0 {
+			dir = filepath.Join(c.Out, fmt.Sprintf("%03d", i/c.PerFolder))
+		}
+		path := filepath.Join(dir, fmt.Sprintf(name, i))
 		if _, err := os.Stat(path); err == nil {
 			continue
 		}
-		img := imaging.Fill(sources[i%len(sources)], width, height, imaging.Center, imaging.Linear)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return i, err
+		}
+		img := imaging.Fill(sources[i%len(sources)], c.Width, c.Height, imaging.Center, imaging.Linear)
 		if (i/len(sources))%2 == 1 {
 			img = imaging.FlipH(img)
 		}
 		img = imaging.AdjustBrightness(img, float64((i*7)%21-10))
-		// Mark a corner with the copy's number so every file differs.
-		for b := 0; b < 16; b++ {
+		for b := 0; b < bits && (b+1)*cell <= c.Width; b++ {
 			if i&(1<<b) != 0 {
-				for y := 0; y < 8; y++ {
-					for x := b * 8; x < b*8+8; x++ {
-						img.Pix[y*img.Stride+4*x] = 255
+				for y := 0; y < min(cell, c.Height); y++ {
+					for x := b * cell; x < (b+1)*cell; x++ {
+						img.Pix[y*img.Stride+4*x] ^= 0xff // differs whatever the colour
 					}
 				}
 			}
 		}
-		f, err := os.Create(path + ".tmp")
-		if err != nil {
-			return i, err
-		}
-		err = jpeg.Encode(f, img, &jpeg.Options{Quality: 90})
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(path+".tmp", path)
-		}
-		if err != nil {
-			os.Remove(path + ".tmp")
-			return i, fmt.Errorf("make photos: %w", err)
+		if err := writeImageFile(path, img, c.Format); err != nil {
+			return i, fmt.Errorf("make collection: %w", err)
 		}
 	}
-	return n, nil
+	return c.N, nil
+}
+
+// writeImageFile encodes img to path through a temporary file and a rename.
+func writeImageFile(path string, img image.Image, format string) error {
+	f, err := os.Create(path + ".tmp")
+	if err != nil {
+		return err
+	}
+	if format == "png" {
+		err = png.Encode(f, img)
+	} else {
+		err = jpeg.Encode(f, img, &jpeg.Options{Quality: 90})
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(path+".tmp", path)
+	}
+	if err != nil {
+		os.Remove(path + ".tmp")
+	}
+	return err
 }

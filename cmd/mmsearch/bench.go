@@ -77,13 +77,13 @@ func benchIngestCommand() *command {
 	var rf runtimeFlags
 	var prof cpuProfile
 	var cfg ingest.Config
-	var out, makePhotos string
+	var out, makePhotos, makeSmall string
 	var asJSON bool
-	var photos int
+	var photos, small int
 	return &command{
 		name:    "ingest",
 		summary: "images/s through the indexing pipeline, by stage, beside the encoder alone",
-		usage:   "--dataset DIR [--model NAME|DIR] [--batch N] [--rerun] | --make-photos DIR [--photos N]",
+		usage:   "--dataset DIR [--model NAME|DIR] [--batch N] [--rerun] | --make-photos DIR [--photos N] | --make-small DIR [--small N]",
 		setFlags: func(fs *flag.FlagSet) {
 			rf.register(fs)
 			fs.StringVar(&cfg.Dataset, "dataset", "", "folder of images to index")
@@ -97,8 +97,18 @@ func benchIngestCommand() *command {
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 			fs.StringVar(&makePhotos, "make-photos", "", "write a collection of 4000x3000 JPEGs made from ../shared/images/formats into DIR, then exit")
 			fs.IntVar(&photos, "photos", 64, "number of photos for --make-photos")
+			fs.StringVar(&makeSmall, "make-small", "", "write a collection of 64x64 PNGs made from ../shared/images/formats into DIR (500 a sub-folder), then exit")
+			fs.IntVar(&small, "small", 10000, "number of pictures for --make-small")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+			if makeSmall != "" {
+				n, err := bench.MakeCollection(ctx, bench.Collection{Src: "../shared/images/formats", Out: makeSmall, N: small, Width: 64, Height: 64, Format: "png", PerFolder: 500})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "wrote %d 64x64 PNGs to %s\n", n, makeSmall)
+				return nil
+			}
 			if makePhotos != "" {
 				n, err := bench.MakeBigJPEGs(ctx, "../shared/images/formats", makePhotos, photos, 4000, 3000)
 				if err != nil {
