@@ -28,7 +28,7 @@ func TestMakeCollection(t *testing.T) {
 	imagetest.Write(t, filepath.Join(src, "notes.txt"), []byte("not a picture"))
 	ctx := context.Background()
 	for _, tc := range []struct {
-		format, ext string
+		format, ext  string
 		n, w, h, per int
 		wantDirs     int
 	}{
