@@ -18,6 +18,7 @@ import (
 	"mmsearch/encoders"
 	"mmsearch/engine"
 	"mmsearch/internal/imagetest"
+	"mmsearch/internal/libtest"
 )
 
 const tinyModel = "../../encoders/testdata/tiny"
@@ -33,36 +34,6 @@ func writeJSONL(t testing.TB, path string, lines []any) {
 		b.Write(append(j, '\n'))
 	}
 	imagetest.Write(t, path, b.Bytes())
-}
-
-// vectors embeds the files with the tiny model in the test's own library.
-func vectors(t testing.TB, paths []string) map[string][]float32 {
-	t.Helper()
-	ctx := context.Background()
-	lib, err := engine.Open(ctx, t.TempDir(), engine.Options{Model: tinyModel})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lib.Close()
-	if _, err := lib.Index(ctx, paths, engine.IngestOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	states, err := lib.Store().FileStates(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byID := map[int64]string{}
-	for p, st := range states {
-		byID[st.ID] = p
-	}
-	out := map[string][]float32{}
-	if _, err := lib.Store().IterVectors(ctx, func(id int64, v []float32) error {
-		out[byID[id]] = v
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func textVector(t testing.TB, enc *encoders.TextEncoder, s string) []float32 {
@@ -137,7 +108,7 @@ func newFixture(t *testing.T, captions bool) *fixture {
 	if captions {
 		writeJSONL(t, filepath.Join(f.dir, retrieval.CaptionsJSONL), lines)
 	}
-	v := vectors(t, abs)
+	v := libtest.Vectors(t, tinyModel, abs)
 	f.vecs = map[string][]float32{}
 	for _, rel := range f.imgs {
 		f.vecs[rel] = v[filepath.Join(f.dir, rel)]

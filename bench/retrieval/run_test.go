@@ -14,8 +14,8 @@ import (
 
 	"mmsearch/bench"
 	"mmsearch/encoders"
-	"mmsearch/engine"
 	"mmsearch/internal/imagetest"
+	"mmsearch/internal/libtest"
 )
 
 // tinyModel is the closed-form 4-dimensional test model.
@@ -52,40 +52,6 @@ func writeDataset(t testing.TB, dir string, seeds map[string]int, items []fixtur
 	if err := os.WriteFile(filepath.Join(dir, CaptionsJSONL), b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// imageVectors embeds files with the tiny model in a library of the test's
-// own and returns their vectors by absolute path.
-func imageVectors(t testing.TB, paths []string) map[string][]float32 {
-	t.Helper()
-	ctx := context.Background()
-	lib, err := engine.Open(ctx, t.TempDir(), engine.Options{Model: tinyModel})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lib.Close()
-	if _, err := lib.Index(ctx, paths, engine.IngestOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	states, err := lib.Store().FileStates(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byID := map[int64]string{}
-	for p, st := range states {
-		byID[st.ID] = p
-	}
-	out := map[string][]float32{}
-	if _, err := lib.Store().IterVectors(ctx, func(id int64, v []float32) error {
-		out[byID[id]] = v
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if len(out) != len(paths) {
-		t.Fatalf("embedded %d of %d images", len(out), len(paths))
-	}
-	return out
 }
 
 // textVectors embeds phrases the way queries are embedded.
@@ -206,7 +172,7 @@ func TestRunSelfRetrieval(t *testing.T) {
 	for rel := range seeds {
 		paths = append(paths, filepath.Join(dir, rel))
 	}
-	vecs := imageVectors(t, paths)
+	vecs := libtest.Vectors(t, tinyModel, paths)
 	for _, a := range paths {
 		for _, b := range paths {
 			if a < b && dot(vecs[a], vecs[b]) > 0.9999 {
@@ -263,7 +229,7 @@ func TestRunPlantedCaptions(t *testing.T) {
 		paths = append(paths, filepath.Join(dir, rel))
 	}
 	writeDataset(t, dir, seeds, nil)
-	vecs := imageVectors(t, paths)
+	vecs := libtest.Vectors(t, tinyModel, paths)
 	words := wordPool(400)
 	tv := textVectors(t, words)
 	best := map[string]string{} // image → word
@@ -329,7 +295,7 @@ func TestRunMatchesBruteForce(t *testing.T) {
 	for _, it := range items {
 		paths = append(paths, filepath.Join(dir, it.Image))
 	}
-	vecs := imageVectors(t, paths)
+	vecs := libtest.Vectors(t, tinyModel, paths)
 	tv := textVectors(t, words)
 
 	ks := []int{1, 2, 5}
