@@ -482,12 +482,12 @@ func (p *pipeline) run(ctx context.Context, stop context.CancelCauseFunc, result
 	commitDone := make(chan error, 1)
 	go func() { commitDone <- p.commitLoop(units, idx, stop) }()
 
-	var encoders sync.WaitGroup
+	var inferences sync.WaitGroup
 	var encodeNs atomic.Int64
 	for range streams {
-		encoders.Add(1)
+		inferences.Add(1)
 		go func() {
-			defer encoders.Done()
+			defer inferences.Done()
 			for b := range toEncode {
 				t0 := time.Now()
 				u := p.encode(ctx, enc, b)
@@ -524,7 +524,7 @@ func (p *pipeline) run(ctx context.Context, stop context.CancelCauseFunc, result
 		units <- p.settled(other)
 	}
 	close(toEncode)
-	encoders.Wait()
+	inferences.Wait()
 	close(units)
 	err := <-commitDone
 	p.stages.Encode = time.Duration(encodeNs.Load())
