@@ -199,7 +199,7 @@ func TestTrimPaddingRows(t *testing.T) {
 			for i := range ids {
 				ids[i] = []int64{10, 11, 12, 13, 14, 15}
 			}
-			gotIDs, gotMask := trimPadding(ids, tc.mask)
+			gotIDs, gotMask := TrimPadding(ids, tc.mask)
 			for i := range gotIDs {
 				if len(gotIDs[i]) != tc.wantLen || len(gotMask[i]) != tc.wantLen {
 					t.Fatalf("row %d: %d ids, %d mask values, want %d", i, len(gotIDs[i]), len(gotMask[i]), tc.wantLen)

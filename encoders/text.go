@@ -88,7 +88,7 @@ func (e *TextEncoder) EncodeIDs(ctx context.Context, ids, mask [][]int64) ([][]f
 		return nil, fmt.Errorf("encode texts: %d id rows, %d mask rows", len(ids), len(mask))
 	}
 	if e.tower.TrimPadding {
-		ids, mask = trimPadding(ids, mask)
+		ids, mask = TrimPadding(ids, mask)
 	}
 	out := make([][]float32, 0, len(ids))
 	for start := 0; start < len(ids); start += e.maxBatch {
@@ -107,7 +107,7 @@ func (e *TextEncoder) EncodeIDs(ctx context.Context, ids, mask [][]int64) ([][]f
 
 // trimPadding cuts every row after the last position any row attends to.
 // Rows are sliced, not copied.
-func trimPadding(ids, mask [][]int64) ([][]int64, [][]int64) {
+func TrimPadding(ids, mask [][]int64) ([][]int64, [][]int64) {
 	n := 0
 	for _, row := range mask {
 		for j := len(row) - 1; j >= n; j-- {

@@ -129,6 +129,9 @@ func Run(ctx context.Context, cfg Config) (*bench.Report, *Result, error) {
 	}
 	res.TextP50Ms, res.TextP99Ms = pct(lat, 50), pct(lat, 99)
 	ids, mask := txt.Tokenize([]string{words[0]})
+	if mf.Text.TrimPadding {
+		ids, mask = encoders.TrimPadding(ids, mask) // the input our query path runs
+	}
 	res.PlainTextP50, err = plainText(filepath.Join(dir, mf.Text.ONNX), mf, ids[0], mask[0], cfg.Texts, cfg.Threads)
 	if err != nil {
 		return nil, nil, err
