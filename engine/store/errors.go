@@ -28,9 +28,38 @@ func (s Stage) Valid() bool {
 	return false
 }
 
-// FileError records a file that could not be indexed. It is kept so that the
-// next run skips the file while its size and modification time stay the
-// same, and tries again when they change.
+// Class says whether a failure can pass without the file changing.
+type Class string
+
+// Classes of failure.
+const (
+	// ClassContent: the file's content is the problem (not an image, corrupt,
+	// too large). The file is not tried again while its size and
+	// modification time stay the same, unless asked to (--retry-failed).
+	ClassContent Class = "content"
+	// ClassTransient: the cause can pass without the file changing (an I/O
+	// error, a permission, a file that vanished while read, a folder that
+	// could not be walked, the model failing on a batch). Such files are
+	// tried again on every run.
+	ClassTransient Class = "transient"
+)
+
+// Valid reports whether c is one of the known classes.
+func (c Class) Valid() bool { return c == ClassContent || c == ClassTransient }
+
+// DefaultClass is the class of a failure at stage s recorded without one:
+// decoding failures are about content, the others can pass.
+func DefaultClass(s Stage) Class {
+	if s == StageDecode {
+		return ClassContent
+	}
+	return ClassTransient
+}
+
+// FileError records a file that could not be indexed. A content failure is
+// kept so that the next run skips the file while its size and modification
+// time stay the same, and tries again when they change; a transient one is
+// tried again on every run.
 type FileError struct {
 	// Path is the file's path as given, byte for byte.
 	Path string
@@ -38,6 +67,9 @@ type FileError struct {
 	Size, MtimeNs int64
 	// Stage is where it failed.
 	Stage Stage
+	// Class says whether the failure can pass without the file changing
+	// (DefaultClass(Stage) when empty).
+	Class Class
 	// Reason is the error message.
 	Reason string
 	// At is when it failed (the time of recording when zero).
@@ -50,6 +82,9 @@ func (e *FileError) validate() error {
 	}
 	if !e.Stage.Valid() {
 		return fmt.Errorf("%q: unknown stage %q", e.Path, e.Stage)
+	}
+	if e.Class != "" && !e.Class.Valid() {
+		return fmt.Errorf("%q: unknown failure class %q", e.Path, e.Class)
 	}
 	return nil
 }
@@ -64,7 +99,7 @@ func (s *Store) Errors(ctx context.Context) ([]FileError, error) {
 }
 
 func fileErrors(ctx context.Context, q queryer) ([]FileError, error) {
-	rows, err := q.QueryContext(ctx, "SELECT path, size, mtime_ns, stage, reason, at FROM errors ORDER BY path")
+	rows, err := q.QueryContext(ctx, "SELECT path, size, mtime_ns, stage, class, reason, at FROM errors ORDER BY path")
 	if err != nil {
 		return nil, err
 	}
@@ -75,12 +110,13 @@ func fileErrors(ctx context.Context, q queryer) ([]FileError, error) {
 			e     FileError
 			path  []byte
 			stage string
+			class string
 			at    int64
 		)
-		if err := rows.Scan(&path, &e.Size, &e.MtimeNs, &stage, &e.Reason, &at); err != nil {
+		if err := rows.Scan(&path, &e.Size, &e.MtimeNs, &stage, &class, &e.Reason, &at); err != nil {
 			return nil, err
 		}
-		e.Path, e.Stage, e.At = string(path), Stage(stage), time.Unix(0, at)
+		e.Path, e.Stage, e.Class, e.At = string(path), Stage(stage), Class(class), time.Unix(0, at)
 		out = append(out, e)
 	}
 	return out, rows.Err()
@@ -97,9 +133,11 @@ const (
 	StatusUnchanged
 	// StatusChanged: indexed, but its size or time changed; index it again.
 	StatusChanged
-	// StatusFailed: failed before and unchanged since; skip it.
+	// StatusFailed: failed before for its content and unchanged since;
+	// skip it.
 	StatusFailed
-	// StatusRetry: failed before but changed since; try again.
+	// StatusRetry: failed before, but changed since or for a cause that
+	// can pass (ClassTransient); try again.
 	StatusRetry
 )
 
@@ -154,10 +192,14 @@ func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
 
 // Check says what to do with the file at path that now has this size and
 // modification time. A failure recorded for exactly this size and time wins
-// over an older indexed version of the same path.
+// over an older indexed version of the same path: a content failure is
+// skipped, a transient one tried again.
 func (s *Snapshot) Check(path string, size, mtimeNs int64) Status {
 	e, failed := s.Errors[path]
 	if failed && e.Size == size && e.MtimeNs == mtimeNs {
+		if e.Class == ClassTransient {
+			return StatusRetry
+		}
 		return StatusFailed
 	}
 	if st, ok := s.Items[path]; ok {

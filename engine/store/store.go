@@ -174,6 +174,10 @@ var migrations = []string{
 		at       INTEGER NOT NULL
 	);
 	INSERT INTO meta (key, value) VALUES ('generation', '0');`,
+	// Version 2: failures say whether their cause can pass without the
+	// file changing. Older records take the class of their stage.
+	`ALTER TABLE errors ADD COLUMN class TEXT NOT NULL DEFAULT 'content';
+	UPDATE errors SET class = CASE stage WHEN 'decode' THEN 'content' ELSE 'transient' END;`,
 }
 
 // SchemaVersion returns the schema version this package writes.

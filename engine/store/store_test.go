@@ -144,7 +144,7 @@ func TestOpenErrors(t *testing.T) {
 		{"missing folder", filepath.Join(dir, "nope", "library.db"), "no such file or directory", os.ErrNotExist},
 		{"a folder", dir, "is a folder", nil},
 		{"not a database", garbage, "not a database", nil},
-		{"newer schema", tooNew, "schema version 99, this program knows up to 1", ErrSchemaTooNew},
+		{"newer schema", tooNew, fmt.Sprintf("schema version 99, this program knows up to %d", SchemaVersion()), ErrSchemaTooNew},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -568,7 +568,8 @@ func TestErrorsRetriedOnlyOnChange(t *testing.T) {
 		{"/p/broken.jpg", 10, 100, StatusFailed},
 		{"/p/broken.jpg", 10, 101, StatusRetry},
 		{"/p/broken.jpg", 11, 100, StatusRetry},
-		{"/p/locked.jpg", 20, 200, StatusFailed},
+		// A permission failure can pass: tried again though unchanged.
+		{"/p/locked.jpg", 20, 200, StatusRetry},
 		{"/p/ok.jpg", ok.Size, ok.MtimeNs, StatusUnchanged},
 		{"/p/ok.jpg", ok.Size, ok.MtimeNs + 1, StatusChanged},
 		{changedLater.Path, 99, 999, StatusFailed},
@@ -962,5 +963,92 @@ func TestIDsWithPathPrefix(t *testing.T) {
 				t.Errorf("prefix %q: %q missing", c.prefix, paths[i])
 			}
 		}
+	}
+}
+
+// TestFailureClasses checks that a failure's class is stored, defaults from
+// its stage, decides whether an unchanged file is tried again, and that
+// records written before classes existed get the class of their stage.
+func TestFailureClasses(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	recorded := []FileError{
+		{Path: "/p/corrupt.jpg", Size: 1, MtimeNs: 1, Stage: StageDecode, Reason: "unexpected EOF"},
+		{Path: "/p/huge.png", Size: 2, MtimeNs: 2, Stage: StageRead, Class: ClassContent, Reason: "over the limit"},
+		{Path: "/p/vanished.png", Size: 3, MtimeNs: 3, Stage: StageRead, Reason: "file vanished"},
+		{Path: "/p/eio.png", Size: 4, MtimeNs: 4, Stage: StageRead, Class: ClassTransient, Reason: "input/output error"},
+		{Path: "/p/locked", Size: 5, MtimeNs: 5, Stage: StageWalk, Reason: "permission denied"},
+		{Path: "/p/odd.png", Size: 6, MtimeNs: 6, Stage: StageDecode, Class: ClassTransient, Reason: "decoder ran out of memory"},
+	}
+	if err := s.RecordErrors(ctx, recorded); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordErrors(ctx, []FileError{{Path: "/x", Stage: StageRead, Class: "sometimes", Reason: "?"}}); err == nil || !strings.Contains(err.Error(), `unknown failure class "sometimes"`) {
+		t.Errorf("unknown class: %v", err)
+	}
+	snap, err := s.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path       string
+		wantClass  Class
+		wantStatus Status // for the same size and time
+	}{
+		{"/p/corrupt.jpg", ClassContent, StatusFailed},
+		{"/p/huge.png", ClassContent, StatusFailed},
+		{"/p/vanished.png", ClassTransient, StatusRetry},
+		{"/p/eio.png", ClassTransient, StatusRetry},
+		{"/p/locked", ClassTransient, StatusRetry},
+		{"/p/odd.png", ClassTransient, StatusRetry},
+	}
+	for i, tc := range tests {
+		e := snap.Errors[tc.path]
+		if e.Class != tc.wantClass {
+			t.Errorf("%s: class %q, want %q", tc.path, e.Class, tc.wantClass)
+		}
+		r := recorded[i]
+		if got := snap.Check(tc.path, r.Size, r.MtimeNs); got != tc.wantStatus {
+			t.Errorf("Check(%s, unchanged) = %v, want %v", tc.path, got, tc.wantStatus)
+		}
+		if got := snap.Check(tc.path, r.Size+1, r.MtimeNs); got != StatusRetry {
+			t.Errorf("Check(%s, changed) = %v, want retry", tc.path, got)
+		}
+	}
+
+	// A database of schema version 1 (no class column) is migrated: its
+	// records take the class of their stage.
+	path := filepath.Join(t.TempDir(), "v1.db")
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(migrations[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`INSERT INTO errors (path, size, mtime_ns, stage, reason, at) VALUES
+		(CAST('/old/broken.jpg' AS BLOB), 1, 1, 'decode', 'bad', 0),
+		(CAST('/old/locked.jpg' AS BLOB), 2, 2, 'read', 'permission denied', 0),
+		(CAST('/old/dir' AS BLOB), 3, 3, 'walk', 'permission denied', 0);
+		PRAGMA user_version = 1`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	old, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	errs, err := old.Errors(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range errs {
+		got = append(got, e.Path+" "+string(e.Class))
+	}
+	want := []string{"/old/broken.jpg content", "/old/dir transient", "/old/locked.jpg transient"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("migrated records %q, want %q", got, want)
 	}
 }

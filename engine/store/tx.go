@@ -148,7 +148,8 @@ func (t *Tx) DeleteItems(ctx context.Context, ids []int64) (int, error) {
 }
 
 // RecordErrors records failed files, replacing earlier records of the same
-// paths. Recording errors does not change the generation.
+// paths. A record without a class gets DefaultClass of its stage. Recording
+// errors does not change the generation.
 func (t *Tx) RecordErrors(ctx context.Context, errs []FileError) error {
 	if len(errs) == 0 {
 		return nil
@@ -158,10 +159,10 @@ func (t *Tx) RecordErrors(ctx context.Context, errs []FileError) error {
 			return fmt.Errorf("store: record errors: %w", err)
 		}
 	}
-	ins, err := t.tx.PrepareContext(ctx, `INSERT INTO errors (path, size, mtime_ns, stage, reason, at)
-		VALUES (?, ?, ?, ?, ?, ?)
+	ins, err := t.tx.PrepareContext(ctx, `INSERT INTO errors (path, size, mtime_ns, stage, class, reason, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
-			stage = excluded.stage, reason = excluded.reason, at = excluded.at`)
+			stage = excluded.stage, class = excluded.class, reason = excluded.reason, at = excluded.at`)
 	if err != nil {
 		return fmt.Errorf("store: record errors: %w", err)
 	}
@@ -173,7 +174,11 @@ func (t *Tx) RecordErrors(ctx context.Context, errs []FileError) error {
 		if !e.At.IsZero() {
 			at = e.At.UnixNano()
 		}
-		if _, err := ins.ExecContext(ctx, []byte(e.Path), e.Size, e.MtimeNs, string(e.Stage), e.Reason, at); err != nil {
+		class := e.Class
+		if class == "" {
+			class = DefaultClass(e.Stage)
+		}
+		if _, err := ins.ExecContext(ctx, []byte(e.Path), e.Size, e.MtimeNs, string(e.Stage), string(class), e.Reason, at); err != nil {
 			return fmt.Errorf("store: record error of %q: %w", e.Path, err)
 		}
 	}

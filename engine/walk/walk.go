@@ -6,7 +6,9 @@
 // path (an unreadable folder, a broken link, a loop) to a callback instead
 // of stopping. It does not look at file names' extensions: whether a file is
 // an image is decided later from its contents. It skips things that are not
-// regular files (sockets, devices, named pipes).
+// regular files (sockets, devices, named pipes) and folders it is told to
+// keep out of (a library's own folder, a cache), and says so to a second
+// callback.
 //
 // Order is deterministic: roots in the order given; inside a folder, entries
 // in byte order of their names, depth first. Folders reached through a
@@ -33,8 +35,12 @@ var (
 	// ErrAlreadyVisited: a folder was reached a second time by another path
 	// (through a link, or an overlapping root); its files were listed once.
 	ErrAlreadyVisited = errors.New("folder already walked")
-	// ErrNotRegular: a root is neither a regular file nor a folder.
+	// ErrNotRegular: a root is neither a regular file nor a folder; passed
+	// to Options.OnSkip for such entries inside a folder.
 	ErrNotRegular = errors.New("not a regular file or folder")
+	// ErrExcluded: a folder in Options.Exclude, or a path inside one; passed
+	// to Options.OnSkip.
+	ErrExcluded = errors.New("excluded folder")
 )
 
 // File is a regular file found by Walk.
@@ -58,6 +64,15 @@ type Options struct {
 	// OnError is called, in walk order, with a path that could not be walked
 	// and why; the walk goes on. Nil ignores such problems.
 	OnError func(path string, err error)
+	// Exclude lists folders that are never walked, however they are
+	// reached: as a root or inside one, under another name or through a
+	// link (they are matched by identity, and roots also by real path).
+	// Folders that do not exist are ignored.
+	Exclude []string
+	// OnSkip is called, in walk order, with a path that was passed over on
+	// purpose and why: ErrNotRegular (a named pipe, socket or device inside
+	// a folder) or ErrExcluded. Nil ignores them.
+	OnSkip func(path string, why error)
 }
 
 // RevisitError reports a folder reached a second time. errors.Is matches it
@@ -97,7 +112,23 @@ func (e *RevisitError) Unwrap() error {
 // fs.SkipAll, which ends the walk early with nil. Problems with single paths
 // go to opts.OnError and do not stop the walk.
 func Walk(ctx context.Context, roots []string, opts Options, fn func(File) error) error {
-	w := &walker{ctx: ctx, opts: opts, fn: fn, visited: make(map[fileID]string)}
+	w := &walker{ctx: ctx, opts: opts, fn: fn, visited: make(map[fileID]string), excluded: make(map[fileID]bool)}
+	for _, ex := range opts.Exclude {
+		abs, err := filepath.Abs(ex)
+		if err != nil {
+			continue
+		}
+		fi, err := os.Stat(abs)
+		if err != nil || !fi.IsDir() {
+			continue
+		}
+		if id, ok := idOf(fi); ok {
+			w.excluded[id] = true
+		}
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			w.excludedPaths = append(w.excludedPaths, real)
+		}
+	}
 	err := w.run(roots)
 	if errors.Is(err, fs.SkipAll) {
 		return nil
@@ -111,12 +142,39 @@ type walker struct {
 	fn      func(File) error
 	visited map[fileID]string // folders walked, by identity: where
 	linked  []string          // folders reached through links, walked last
+
+	excluded      map[fileID]bool // Options.Exclude, by identity
+	excludedPaths []string        // Options.Exclude, real paths
 }
 
 func (w *walker) report(path string, err error) {
 	if w.opts.OnError != nil {
 		w.opts.OnError(path, err)
 	}
+}
+
+func (w *walker) skip(path string, why error) {
+	if w.opts.OnSkip != nil {
+		w.opts.OnSkip(path, why)
+	}
+}
+
+// insideExcluded reports whether the real path of abs is an excluded folder
+// or inside one.
+func (w *walker) insideExcluded(abs string) bool {
+	if len(w.excludedPaths) == 0 {
+		return false
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return false
+	}
+	for _, ex := range w.excludedPaths {
+		if real == ex || strings.HasPrefix(real, strings.TrimSuffix(ex, string(filepath.Separator))+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *walker) run(roots []string) error {
@@ -134,6 +192,10 @@ func (w *walker) run(roots []string) error {
 			continue
 		}
 		seen[abs] = true
+		if w.insideExcluded(abs) {
+			w.skip(abs, ErrExcluded)
+			continue
+		}
 		fi, err := os.Stat(abs)
 		if err != nil {
 			w.report(abs, w.statError(abs, err))
@@ -194,6 +256,10 @@ func (w *walker) file(path string, fi fs.FileInfo) error {
 // dir walks the folder at path, whose (followed) info is fi.
 func (w *walker) dir(path string, fi fs.FileInfo) error {
 	if id, ok := idOf(fi); ok {
+		if w.excluded[id] {
+			w.skip(path, ErrExcluded)
+			return nil
+		}
 		if first, seen := w.visited[id]; seen {
 			w.report(path, &RevisitError{Path: path, First: first})
 			return nil
@@ -222,12 +288,15 @@ func (w *walker) dir(path string, fi fs.FileInfo) error {
 				w.report(child, w.statError(child, err))
 				continue
 			}
-			if cfi.IsDir() {
+			switch {
+			case cfi.IsDir():
 				w.linked = append(w.linked, child)
-			} else if cfi.Mode().IsRegular() {
+			case cfi.Mode().IsRegular():
 				if err := w.file(child, cfi); err != nil {
 					return err
 				}
+			default:
+				w.skip(child, fmt.Errorf("%w (a link to a %s)", ErrNotRegular, typeName(cfi.Mode().Type())))
 			}
 		case typ.IsDir():
 			cfi, err := e.Info()
@@ -253,10 +322,28 @@ func (w *walker) dir(path string, fi fs.FileInfo) error {
 			if err := w.file(child, cfi); err != nil {
 				return err
 			}
+		default: // a socket, device or named pipe
+			w.skip(child, fmt.Errorf("%w (a %s)", ErrNotRegular, typeName(typ)))
 		}
-		// Anything else (socket, device, named pipe) is skipped.
 	}
 	return nil
+}
+
+// typeName names the kind of a file that is neither regular nor a folder.
+func typeName(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	case m&fs.ModeIrregular != 0:
+		return "file of unknown type"
+	}
+	return m.String()
 }
 
 // fileID identifies a file on its device.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -414,4 +415,99 @@ func TestUnreadableHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Printf("RESULT %s\n", b)
+}
+
+// TestWalkSkips checks what the walk passes over on purpose, and that it says
+// so: named pipes, sockets and links to them inside a folder (issue 19), and
+// excluded folders however they are reached — as a subfolder, through a
+// link, under another spelling, or named as a root or inside one.
+func TestWalkSkips(t *testing.T) {
+	base := t.TempDir()
+	tree{
+		files: map[string]string{
+			"root/a.jpg":            "a",
+			"root/lib/library.db":   "db",
+			"root/lib/thumbs/1.png": "thumb",
+			"root/sub/cache/c.png":  "cached",
+			"root/sub/b.jpg":        "b",
+			"elsewhere/lib2/x.jpg":  "x",
+			"elsewhere/outside.jpg": "o",
+		},
+		links: map[string]string{
+			"root/link-to-lib":  "lib",
+			"root/link-to-lib2": "../elsewhere/lib2",
+		},
+	}.build(t, base)
+	root := filepath.Join(base, "root")
+	if err := syscall.Mkfifo(filepath.Join(root, "pipe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("pipe", filepath.Join(root, "link-to-pipe")); err != nil {
+		t.Fatal(err)
+	}
+	sock, err := net.Listen("unix", filepath.Join(root, "sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	exclude := []string{
+		filepath.Join(root, "lib"),
+		filepath.Join(root, "sub", "..", "sub", "cache"), // another spelling
+		filepath.Join(base, "elsewhere", "lib2"),         // reached through a link
+		filepath.Join(base, "absent"),                    // ignored
+	}
+
+	tests := []struct {
+		name      string
+		roots     []string
+		wantFiles []string
+		wantSkips []string
+	}{
+		{
+			name:      "inside a root",
+			roots:     []string{root},
+			wantFiles: []string{"root/a.jpg", "root/sub/b.jpg"},
+			wantSkips: []string{
+				"root/lib: excluded",
+				"root/link-to-pipe: not regular (a link to a named pipe)",
+				"root/pipe: not regular (a named pipe)",
+				"root/sock: not regular (a socket)",
+				"root/sub/cache: excluded",
+				"root/link-to-lib: excluded",
+				"root/link-to-lib2: excluded",
+			},
+		},
+		{
+			name:      "named as roots",
+			roots:     []string{filepath.Join(root, "lib"), filepath.Join(root, "lib", "thumbs"), filepath.Join(root, "lib", "library.db"), filepath.Join(root, "link-to-lib"), filepath.Join(base, "elsewhere")},
+			wantFiles: []string{"elsewhere/outside.jpg"},
+			wantSkips: []string{"root/lib: excluded", "root/lib/thumbs: excluded", "root/lib/library.db: excluded", "root/link-to-lib: excluded", "elsewhere/lib2: excluded"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var skips []string
+			res := walkTree(t, base, tc.roots, Options{Exclude: exclude, OnSkip: func(path string, why error) {
+				r, _ := filepath.Rel(base, path)
+				switch {
+				case errors.Is(why, ErrExcluded):
+					skips = append(skips, r+": excluded")
+				case errors.Is(why, ErrNotRegular):
+					_, detail, _ := strings.Cut(why.Error(), ErrNotRegular.Error()+" ")
+					skips = append(skips, r+": not regular "+detail)
+				default:
+					skips = append(skips, r+": "+why.Error())
+				}
+			}})
+			if !slices.Equal(res.files, tc.wantFiles) {
+				t.Errorf("files %q, want %q", res.files, tc.wantFiles)
+			}
+			if len(res.issues) != 0 {
+				t.Errorf("issues %q, want none", res.issues)
+			}
+			if !slices.Equal(skips, tc.wantSkips) {
+				t.Errorf("skips %q, want %q", skips, tc.wantSkips)
+			}
+		})
+	}
 }
