@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"mmsearch/encoders"
 	"mmsearch/encoders/imageproc"
 	"mmsearch/engine/store"
 	"mmsearch/engine/walk"
@@ -38,6 +39,11 @@ type IngestOptions struct {
 	IncludeHidden bool
 	// KeepMissing keeps items whose files disappeared (default: remove them).
 	KeepMissing bool
+	// RetryFailed tries again files whose content failed before though they
+	// have not changed since (after raising a limit, or installing a
+	// decoder). Failures that can pass (store.ClassTransient) are tried
+	// again on every run anyway.
+	RetryFailed bool
 	// Image holds the decoding limits.
 	Image imageproc.Options
 	// Progress, when set, is called from the pipeline's goroutines (never
@@ -75,27 +81,38 @@ type StageTimes struct {
 
 // IngestReport summarizes a finished (or stopped) ingest.
 type IngestReport struct {
-	Found     int               `json:"found"`
-	New       int               `json:"new"`
-	Changed   int               `json:"changed"`
-	Unchanged int               `json:"unchanged"`
-	Reused    int               `json:"reused"`
-	Indexed   int               `json:"indexed"` // embedded by the model in this run
-	Failed    int               `json:"failed"`
-	Skipped   int               `json:"skipped_failed"` // failed before and unchanged since
-	Deleted   int               `json:"deleted"`
-	Elapsed   time.Duration     `json:"elapsed_ns"`
-	Stages    StageTimes        `json:"stages"`
-	Errors    []store.FileError `json:"errors,omitempty"` // failures of this run
-	Stopped   bool              `json:"stopped"`          // cancelled before the end
+	Found     int `json:"found"`
+	New       int `json:"new"`
+	Changed   int `json:"changed"`
+	Unchanged int `json:"unchanged"`
+	Reused    int `json:"reused"`
+	Indexed   int `json:"indexed"` // embedded by the model in this run
+	Failed    int `json:"failed"`
+	Skipped   int `json:"skipped_failed"` // failed before and unchanged since
+	Retried   int `json:"retried"`        // failed before, tried again (queued)
+	Deleted   int `json:"deleted"`        // items removed: file gone, no longer a regular file, or in an excluded folder
+	Dropped   int `json:"dropped"`        // items removed because their file's new content failed
+	Cleared   int `json:"cleared_errors"` // failure records that no longer apply, removed
+	// SkippedSpecial counts named pipes, sockets and devices passed over.
+	SkippedSpecial int `json:"skipped_special"`
+	// Excluded counts folders and roots not walked because they are the
+	// library's own folder or the mmsearch cache.
+	Excluded int               `json:"excluded"`
+	Elapsed  time.Duration     `json:"elapsed_ns"`
+	Stages   StageTimes        `json:"stages"`
+	Errors   []store.FileError `json:"errors,omitempty"` // failures of this run
+	Stopped  bool              `json:"stopped"`          // cancelled before the end
 }
 
-// job is a file that needs embedding.
+// job is a file that needs embedding, or (fail set) a path the walk could
+// not follow, passed down the pipeline to be recorded with the rest.
 type job struct {
 	path    string
 	size    int64
 	mtimeNs int64
 	changed bool
+	oldID   int64 // the item at path before this run (0: none); removed if the file fails
+	fail    *store.FileError
 }
 
 // decoded is a job after the workers: a tensor to embed, a vector to reuse,
@@ -170,30 +187,57 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 	defer stop(nil)
 	jobs := make(chan job, 4*batch)
 	results := make(chan decoded, 2*batch)
-	seen := make(map[string]struct{}, len(snap.Items))
+	// Written by the walk goroutine, read after it ends.
+	w := &walkState{
+		seen:     make(map[string]struct{}, len(snap.Items)),
+		reported: make(map[string]struct{}),
+		excluded: l.excludedFolders(),
+	}
 	var walkErr error
 	go func() {
 		defer close(jobs)
 		t0 := time.Now()
-		walkErr = walk.Walk(work, absRoots, walk.Options{
-			IncludeHidden: opt.IncludeHidden,
-			OnError: func(path string, err error) {
-				p.walkFailure(snap, path, err)
-			},
-		}, func(f walk.File) error {
-			seen[f.Path] = struct{}{}
-			st := snap.Check(f.Path, f.Size, f.ModTimeNs)
-			p.found(st)
-			switch st {
-			case store.StatusUnchanged, store.StatusFailed:
-				return nil
-			}
+		send := func(j job) error {
 			select {
-			case jobs <- job{path: f.Path, size: f.Size, mtimeNs: f.ModTimeNs, changed: st == store.StatusChanged}:
+			case jobs <- j:
 				return nil
 			case <-work.Done():
 				return work.Err()
 			}
+		}
+		walkErr = walk.Walk(work, absRoots, walk.Options{
+			IncludeHidden: opt.IncludeHidden,
+			Exclude:       w.excluded,
+			OnError: func(path string, err error) {
+				w.reported[path] = struct{}{}
+				if fe := p.walkFailure(snap, path, err); fe != nil {
+					send(job{path: path, fail: fe}) // a stop ends the walk just after
+				}
+			},
+			OnSkip: func(path string, why error) {
+				p.skipped(path, why, w)
+			},
+		}, func(f walk.File) error {
+			if _, dup := w.seen[f.Path]; dup {
+				return nil // reached twice (a file root inside a folder root)
+			}
+			w.seen[f.Path] = struct{}{}
+			st := snap.Check(f.Path, f.Size, f.ModTimeNs)
+			if st == store.StatusFailed && opt.RetryFailed {
+				st = store.StatusRetry
+			}
+			p.found(st)
+			switch st {
+			case store.StatusUnchanged:
+				if _, stale := snap.Errors[f.Path]; stale {
+					w.staleErrs = append(w.staleErrs, f.Path) // indexed as it is now
+				}
+				return nil
+			case store.StatusFailed:
+				return nil
+			}
+			return send(job{path: f.Path, size: f.Size, mtimeNs: f.ModTimeNs,
+				changed: st == store.StatusChanged, oldID: snap.Items[f.Path].ID})
 		})
 		p.stages.Walk = time.Since(t0)
 		p.walkDone()
@@ -207,6 +251,10 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 			for j := range jobs {
 				if work.Err() != nil {
 					continue // drain: the walk is stopping too
+				}
+				if j.fail != nil {
+					results <- decoded{job: j, err: j.fail}
+					continue
 				}
 				results <- p.decode(work, j)
 			}
@@ -224,8 +272,8 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 	if commitErr != nil {
 		return rep, commitErr
 	}
-	if ctx.Err() == nil && !opt.KeepMissing {
-		if err := p.deleteMissing(ctx, snap, seen, absRoots, idx); err != nil {
+	if ctx.Err() == nil {
+		if err := p.finishWalked(ctx, snap, w, absRoots, idx); err != nil {
 			return rep, err
 		}
 	}
@@ -264,11 +312,10 @@ type pipeline struct {
 	tensorLen int
 	pool      sync.Pool
 
-	mu           sync.Mutex // guards rep counters, walkErrs and progress calls
+	mu           sync.Mutex // guards rep counters and progress calls
 	walkFinished bool
 	queued       int
 	done         int
-	walkErrs     []store.FileError
 
 	// known holds the first 8 bytes of every content hash in the store:
 	// those of the snapshot, then those committed by this run. A file whose
@@ -342,6 +389,9 @@ func (p *pipeline) found(st store.Status) {
 	case store.StatusChanged:
 		p.rep.Changed++
 		p.queued++
+	case store.StatusRetry:
+		p.rep.Retried++
+		p.queued++
 	default:
 		p.rep.New++
 		p.queued++
@@ -358,22 +408,67 @@ func (p *pipeline) walkDone() {
 	p.progress()
 }
 
-// walkFailure records a path the walk could not follow (a symlink loop, an
-// unreadable folder, a broken link).
-// A problem already recorded for the same path, size and time is not
-// recorded again.
-func (p *pipeline) walkFailure(snap *store.Snapshot, path string, err error) {
-	fe := store.FileError{Path: path, Stage: store.StageWalk, Reason: err.Error()}
+// walkState is what the walk saw, for the clean-up after it.
+type walkState struct {
+	seen      map[string]struct{} // regular files listed
+	reported  map[string]struct{} // paths the walk could not follow
+	skipped   []string            // named pipes, sockets, devices; excluded folders
+	excluded  []string            // folders never walked (Library.excludedFolders)
+	staleErrs []string            // unchanged items that still had a failure record
+}
+
+// excludedFolders are the folders an ingest never walks: the library's own
+// (its database, index file and thumbnails are not pictures to index) and
+// the mmsearch cache.
+func (l *Library) excludedFolders() []string {
+	return []string{l.dir, encoders.CacheDir(l.opts.Getenv)}
+}
+
+// walkFailure returns the record of a path the walk could not follow (a
+// symlink loop, an unreadable folder, a broken link), or nil when the same
+// problem is already recorded: the path is walked again on every run, and a
+// record that no longer applies is cleared at the end of the run.
+func (p *pipeline) walkFailure(snap *store.Snapshot, path string, err error) *store.FileError {
+	fe := store.FileError{Path: path, Stage: store.StageWalk, Class: store.ClassTransient, Reason: err.Error()}
 	if fi, serr := os.Lstat(path); serr == nil {
 		fe.Size, fe.MtimeNs = fi.Size(), fi.ModTime().UnixNano()
 	}
+	if prev, ok := snap.Errors[path]; ok && prev.Stage == fe.Stage && prev.Reason == fe.Reason {
+		p.mu.Lock()
+		p.rep.Skipped++
+		p.mu.Unlock()
+		return nil
+	}
+	return &fe
+}
+
+// skipped counts a path the walk passed over on purpose.
+func (p *pipeline) skipped(path string, why error, w *walkState) {
+	w.skipped = append(w.skipped, path)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if snap.Check(path, fe.Size, fe.MtimeNs) == store.StatusFailed {
-		p.rep.Skipped++
-		return
+	if errors.Is(why, walk.ErrExcluded) {
+		p.rep.Excluded++
+	} else {
+		p.rep.SkippedSpecial++
 	}
-	p.walkErrs = append(p.walkErrs, fe)
+}
+
+// classify says whether a failure at stage can pass without the file
+// changing. Only a file's content (not an image, corrupt, over a size
+// limit) fails the same way every time; reading can fail for a while (an
+// I/O error, a permission, a file that vanished or turned into something
+// else after the walk), and so can the model on a batch.
+func classify(stage store.Stage, err error) store.Class {
+	switch stage {
+	case store.StageDecode:
+		return store.ClassContent
+	case store.StageRead:
+		if errors.Is(err, imageproc.ErrTooLarge) {
+			return store.ClassContent
+		}
+	}
+	return store.ClassTransient
 }
 
 func (p *pipeline) tensor() []float32 {
@@ -394,7 +489,8 @@ func (p *pipeline) release(t []float32) {
 func (p *pipeline) decode(ctx context.Context, j job) decoded {
 	d := decoded{job: j}
 	fail := func(stage store.Stage, err error) decoded {
-		d.err = &store.FileError{Path: j.path, Size: j.size, MtimeNs: j.mtimeNs, Stage: stage, Reason: err.Error()}
+		d.err = &store.FileError{Path: j.path, Size: j.size, MtimeNs: j.mtimeNs, Stage: stage,
+			Class: classify(stage, err), Reason: err.Error()}
 		return d
 	}
 	if p.opt.testHookBeforeRead != nil {
@@ -462,9 +558,10 @@ func readLimited(path string, limit int64) ([]byte, error) {
 
 // unit is what the encoders hand the committer: one batch.
 type unit struct {
-	items  []store.Item
-	errs   []store.FileError
-	reused int // items whose vector came from identical content
+	items   []store.Item
+	errs    []store.FileError
+	dropped []int64 // items whose files failed now: their old entries go
+	reused  int     // items whose vector came from identical content
 }
 
 // tensorEncoder is what the ingest needs of the image encoder.
@@ -546,8 +643,9 @@ func (p *pipeline) encode(ctx context.Context, enc tensorEncoder, batch []decode
 	var u unit
 	for i, d := range batch {
 		if err != nil {
-			fe := store.FileError{Path: d.path, Size: d.size, MtimeNs: d.mtimeNs, Stage: store.StageEncode, Reason: err.Error()}
-			u.errs = append(u.errs, fe)
+			fe := store.FileError{Path: d.path, Size: d.size, MtimeNs: d.mtimeNs, Stage: store.StageEncode,
+				Class: classify(store.StageEncode, err), Reason: err.Error()}
+			u.fail(d.job, fe)
 			continue
 		}
 		u.items = append(u.items, d.item(vecs[i]))
@@ -561,13 +659,22 @@ func (p *pipeline) settled(ds []decoded) unit {
 	var u unit
 	for _, d := range ds {
 		if d.err != nil {
-			u.errs = append(u.errs, *d.err)
+			u.fail(d.job, *d.err)
 		} else {
 			u.items = append(u.items, d.item(d.reused))
 			u.reused++
 		}
 	}
 	return u
+}
+
+// fail adds a failure, and drops the item the file had: its entry describes
+// content the file no longer has.
+func (u *unit) fail(j job, fe store.FileError) {
+	u.errs = append(u.errs, fe)
+	if j.oldID != 0 {
+		u.dropped = append(u.dropped, j.oldID)
+	}
 }
 
 func (d decoded) item(vec []float32) store.Item {
@@ -590,10 +697,6 @@ func (p *pipeline) commitLoop(units <-chan unit, idx indexWriter, stop context.C
 		if failed != nil {
 			continue
 		}
-		p.mu.Lock()
-		u.errs = append(u.errs, p.walkErrs...)
-		p.walkErrs = nil
-		p.mu.Unlock()
 		t0 := time.Now()
 		ids, err := p.commit(ctx, u)
 		p.stages.Store += time.Since(t0)
@@ -603,6 +706,9 @@ func (p *pipeline) commitLoop(units <-chan unit, idx indexWriter, stop context.C
 			continue
 		}
 		t0 = time.Now()
+		for _, id := range u.dropped {
+			idx.Delete(uint64(id)) // an id the index lacks is fine
+		}
 		for i, it := range u.items {
 			if err := idx.Add(uint64(ids[i]), it.Vector); err != nil {
 				failed = fmt.Errorf("index item %d: %w", ids[i], err)
@@ -616,26 +722,16 @@ func (p *pipeline) commitLoop(units <-chan unit, idx indexWriter, stop context.C
 		p.rep.Indexed += len(u.items) - u.reused
 		p.rep.Reused += u.reused
 		p.rep.Failed += len(u.errs)
+		p.rep.Dropped += len(u.dropped)
 		p.rep.Errors = append(p.rep.Errors, u.errs...)
-		p.done += len(u.items) + len(u.errs)
+		for _, fe := range u.errs {
+			if fe.Stage != store.StageWalk {
+				p.done++ // walk failures were never queued
+			}
+		}
+		p.done += len(u.items)
 		p.progress()
 		p.mu.Unlock()
-	}
-	if failed == nil {
-		// Walk failures found after the last batch.
-		p.mu.Lock()
-		rest := p.walkErrs
-		p.walkErrs = nil
-		p.mu.Unlock()
-		if len(rest) > 0 {
-			if _, err := p.commit(ctx, unit{errs: rest}); err != nil {
-				return err
-			}
-			p.mu.Lock()
-			p.rep.Failed += len(rest)
-			p.rep.Errors = append(p.rep.Errors, rest...)
-			p.mu.Unlock()
-		}
 	}
 	return failed
 }
@@ -645,7 +741,11 @@ func (p *pipeline) commit(ctx context.Context, u unit) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids, err := tx.UpsertItems(ctx, u.items)
+	_, err = tx.DeleteItems(ctx, u.dropped)
+	var ids []int64
+	if err == nil {
+		ids, err = tx.UpsertItems(ctx, u.items)
+	}
 	if err == nil {
 		err = tx.RecordErrors(ctx, u.errs)
 	}
@@ -659,18 +759,46 @@ func (p *pipeline) commit(ctx context.Context, u unit) ([]int64, error) {
 	return ids, nil
 }
 
-// deleteMissing removes items under the walked roots whose files are gone.
-func (p *pipeline) deleteMissing(ctx context.Context, snap *store.Snapshot, seen map[string]struct{}, roots []string, idx indexWriter) error {
-	var gone []int64
-	for path, st := range snap.Items {
-		if _, ok := seen[path]; ok || !underAny(path, roots) {
-			continue
+// finishWalked brings the store in line with what a complete walk saw, in
+// one transaction. It removes the items under the walked roots whose files
+// are gone, are no longer regular files, or lie in an excluded folder
+// (unless KeepMissing), and the failure records that no longer apply: of
+// files gone, of paths the walk followed this time without a problem, of
+// items indexed as they are now, and of anything in an excluded folder.
+func (p *pipeline) finishWalked(ctx context.Context, snap *store.Snapshot, w *walkState, roots []string, idx indexWriter) error {
+	// obsolete reports whether a path under the roots that the walk did not
+	// list as a file has no business in the library any more.
+	obsolete := func(path string) bool {
+		if underAny(path, w.excluded) || underAny(path, w.skipped) {
+			return true
 		}
-		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
-			gone = append(gone, st.ID)
+		fi, err := os.Stat(path)
+		return errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.Mode().IsRegular())
+	}
+	var gone []int64
+	if !p.opt.KeepMissing {
+		for path, st := range snap.Items {
+			if _, ok := w.seen[path]; ok || !underAny(path, roots) {
+				continue
+			}
+			if obsolete(path) {
+				gone = append(gone, st.ID)
+			}
 		}
 	}
-	if len(gone) == 0 {
+	clear := w.staleErrs
+	for path, fe := range snap.Errors {
+		if _, ok := w.seen[path]; ok || !underAny(path, roots) {
+			continue // listed: indexed, skipped or recorded again this run
+		}
+		if _, ok := w.reported[path]; ok {
+			continue // still cannot be walked
+		}
+		if fe.Stage == store.StageWalk || obsolete(path) {
+			clear = append(clear, path)
+		}
+	}
+	if len(gone) == 0 && len(clear) == 0 {
 		return nil
 	}
 	t0 := time.Now()
@@ -679,6 +807,11 @@ func (p *pipeline) deleteMissing(ctx context.Context, snap *store.Snapshot, seen
 		return err
 	}
 	if _, err := tx.DeleteItems(ctx, gone); err != nil {
+		tx.Rollback()
+		return err
+	}
+	cleared, err := tx.ClearErrors(ctx, clear)
+	if err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -692,6 +825,7 @@ func (p *pipeline) deleteMissing(ctx context.Context, snap *store.Snapshot, seen
 	}
 	p.stages.Index += time.Since(t0)
 	p.rep.Deleted = len(gone)
+	p.rep.Cleared = cleared
 	return nil
 }
 
