@@ -58,7 +58,7 @@ func (f *libraryFlags) open(ctx context.Context, e *env) (*engine.Library, error
 func indexCommand() *command {
 	var lf libraryFlags
 	var workers, streams int
-	var hidden, keep, asJSON bool
+	var hidden, keep, retry, asJSON bool
 	return &command{
 		name:    "index",
 		summary: "add folders and images to a library, incrementally",
@@ -69,6 +69,7 @@ func indexCommand() *command {
 			fs.IntVar(&streams, "streams", 0, "inferences run at once, each on a share of the cores (default: chosen from the core count)")
 			fs.BoolVar(&hidden, "hidden", false, "include files and folders whose names start with '.'")
 			fs.BoolVar(&keep, "keep-missing", false, "keep items whose files were deleted")
+			fs.BoolVar(&retry, "retry-failed", false, "also try again files whose content failed before and has not changed since\n(failures that can pass, such as I/O errors and permissions, are tried again on every run)")
 			fs.BoolVar(&asJSON, "json", false, "print the final report as JSON on stdout")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
@@ -82,7 +83,7 @@ func indexCommand() *command {
 			defer lib.Close()
 			bar := newProgressBar(e.stderr, e.isTerminal, "indexing")
 			rep, err := lib.Index(ctx, args, engine.IngestOptions{
-				Workers: workers, Streams: streams, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep,
+				Workers: workers, Streams: streams, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep, RetryFailed: retry,
 				Progress: func(p engine.Progress) {
 					total := p.Queued
 					if p.Walking {
@@ -91,12 +92,20 @@ func indexCommand() *command {
 					bar.update(p.Done, total, p.Elapsed, false, map[string]any{"found": p.Found, "failed": p.Failed})
 				},
 			})
-			bar.update(rep.Indexed+rep.Reused+rep.Failed, rep.New+rep.Changed, rep.Elapsed, true, map[string]any{"found": rep.Found, "failed": rep.Failed})
+			if err != nil && !rep.Stopped && rep.Found == 0 && rep.Failed == 0 {
+				// Nothing started (the library is locked by another
+				// index, a root is missing): the error says it all.
+				return err
+			}
+			bar.update(rep.Indexed+rep.Reused+rep.Failed, rep.New+rep.Changed+rep.Retried, rep.Elapsed, true, map[string]any{"found": rep.Found, "failed": rep.Failed})
 			if asJSON {
 				printJSON(e.stdout, rep)
 			} else {
-				fmt.Fprintf(e.stdout, "%d files found: %d new, %d changed, %d unchanged, %d reused by content, %d deleted, %d failed (%d skipped, failed before) in %s\n",
-					rep.Found, rep.New, rep.Changed, rep.Unchanged, rep.Reused, rep.Deleted, rep.Failed, rep.Skipped, rep.Elapsed.Round(time.Millisecond))
+				if rep.Stopped {
+					fmt.Fprintln(e.stdout, stoppedSummary(rep))
+				} else {
+					fmt.Fprintln(e.stdout, indexSummary(rep))
+				}
 				if rep.Failed > 0 {
 					fmt.Fprintf(e.stdout, "failures:\n")
 					for i, fe := range rep.Errors {
@@ -108,12 +117,46 @@ func indexCommand() *command {
 					}
 				}
 				if rep.Stopped {
-					fmt.Fprintf(e.stdout, "stopped: the batches committed so far are kept; run the same command again to continue\n")
+					fmt.Fprintf(e.stdout, "the batches committed so far are kept; run the same command again to continue\n")
 				}
 			}
 			return err
 		},
 	}
+}
+
+// indexSummary is the line a finished index prints.
+func indexSummary(rep engine.IngestReport) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d files found: %d new, %d changed, %d unchanged, %d reused by content, %d deleted, %d failed (%d skipped, failed before",
+		rep.Found, rep.New, rep.Changed, rep.Unchanged, rep.Reused, rep.Deleted, rep.Failed, rep.Skipped)
+	if rep.Retried > 0 {
+		fmt.Fprintf(&b, "; %d failed before, tried again", rep.Retried)
+	}
+	b.WriteString(")")
+	for _, x := range []struct {
+		n    int
+		what string
+	}{
+		{rep.Dropped, "changed files no longer indexable, their old entries removed"},
+		{rep.Cleared, "failure records no longer applying, cleared"},
+		{rep.SkippedSpecial, "pipes, sockets or devices skipped"},
+		{rep.Excluded, "library or cache folders not walked"},
+	} {
+		if x.n > 0 {
+			fmt.Fprintf(&b, ", %d %s", x.n, x.what)
+		}
+	}
+	fmt.Fprintf(&b, " in %s", rep.Elapsed.Round(time.Millisecond))
+	return b.String()
+}
+
+// stoppedSummary is the line an interrupted index prints: what was
+// committed, not what the walk had found.
+func stoppedSummary(rep engine.IngestReport) string {
+	committed := rep.Indexed + rep.Reused + rep.Failed
+	return fmt.Sprintf("stopped after committing %d files (%d indexed, %d reused by content, %d failures recorded) of %d queued; the walk had found %d files, %d unchanged, in %s",
+		committed, rep.Indexed, rep.Reused, rep.Failed, rep.New+rep.Changed+rep.Retried, rep.Found, rep.Unchanged, rep.Elapsed.Round(time.Millisecond))
 }
 
 // quotePath shows a path readably even when it is not valid UTF-8.
@@ -255,19 +298,20 @@ func errorsCommand() *command {
 				type row struct {
 					Path   string `json:"path"`
 					Stage  string `json:"stage"`
+					Class  string `json:"class"` // content: skipped until the file changes; transient: tried every run
 					Reason string `json:"reason"`
 					Size   int64  `json:"size"`
 				}
 				rows := make([]row, 0, len(errs))
 				for _, fe := range errs {
-					rows = append(rows, row{fe.Path, string(fe.Stage), fe.Reason, fe.Size})
+					rows = append(rows, row{fe.Path, string(fe.Stage), string(fe.Class), fe.Reason, fe.Size})
 				}
 				return printJSON(e.stdout, rows)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "STAGE\tPATH\tREASON\n")
+			fmt.Fprintf(tw, "STAGE\tCLASS\tPATH\tREASON\n")
 			for _, fe := range errs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", fe.Stage, quotePath(fe.Path), fe.Reason)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", fe.Stage, fe.Class, quotePath(fe.Path), fe.Reason)
 			}
 			tw.Flush()
 			return nil
