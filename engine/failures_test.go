@@ -540,3 +540,58 @@ func TestUnreadableFolderAsNobody(t *testing.T) {
 		t.Fatalf("the case did not run and pass as uid %d:\n%s", nobody, out)
 	}
 }
+
+// TestClassifyFailures: which failures are tried again on every run. Read
+// failures come from reading real files where this machine can produce
+// them; I/O and permission errors, which root cannot provoke on a healthy
+// disk, are the errors the system returns for them.
+func TestClassifyFailures(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.png")
+	if err := os.WriteFile(big, bytes.Repeat([]byte{1}, 100), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pipe := filepath.Join(dir, "pipe")
+	if err := syscall.Mkfifo(pipe, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	readErr := func(path string, limit int64) error {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() {
+			_, err := readLimited(path, limit)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Fatalf("reading %s succeeded", path)
+			}
+			return err
+		case <-time.After(5 * time.Second):
+			t.Fatalf("reading %s hangs", path)
+		}
+		return nil
+	}
+	tests := []struct {
+		name  string
+		stage store.Stage
+		err   error
+		want  store.Class
+	}{
+		{"vanished", store.StageRead, readErr(filepath.Join(dir, "gone.png"), 0), store.ClassTransient},
+		{"over the size limit", store.StageRead, readErr(big, 10), store.ClassContent},
+		{"became a named pipe", store.StageRead, readErr(pipe, 0), store.ClassTransient},
+		{"became a folder", store.StageRead, readErr(dir, 0), store.ClassTransient},
+		{"I/O error", store.StageRead, &fs.PathError{Op: "read", Path: big, Err: syscall.EIO}, store.ClassTransient},
+		{"permission", store.StageRead, &fs.PathError{Op: "open", Path: big, Err: syscall.EACCES}, store.ClassTransient},
+		{"not an image", store.StageDecode, errors.New(`not an image (unknown format; starts with "hello")`), store.ClassContent},
+		{"model failed on the batch", store.StageEncode, errors.New("onnxruntime: out of memory"), store.ClassTransient},
+		{"folder unreadable", store.StageWalk, &fs.PathError{Op: "open", Path: dir, Err: syscall.EACCES}, store.ClassTransient},
+	}
+	for _, tc := range tests {
+		if got := classify(tc.stage, tc.err); got != tc.want {
+			t.Errorf("%s (%s: %v): class %s, want %s", tc.name, tc.stage, tc.err, got, tc.want)
+		}
+	}
+}

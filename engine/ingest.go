@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"mmsearch/encoders"
@@ -528,7 +529,9 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	if limit <= 0 {
 		limit = imageproc.DefaultMaxFileBytes
 	}
-	f, err := os.Open(path)
+	// Non-blocking, so that a file replaced by a named pipe since the walk
+	// is refused below instead of waiting for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("file vanished before it could be read: %w", err)
