@@ -192,6 +192,7 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 	w := &walkState{
 		seen:     make(map[string]struct{}, len(snap.Items)),
 		reported: make(map[string]struct{}),
+		special:  make(map[string]struct{}),
 		excluded: l.excludedFolders(),
 	}
 	var walkErr error
@@ -413,8 +414,8 @@ func (p *pipeline) walkDone() {
 type walkState struct {
 	seen      map[string]struct{} // regular files listed
 	reported  map[string]struct{} // paths the walk could not follow
-	skipped   []string            // named pipes, sockets, devices; excluded folders
-	excluded  []string            // folders never walked (Library.excludedFolders)
+	special   map[string]struct{} // named pipes, sockets, devices passed over
+	excluded  []string            // folders never walked: Library.excludedFolders, then as reached
 	staleErrs []string            // unchanged items that still had a failure record
 }
 
@@ -445,10 +446,15 @@ func (p *pipeline) walkFailure(snap *store.Snapshot, path string, err error) *st
 
 // skipped counts a path the walk passed over on purpose.
 func (p *pipeline) skipped(path string, why error, w *walkState) {
-	w.skipped = append(w.skipped, path)
+	excluded := errors.Is(why, walk.ErrExcluded)
+	if excluded {
+		w.excluded = append(w.excluded, path)
+	} else {
+		w.special[path] = struct{}{}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if errors.Is(why, walk.ErrExcluded) {
+	if excluded {
 		p.rep.Excluded++
 	} else {
 		p.rep.SkippedSpecial++
@@ -772,7 +778,10 @@ func (p *pipeline) finishWalked(ctx context.Context, snap *store.Snapshot, w *wa
 	// obsolete reports whether a path under the roots that the walk did not
 	// list as a file has no business in the library any more.
 	obsolete := func(path string) bool {
-		if underAny(path, w.excluded) || underAny(path, w.skipped) {
+		if _, ok := w.special[path]; ok {
+			return true
+		}
+		if underAny(path, w.excluded) {
 			return true
 		}
 		fi, err := os.Stat(path)
