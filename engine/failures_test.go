@@ -59,7 +59,8 @@ func TestChangedFileThatFailsLosesItsEntry(t *testing.T) {
 		replace    func(t *testing.T, path string)
 		wantError  string // words in the recorded reason; "" = no record
 		wantStage  store.Stage
-		wantSkipFn bool // counted as a skipped special file
+		wantSkipFn bool          // counted as a skipped special file
+		second     IngestOptions // of the run after the change
 	}{
 		{
 			name: "truncated jpeg",
@@ -93,6 +94,19 @@ func TestChangedFileThatFailsLosesItsEntry(t *testing.T) {
 			},
 			wantSkipFn: true,
 		},
+		{
+			// Not a deleted file: --keep-missing keeps nothing here.
+			name: "named pipe, keep missing",
+			replace: func(t *testing.T, path string) {
+				if err := os.Remove(path); err != nil {
+					t.Fatal(err)
+				}
+				if err := syscall.Mkfifo(path, 0o644); err != nil {
+					t.Skipf("cannot make a named pipe here: %v", err)
+				}
+			},
+			wantSkipFn: true, second: IngestOptions{KeepMissing: true},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,7 +126,7 @@ func TestChangedFileThatFailsLosesItsEntry(t *testing.T) {
 			}
 
 			tc.replace(t, cat)
-			rep, err := lib.Index(ctx, []string{photos}, IngestOptions{})
+			rep, err := lib.Index(ctx, []string{photos}, tc.second)
 			if err != nil {
 				t.Fatal(err)
 			}

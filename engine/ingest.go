@@ -770,32 +770,32 @@ func (p *pipeline) commit(ctx context.Context, u unit) ([]int64, error) {
 
 // finishWalked brings the store in line with what a complete walk saw, in
 // one transaction. It removes the items under the walked roots whose files
-// are gone, are no longer regular files, or lie in an excluded folder
-// (unless KeepMissing), and the failure records that no longer apply: of
-// files gone, of paths the walk followed this time without a problem, of
-// items indexed as they are now, and of anything in an excluded folder.
+// are gone (unless KeepMissing), are no longer regular files, or lie in an
+// excluded folder, and the failure records that no longer apply: of files
+// gone, of paths the walk followed this time without a problem, of items
+// indexed as they are now, and of anything in an excluded folder.
 func (p *pipeline) finishWalked(ctx context.Context, snap *store.Snapshot, w *walkState, roots []string, idx indexWriter) error {
 	// obsolete reports whether a path under the roots that the walk did not
-	// list as a file has no business in the library any more.
-	obsolete := func(path string) bool {
+	// list as a file has no business in the library any more: missing, it
+	// is gone; else it is a pipe, socket, device or folder now, or lies in
+	// an excluded folder.
+	obsolete := func(path string) (missing, replaced bool) {
 		if _, ok := w.special[path]; ok {
-			return true
+			return false, true
 		}
 		if underAny(path, w.excluded) {
-			return true
+			return false, true
 		}
 		fi, err := os.Stat(path)
-		return errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.Mode().IsRegular())
+		return errors.Is(err, fs.ErrNotExist), err == nil && !fi.Mode().IsRegular()
 	}
 	var gone []int64
-	if !p.opt.KeepMissing {
-		for path, st := range snap.Items {
-			if _, ok := w.seen[path]; ok || !underAny(path, roots) {
-				continue
-			}
-			if obsolete(path) {
-				gone = append(gone, st.ID)
-			}
+	for path, st := range snap.Items {
+		if _, ok := w.seen[path]; ok || !underAny(path, roots) {
+			continue
+		}
+		if missing, replaced := obsolete(path); replaced || (missing && !p.opt.KeepMissing) {
+			gone = append(gone, st.ID)
 		}
 	}
 	clear := w.staleErrs
@@ -806,7 +806,7 @@ func (p *pipeline) finishWalked(ctx context.Context, snap *store.Snapshot, w *wa
 		if _, ok := w.reported[path]; ok {
 			continue // still cannot be walked
 		}
-		if fe.Stage == store.StageWalk || obsolete(path) {
+		if missing, replaced := obsolete(path); fe.Stage == store.StageWalk || missing || replaced {
 			clear = append(clear, path)
 		}
 	}
