@@ -188,6 +188,10 @@ func (s *Server) handleSearchImage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if err := uploadContentType(r.Header.Get("Content-Type")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	limit := s.cfg.MaxUploadBytes + multipartSlack
 	if r.ContentLength > limit {
 		s.writeError(w, r, apiErrorf(http.StatusRequestEntityTooLarge, CodeTooLarge,

@@ -148,6 +148,9 @@ func jsonBody(v any) io.Reader {
 
 var jsonHeader = map[string]string{"Content-Type": "application/json"}
 
+// pngHeader is the Content-Type of a raw PNG upload.
+var pngHeader = map[string]string{"Content-Type": "image/png"}
+
 func multipartBody(t testing.TB, field, name string, data []byte) (io.Reader, string) {
 	t.Helper()
 	var buf bytes.Buffer
@@ -303,12 +306,12 @@ func TestAPI(t *testing.T) {
 					t.Fatalf("terms %+v", res.Terms)
 				}
 			}},
-		{name: "upload not an image", method: "POST", path: "/api/search/image", body: strings.NewReader("hello, I am text"), status: 415, code: CodeNotImage},
-		{name: "upload empty", method: "POST", path: "/api/search/image", body: strings.NewReader(""), status: 415, code: CodeNotImage},
-		{name: "upload corrupt", method: "POST", path: "/api/search/image", body: bytes.NewReader(img3[:60]), status: 422, code: CodeCorrupt},
+		{name: "upload not an image", method: "POST", path: "/api/search/image", header: pngHeader, body: strings.NewReader("hello, I am text"), status: 415, code: CodeNotImage},
+		{name: "upload empty", method: "POST", path: "/api/search/image", header: pngHeader, body: strings.NewReader(""), status: 415, code: CodeNotImage},
+		{name: "upload corrupt", method: "POST", path: "/api/search/image", header: pngHeader, body: bytes.NewReader(img3[:60]), status: 422, code: CodeCorrupt},
 		{name: "upload no image field", method: "POST", path: "/api/search/image", header: map[string]string{"Content-Type": mpNoFieldType},
 			body: mpNoField, status: 400, code: CodeBadRequest},
-		{name: "upload bad k", method: "POST", path: "/api/search/image?k=-1", body: bytes.NewReader(img3), status: 400, code: CodeBadRequest},
+		{name: "upload bad k", method: "POST", path: "/api/search/image?k=-1", header: pngHeader, body: bytes.NewReader(img3), status: 400, code: CodeBadRequest},
 
 		// Methods and routes.
 		{name: "delete item", method: "DELETE", path: fmt.Sprintf("/api/items/%d", id3), status: 405, code: CodeMethod, check: wantAllow("GET, HEAD")},
@@ -467,7 +470,7 @@ func TestInternalErrorsAreHidden(t *testing.T) {
 	}
 	runCases(t, h, []apiCase{
 		{name: "search", path: "/api/search?q=red", status: 500, code: CodeInternal, check: hidden},
-		{name: "image", method: "POST", path: "/api/search/image", body: strings.NewReader("x"), status: 500, code: CodeInternal, check: hidden},
+		{name: "image", method: "POST", path: "/api/search/image", header: pngHeader, body: strings.NewReader("x"), status: 500, code: CodeInternal, check: hidden},
 		{name: "item", path: "/api/items/1", status: 500, code: CodeInternal, check: hidden},
 		{name: "thumb", path: "/api/items/1/thumb", status: 500, code: CodeInternal, check: hidden},
 		{name: "file", path: "/api/items/1/file", status: 500, code: CodeInternal, check: hidden},

@@ -24,14 +24,17 @@ func securityHeaders(h http.Header) {
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 }
 
-// middleware wraps every route: security headers, the Host check, CORS and
-// the access log.
+// middleware wraps every route: security headers, the Host check, the
+// cross-site check, CORS and the access log.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		securityHeaders(w.Header())
 		if s.checkHost && !loopbackHost(r.Host) {
 			s.writeError(w, r, apiErrorf(http.StatusForbidden, CodeForbiddenHost,
 				"this server answers only requests to a loopback address (start it with --token to serve other names)"))
+			return
+		}
+		if s.refuseCrossSite(w, r) {
 			return
 		}
 		if s.cors(w, r) {

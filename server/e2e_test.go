@@ -36,12 +36,7 @@ func artifactsDir(t *testing.T) string {
 // into the builder, result thumbnails, "use in query", a shared URL, the
 // back button, a query error with its position marked, and the "/" key.
 func TestBrowserEndToEnd(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("end-to-end browser test skipped: %s not found (install Debian's chromium: apt-get install -y chromium)", chromiumPath)
-	}
-	if testing.Short() {
-		t.Skip("end-to-end browser test skipped in -short mode")
-	}
+	skipWithoutChromium(t)
 	f := newFixtureSized(t, 20, 96)
 	// One more picture whose name is HTML: the page must show it as text.
 	hostile := `<img src=x onerror="window.__xss=1">.png`
@@ -68,30 +63,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	base := URL(ln)
 	dir := artifactsDir(t)
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("hide-scrollbars", true), // screenshots then show the whole width
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	// The first Run starts the browser; it must not carry a timeout.
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
-	defer cancel()
+	ctx := startChromium(t)
 
 	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -238,6 +210,50 @@ func TestBrowserEndToEnd(t *testing.T) {
 	}
 	shot(t, ctx, dir, "server-e2e-phone")
 	t.Logf("artifacts in %s", dir)
+}
+
+// skipWithoutChromium skips browser tests where Chromium is missing and in
+// -short mode.
+func skipWithoutChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skipf("end-to-end browser test skipped: %s not found (install Debian's chromium: apt-get install -y chromium)", chromiumPath)
+	}
+	if testing.Short() {
+		t.Skip("end-to-end browser test skipped in -short mode")
+	}
+}
+
+// startChromium starts headless Chromium for the test and returns a context
+// for its first tab, with a 90-second limit; the browser stops when the
+// test ends.
+func startChromium(t *testing.T) context.Context {
+	t.Helper()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("hide-scrollbars", true), // screenshots then show the whole width
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	// The first Run starts the browser; it must not carry a timeout.
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // shot saves a full-page PNG screenshot in the artifacts folder and returns

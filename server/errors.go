@@ -18,6 +18,7 @@ const (
 	CodeBadRequest      = "bad_request"        // 400: a bad parameter or body
 	CodeUnauthorized    = "unauthorized"       // 401: missing or wrong token
 	CodeForbiddenHost   = "forbidden_host"     // 403: Host header is not a loopback name
+	CodeCrossSite       = "cross_site"         // 403: a browser request from another site or origin
 	CodeNotFound        = "not_found"          // 404: unknown item or route
 	CodeMethod          = "method_not_allowed" // 405
 	CodeStale           = "stale_item"         // 409: the file changed since it was indexed

@@ -139,3 +139,6 @@ func do(t testing.TB, h http.Handler, req *http.Request) *httptest.ResponseRecor
 	h.ServeHTTP(rec, req)
 	return rec
 }
+
+// testToken is a token of the accepted length and variety.
+const testToken = "tT4f8Qz1pW7mK2vX9rB6nC3yH5jL0sDq"

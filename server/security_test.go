@@ -362,11 +362,12 @@ func TestUploadLimits(t *testing.T) {
 	// A body whose length is not announced.
 	chunked := httptest.NewRequest("POST", "/api/search/image", io.MultiReader(bytes.NewReader(big)))
 	chunked.ContentLength = -1
+	chunked.Header.Set("Content-Type", "image/png")
 	runCases(t, h, []apiCase{
-		{name: "raw over limit", method: "POST", path: "/api/search/image", body: bytes.NewReader(big), status: 413, code: CodeTooLarge},
+		{name: "raw over limit", method: "POST", path: "/api/search/image", header: pngHeader, body: bytes.NewReader(big), status: 413, code: CodeTooLarge},
 		{name: "multipart over limit", method: "POST", path: "/api/search/image", header: map[string]string{"Content-Type": mpType}, body: mp, status: 413, code: CodeTooLarge},
-		{name: "announced over limit", method: "POST", path: "/api/search/image", body: bytes.NewReader(huge), status: 413, code: CodeTooLarge},
-		{name: "text is not an image", method: "POST", path: "/api/search/image", body: strings.NewReader("<svg onload=alert(1)>"), status: 415, code: CodeNotImage},
+		{name: "announced over limit", method: "POST", path: "/api/search/image", header: pngHeader, body: bytes.NewReader(huge), status: 413, code: CodeTooLarge},
+		{name: "text is not an image", method: "POST", path: "/api/search/image", header: pngHeader, body: strings.NewReader("<svg onload=alert(1)>"), status: 415, code: CodeNotImage},
 		{name: "html in multipart", method: "POST", path: "/api/search/image", header: map[string]string{"Content-Type": "multipart/form-data; boundary=X"},
 			body: strings.NewReader("--X\r\nContent-Disposition: form-data; name=\"image\"; filename=\"../../a.html\"\r\n\r\n<html></html>\r\n--X--\r\n"), status: 415, code: CodeNotImage},
 		{name: "multipart without boundary", method: "POST", path: "/api/search/image", header: map[string]string{"Content-Type": "multipart/form-data"}, body: strings.NewReader("x"), status: 400, code: CodeBadRequest},

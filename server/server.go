@@ -141,7 +141,9 @@ type Server struct {
 	authFails *authLimiter
 	// checkHost restricts Host headers to loopback names (no token, loopback bind).
 	checkHost bool
-	handler   http.Handler
+	// crossOrigin refuses unsafe requests from other origins (see crosssite.go).
+	crossOrigin *http.CrossOriginProtection
+	handler     http.Handler
 }
 
 // ErrNeedToken is returned by New for a non-loopback address with neither a
@@ -205,6 +207,9 @@ func New(lib Library, cfg Config) (*Server, error) {
 		mac := hmac.New(sha256.New, []byte(cfg.Token))
 		mac.Write([]byte("mmsearch web session v1"))
 		s.session = hex.EncodeToString(mac.Sum(nil))
+	}
+	if s.crossOrigin, err = s.newCrossOrigin(); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.handler = s.routes()
 	return s, nil
