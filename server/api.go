@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"mmsearch/engine"
+	"mmsearch/engine/query"
 )
 
 // multipartSlack is room for multipart headers and boundaries around an
@@ -168,6 +169,10 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if err := refuseItemPaths(expr); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.SearchTimeout)
 	defer cancel()
 	res, err := s.lib.Search(ctx, expr, opt)
@@ -220,6 +225,24 @@ func (s *Server) handleSearchImage(w http.ResponseWriter, r *http.Request) {
 		Terms:   []engine.TermInfo{{Kind: "upload", Value: name, Coef: 1}},
 		Results: hits(res), TookMS: ms(time.Since(start)),
 	})
+}
+
+// refuseItemPaths refuses queries that name an indexed item by its path
+// ("@/photos/cat.jpg"): over HTTP an item is named by its id only. The
+// answer is the same whether or not the path is indexed, so that a client
+// cannot learn which paths the library holds. Other syntax errors are left
+// to the engine, which reports them the same way.
+func refuseItemPaths(expr string) error {
+	q, err := query.Parse(expr, query.Options{})
+	if err != nil {
+		return nil
+	}
+	for i := range q.Terms {
+		if t := &q.Terms[i]; t.Kind == query.Item && t.ItemID == 0 {
+			return t.Errorf("items are named by id over HTTP (@123), not by path")
+		}
+	}
+	return nil
 }
 
 // uploadedImage finds the image in a request: the multipart field "image",

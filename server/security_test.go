@@ -504,3 +504,53 @@ func TestAuthLimiterMemoryBounded(t *testing.T) {
 		t.Fatalf("tracking %d clients, limit %d", n, maxTrackedClients)
 	}
 }
+
+// TestItemPathRefused checks that a query naming an item by its path is
+// refused over HTTP with one answer, whether the path is indexed or not, so
+// that a client cannot probe which paths the library holds.
+func TestItemPathRefused(t *testing.T) {
+	f := newFixture(t, 4)
+	h := newTestServer(t, f.lib, Config{}).Handler()
+	indexed := f.paths[f.ids["colour02.png"]]
+	var first *APIError
+	for _, tt := range []struct {
+		name, path string
+	}{
+		{"indexed", indexed},
+		{"not indexed", "/etc/passwd"},
+		{"indexed but absent", filepath.Join(filepath.Dir(indexed), "colour99.png")},
+	} {
+		for _, q := range []string{"red + @" + tt.path, `red + @"` + tt.path + `"`} {
+			for _, post := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s %s post=%v", tt.name, q, post), func(t *testing.T) {
+					req := httptest.NewRequest("GET", "/api/search?q="+url.QueryEscape(q), nil)
+					if post {
+						req = httptest.NewRequest("POST", "/api/search", jsonBody(SearchRequest{Q: q}))
+						req.Header.Set("Content-Type", "application/json")
+					}
+					rec := do(t, h, req)
+					if rec.Code != http.StatusBadRequest {
+						t.Fatalf("status %d, want 400: %s", rec.Code, rec.Body.String())
+					}
+					e := decodeError(t, rec)
+					if e.Code != CodeBadQuery || e.Position == nil || *e.Position != 6 || !strings.Contains(e.Message, "by id") {
+						t.Fatalf("error %+v", e)
+					}
+					if strings.Contains(e.Message, "no indexed item") || strings.Contains(e.Message, tt.path) {
+						t.Fatalf("the message tells whether the path is indexed: %q", e.Message)
+					}
+					if first == nil {
+						first = &e
+					} else if e.Message != first.Message || e.Code != first.Code {
+						t.Fatalf("answer %q differs from %q", e.Message, first.Message)
+					}
+				})
+			}
+		}
+	}
+	// By id the same item works.
+	rec := do(t, h, httptest.NewRequest("GET", fmt.Sprintf("/api/search?q=%%40%d&k=2", f.ids["colour02.png"]), nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("@ID: %d %s", rec.Code, rec.Body.String())
+	}
+}
