@@ -204,16 +204,17 @@ func (s *Server) handleSearchImage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := http.MaxBytesReader(w, r.Body, limit)
-	img, name, size, err := uploadedImage(r, body)
+	part, name, size, err := uploadedImage(r, body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	img := &uploadReader{r: part}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.SearchTimeout)
 	defer cancel()
 	res, err := s.lib.SearchImage(ctx, img, name, size, opt)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeError(w, r, img.blame(err))
 		return
 	}
 	mode := opt.Mode
@@ -245,11 +246,44 @@ func refuseItemPaths(expr string) error {
 	return nil
 }
 
+// uploadReader remembers the first error reading an upload gave, so that
+// a body that breaks off (a multipart body without its closing boundary, a
+// connection that ends early) is the client's error, not the decoder's.
+type uploadReader struct {
+	r   io.Reader
+	err error
+}
+
+func (u *uploadReader) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	if err != nil && err != io.EOF && u.err == nil {
+		u.err = err
+	}
+	return n, err
+}
+
+// blame returns the error to answer when the search of an upload failed
+// with err: a read error of the body itself is a bad request (or too large),
+// anything else is err.
+func (u *uploadReader) blame(err error) error {
+	if u.err == nil {
+		return err
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(u.err, &mbe) {
+		return u.err
+	}
+	return badRequest("the upload broke off before its end (a multipart body needs its closing boundary)")
+}
+
 // uploadedImage finds the image in a request: the multipart field "image",
 // or the whole body otherwise. size is -1 when unknown.
 func uploadedImage(r *http.Request, body io.Reader) (io.Reader, string, int64, error) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || !strings.EqualFold(mt, "multipart/form-data") {
+	if err != nil {
+		return nil, "", 0, badRequest("bad Content-Type: %s", strings.TrimPrefix(err.Error(), "mime: "))
+	}
+	if !strings.EqualFold(mt, "multipart/form-data") {
 		size := r.ContentLength
 		if size < 0 {
 			size = -1
@@ -271,7 +305,7 @@ func uploadedImage(r *http.Request, body io.Reader) (io.Reader, string, int64, e
 			if errors.As(err, &mbe) {
 				return nil, "", 0, err
 			}
-			return nil, "", 0, badRequest("bad multipart body: %v", err)
+			return nil, "", 0, badRequest("bad multipart body: %s", strings.TrimPrefix(err.Error(), "multipart: "))
 		}
 		if part.FormName() == "image" {
 			name := filepath.Base(part.FileName())

@@ -548,3 +548,50 @@ func TestThumbnailsPruned(t *testing.T) {
 		t.Errorf("thumbnails of the changed item: %v", got)
 	}
 }
+
+// TestMalformedUploads feeds broken multipart bodies and content types: each
+// is the client's error (400), never an internal one (500).
+func TestMalformedUploads(t *testing.T) {
+	f := newFixture(t, 4)
+	h := newTestServer(t, f.lib, Config{}).Handler()
+	img, err := os.ReadFile(filepath.Join(f.photos, "a", "colour00.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := "--X\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n"
+	mp := "multipart/form-data; boundary=X"
+	for _, tt := range []struct {
+		name, ct, body string
+		msg            string
+	}{
+		{"no closing boundary", mp, head + string(img), "broke off"},
+		{"half an image, no closing boundary", mp, head + string(img[:len(img)/2]), "broke off"},
+		{"cut inside the closing boundary", mp, head + string(img) + "\r\n--", "broke off"},
+		{"header without colon", mp, "--X\r\nbad header\r\n\r\nxx\r\n--X--\r\n", "malformed MIME header"},
+		{"no boundary in the body", mp, "garbage", `no "image" field`},
+		{"empty body", mp, "", `no "image" field`},
+		{"boundary parameter without value", "multipart/form-data; boundary", head + string(img) + "\r\n--X--\r\n", "bad Content-Type"},
+		{"no boundary parameter", "multipart/form-data", head, "without a boundary"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "/api/search/image", strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", tt.ct)
+			rec := do(t, h, req)
+			if rec.Code != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400: %s", rec.Code, rec.Body.String())
+			}
+			if e := decodeError(t, rec); e.Code != CodeBadRequest || !strings.Contains(e.Message, tt.msg) {
+				t.Fatalf("error %+v, want bad_request with %q", e, tt.msg)
+			}
+		})
+	}
+	// The same image, well formed, is searched.
+	rec := do(t, h, func() *http.Request {
+		req := httptest.NewRequest("POST", "/api/search/image", strings.NewReader(head+string(img)+"\r\n--X--\r\n"))
+		req.Header.Set("Content-Type", mp)
+		return req
+	}())
+	if rec.Code != http.StatusOK {
+		t.Fatalf("well-formed body: %d %s", rec.Code, rec.Body.String())
+	}
+}

@@ -102,16 +102,19 @@ func simpleContentType(ct string) bool {
 // a content type, text/plain or a URL-encoded form is what a page on another
 // site can send without asking the server first; it is refused.
 func uploadContentType(ct string) error {
-	if simpleContentType(ct) {
-		if mt, _, err := mime.ParseMediaType(ct); err == nil && mt == "multipart/form-data" {
+	if strings.TrimSpace(ct) != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil {
+			return badRequest("bad Content-Type: %s", strings.TrimPrefix(err.Error(), "mime: "))
+		}
+		if mt == "multipart/form-data" || !simpleContentType(ct) {
 			return nil
 		}
-		got := "no Content-Type"
-		if strings.TrimSpace(ct) != "" {
-			got = "Content-Type " + strings.TrimSpace(ct)
-		}
-		return apiErrorf(http.StatusUnsupportedMediaType, CodeMediaType,
-			"send the image with its media type (such as image/png or application/octet-stream) or as multipart/form-data, not with %s", got)
 	}
-	return nil
+	got := "no Content-Type"
+	if strings.TrimSpace(ct) != "" {
+		got = "Content-Type " + strings.TrimSpace(ct)
+	}
+	return apiErrorf(http.StatusUnsupportedMediaType, CodeMediaType,
+		"send the image with its media type (such as image/png or application/octet-stream) or as multipart/form-data, not with %s", got)
 }
