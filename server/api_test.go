@@ -595,3 +595,53 @@ func TestMalformedUploads(t *testing.T) {
 		t.Fatalf("well-formed body: %d %s", rec.Code, rec.Body.String())
 	}
 }
+
+// TestErrorsNameNoGoTypes sends bodies and parameters of the wrong types and
+// shapes: no error message names a Go type, package or struct.
+func TestErrorsNameNoGoTypes(t *testing.T) {
+	h := newTestServer(t, statsLibrary{failingLibrary{t.TempDir()}}, Config{}).Handler()
+	goish := []string{"Go ", "struct", "int64", "int32", "float32", "float64", "bool", "SearchRequest", "server.", "engine.", "json:", "multipart:", "mime:", "*http.", "%!"}
+	post := func(body string) *http.Request {
+		req := httptest.NewRequest("POST", "/api/search", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	}
+	for _, tt := range []struct {
+		name string
+		req  *http.Request
+		want string
+	}{
+		{"k as a string", post(`{"q":"red","k":"ten"}`), `"k" must be a number`},
+		{"k as a fraction", post(`{"q":"red","k":2.5}`), `"k" must be a whole number`},
+		{"k too large for int", post(`{"q":"red","k":1e30}`), `"k" must be a whole number`},
+		{"q as a number", post(`{"q":5}`), `"q" must be a string`},
+		{"include_inputs as a string", post(`{"q":"red","include_inputs":"yes"}`), `"include_inputs" must be true or false`},
+		{"body an array", post(`["red"]`), "must be a JSON object"},
+		{"body a string", post(`"red"`), "must be a JSON object"},
+		{"unknown field", post(`{"q":"red","x":1}`), `unknown field "x"`},
+		{"syntax", post(`{"q":}`), "invalid character"},
+		{"cut short", post(`{"q":"red"`), "ends early"},
+		{"empty", post(``), "empty"},
+		{"login token a number", func() *http.Request {
+			req := httptest.NewRequest("POST", "/api/login", strings.NewReader(`{"token":123}`))
+			req.Header.Set("Content-Type", "application/json")
+			return req
+		}(), `"token" must be a string`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := do(t, h, tt.req)
+			if rec.Code != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400: %s", rec.Code, rec.Body.String())
+			}
+			e := decodeError(t, rec)
+			for _, g := range goish {
+				if strings.Contains(e.Message, g) {
+					t.Errorf("message %q names %q", e.Message, g)
+				}
+			}
+			if !strings.Contains(e.Message, tt.want) {
+				t.Errorf("message %q, want it to contain %q", e.Message, tt.want)
+			}
+		})
+	}
+}

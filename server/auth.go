@@ -5,9 +5,12 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 )
 
@@ -226,10 +229,55 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error
 		if errors.As(err, &mbe) {
 			return err
 		}
-		return badRequest("bad JSON body: %v", err)
+		return badRequest("bad JSON body: %s", jsonProblem(err))
 	}
 	if dec.More() {
 		return badRequest("bad JSON body: data after the object")
 	}
 	return nil
+}
+
+// jsonProblem describes a JSON decoding error in the API's terms: field
+// names as the client wrote them and JSON types, never the Go types the
+// body is decoded into.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.Is(err, io.EOF):
+		return "the body is empty"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body ends early"
+	case errors.As(err, &se):
+		return fmt.Sprintf("%s (at byte %d)", strings.TrimPrefix(se.Error(), "json: "), se.Offset)
+	case errors.As(err, &te):
+		if te.Field == "" {
+			return "the body must be a JSON object"
+		}
+		field := te.Field
+		if i := strings.LastIndexByte(field, '.'); i >= 0 {
+			field = field[i+1:]
+		}
+		want := "of another type"
+		switch te.Type.Kind() {
+		case reflect.String:
+			want = "a string"
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			want = "a number"
+			if te.Value == "number" || strings.HasPrefix(te.Value, "number ") {
+				want = "a whole number in range"
+			}
+		case reflect.Float32, reflect.Float64:
+			want = "a number"
+		}
+		return fmt.Sprintf("field %q must be %s", field, want)
+	}
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	if strings.HasPrefix(msg, "unknown field ") {
+		return msg
+	}
+	return "not valid JSON"
 }
