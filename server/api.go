@@ -63,9 +63,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.allow(s.handlePage, http.MethodGet))
 	mux.Handle("/assets/", s.allow(s.handleAsset, http.MethodGet))
-	mux.HandleFunc("/healthz", s.allow(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	}, http.MethodGet))
+	mux.HandleFunc("/healthz", s.allow(s.handleHealth, http.MethodGet))
 	mux.HandleFunc("/api/login", s.allow(s.handleLogin, http.MethodPost))
 	mux.HandleFunc("/api/search", s.requireAuth(s.allow(s.handleSearch, http.MethodGet, http.MethodPost)))
 	mux.HandleFunc("/api/search/image", s.requireAuth(s.allow(s.handleSearchImage, http.MethodPost)))
@@ -77,6 +75,22 @@ func (s *Server) routes() http.Handler {
 		s.writeError(w, r, apiErrorf(http.StatusNotFound, CodeNotFound, "no such endpoint"))
 	}))
 	return s.middleware(mux)
+}
+
+// healthTimeout bounds the health check.
+const healthTimeout = 5 * time.Second
+
+// handleHealth answers {"status":"ok"} while the library's files are intact
+// and its store answers, else 503 (the cause goes to the log only).
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+	defer cancel()
+	if err := s.lib.Check(ctx); err != nil {
+		s.log.Error("health check failed", "err", err)
+		s.writeError(w, r, apiErrorf(http.StatusServiceUnavailable, CodeUnavailable, "the library cannot be read; see the server's log"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // allow refuses methods other than those listed with a JSON 405. GET also

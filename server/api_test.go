@@ -460,6 +460,7 @@ func (l failingLibrary) Item(context.Context, int64) (engine.ItemInfo, error) {
 }
 func (l failingLibrary) Stats(context.Context) (engine.Stats, error) { return engine.Stats{}, errDisk }
 func (l failingLibrary) Dir() string                                 { return l.dir }
+func (l failingLibrary) Check(context.Context) error                 { return errDisk }
 
 func TestInternalErrorsAreHidden(t *testing.T) {
 	h := newTestServer(t, failingLibrary{t.TempDir()}, Config{}).Handler()
@@ -643,5 +644,50 @@ func TestErrorsNameNoGoTypes(t *testing.T) {
 				t.Errorf("message %q, want it to contain %q", e.Message, tt.want)
 			}
 		})
+	}
+}
+
+// TestHealthzChecksStore damages the database file of a library the server
+// has open — truncated, then overwritten — and checks that /healthz answers
+// 503 (while cached pages would still answer queries), and ok again once
+// the file is restored.
+func TestHealthzChecksStore(t *testing.T) {
+	f := newFixture(t, 6)
+	h := newTestServer(t, f.lib, Config{}).Handler()
+	health := func() *httptest.ResponseRecorder { return do(t, h, httptest.NewRequest("GET", "/healthz", nil)) }
+	if rec := health(); rec.Code != http.StatusOK {
+		t.Fatalf("healthy library: %d %s", rec.Code, rec.Body.String())
+	}
+	db := filepath.Join(f.lib.Dir(), "library.db")
+	orig, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := bytes.Repeat([]byte("not a database "), len(orig)/15+1)[:len(orig)]
+	for _, tt := range []struct {
+		name    string
+		content []byte
+	}{
+		{"truncated to half", orig[:len(orig)/2]},
+		{"truncated to 50 bytes", orig[:50]},
+		{"empty", nil},
+		{"overwritten", garbage},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile(db, tt.content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			defer os.WriteFile(db, orig, 0o644)
+			rec := health()
+			if rec.Code != http.StatusServiceUnavailable {
+				t.Fatalf("status %d, want 503: %s", rec.Code, rec.Body.String())
+			}
+			if e := decodeError(t, rec); e.Code != CodeUnavailable || strings.Contains(e.Message, f.lib.Dir()) {
+				t.Fatalf("error %+v", e)
+			}
+		})
+	}
+	if rec := health(); rec.Code != http.StatusOK {
+		t.Fatalf("restored library: %d %s", rec.Code, rec.Body.String())
 	}
 }

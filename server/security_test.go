@@ -195,7 +195,7 @@ func TestSwappedFileRefused(t *testing.T) {
 
 func TestBindRequiresToken(t *testing.T) {
 	lib := failingLibrary{t.TempDir()}
-	token := "0123456789abcdef-token"
+	token := testToken
 	tests := []struct {
 		cfg  Config
 		want string // substring of the error, "" for success
@@ -209,8 +209,12 @@ func TestBindRequiresToken(t *testing.T) {
 		{Config{Addr: "192.0.2.10:8080"}, "needs --token"},
 		{Config{Addr: "0.0.0.0:8080", Token: token}, ""},
 		{Config{Addr: "0.0.0.0:8080", Insecure: true}, ""},
-		{Config{Addr: "0.0.0.0:8080", Token: "short"}, "at least 16"},
-		{Config{Addr: "0.0.0.0:8080", Token: "has a space in it, long"}, "whitespace"},
+		{Config{Addr: "0.0.0.0:8080", Token: "short"}, "at least 32"},
+		{Config{Addr: "0.0.0.0:8080", Token: testToken[:31]}, "at least 32"},
+		{Config{Addr: "0.0.0.0:8080", Token: testToken[:32]}, ""},
+		{Config{Addr: "0.0.0.0:8080", Token: strings.Repeat("a", 64)}, "only 1 different"},
+		{Config{Addr: "0.0.0.0:8080", Token: strings.Repeat("password", 5)}, "only 7 different"},
+		{Config{Addr: "0.0.0.0:8080", Token: "has a space in it, long enough to pass"}, "whitespace"},
 		{Config{Addr: "127.0.0.1"}, "missing port"},
 		{Config{Addr: "127.0.0.1:0", CORSOrigin: "not an origin"}, "CORS origin"},
 		{Config{Addr: "127.0.0.1:0", CORSOrigin: "https://a.example/path"}, "CORS origin"},
@@ -248,7 +252,7 @@ func TestBindRequiresToken(t *testing.T) {
 
 func TestTokenAuth(t *testing.T) {
 	f := newFixture(t, 4)
-	token := "s3cret-token-0123456789"
+	token := testToken
 	s := newTestServer(t, f.lib, Config{Addr: "0.0.0.0:0", Token: token})
 	h := s.Handler()
 	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
@@ -258,7 +262,7 @@ func TestTokenAuth(t *testing.T) {
 				t.Fatalf("WWW-Authenticate %q", rec.Header().Get("WWW-Authenticate"))
 			}
 		}},
-		{name: "wrong token", path: "/api/search?q=red", header: bearer("s3cret-token-0123456788"), status: 401, code: CodeUnauthorized},
+		{name: "wrong token", path: "/api/search?q=red", header: bearer(testToken[:len(testToken)-1] + "x"), status: 401, code: CodeUnauthorized},
 		{name: "token prefix", path: "/api/search?q=red", header: bearer(token[:len(token)-1]), status: 401, code: CodeUnauthorized},
 		{name: "token longer", path: "/api/search?q=red", header: bearer(token + "x"), status: 401, code: CodeUnauthorized},
 		{name: "basic scheme", path: "/api/stats", header: map[string]string{"Authorization": "Basic " + token}, status: 401, code: CodeUnauthorized},
@@ -316,7 +320,7 @@ func TestTokenAuth(t *testing.T) {
 }
 
 func TestHostCheck(t *testing.T) {
-	h := newTestServer(t, failingLibrary{t.TempDir()}, Config{}).Handler()
+	h := newTestServer(t, statsLibrary{failingLibrary{t.TempDir()}}, Config{}).Handler()
 	for _, tt := range []struct {
 		host string
 		want int
@@ -382,6 +386,7 @@ func TestUploadLimits(t *testing.T) {
 type statsLibrary struct{ failingLibrary }
 
 func (statsLibrary) Stats(context.Context) (engine.Stats, error) { return engine.Stats{Items: 7}, nil }
+func (statsLibrary) Check(context.Context) error                 { return nil }
 
 func TestCORS(t *testing.T) {
 	lib := statsLibrary{failingLibrary{t.TempDir()}}
@@ -429,7 +434,7 @@ func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
 
 func TestWrongTokensRateLimited(t *testing.T) {
 	f := newFixture(t, 4)
-	token := "s3cret-token-0123456789"
+	token := testToken
 	s := newTestServer(t, f.lib, Config{Addr: "0.0.0.0:0", Token: token})
 	now := time.Now()
 	s.authFails.now = func() time.Time { return now }
@@ -460,9 +465,9 @@ func TestWrongTokensRateLimited(t *testing.T) {
 		from := fmt.Sprintf("192.0.2.7:%d", 2000+i)
 		var rec *httptest.ResponseRecorder
 		if i%2 == 0 {
-			rec = get(from, "wrong-token-0123456789")
+			rec = get(from, "wrong-token-0123456789-wrong-token")
 		} else {
-			rec = login(from, "wrong-token-0123456789")
+			rec = login(from, "wrong-token-0123456789-wrong-token")
 		}
 		if rec.Code != http.StatusUnauthorized {
 			t.Fatalf("wrong token %d: status %d", i, rec.Code)

@@ -5,7 +5,7 @@
 //
 //	GET  /                          the web page (public; holds no data)
 //	GET  /assets/...                its script and style sheet (public)
-//	GET  /healthz                   {"status":"ok"} (public)
+//	GET  /healthz                   {"status":"ok"}, or 503 when the library cannot be read (public)
 //	POST /api/login                 {"token":"..."} → session cookie for the page
 //	GET  /api/search?q=&k=&mode=&prefix=&include_inputs=
 //	POST /api/search                {"q","k","mode","prefix","include_inputs"}
@@ -68,6 +68,9 @@ type Library interface {
 	Stats(ctx context.Context) (engine.Stats, error)
 	// Dir is the library folder; thumbnails are cached below it.
 	Dir() string
+	// Check is a cheap health check: the library's files are intact and
+	// its store answers.
+	Check(ctx context.Context) error
 }
 
 var _ Library = (*engine.Library)(nil)
@@ -85,8 +88,12 @@ const (
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultShutdownTimeout   = 10 * time.Second
 	DefaultSearchTimeout     = 60 * time.Second
-	// MinTokenBytes is the shortest token accepted.
-	MinTokenBytes = 16
+	// MinTokenBytes is the shortest token accepted: 32 random characters
+	// (24 random bytes in base64, 16 in hex).
+	MinTokenBytes = 32
+	// MinTokenDistinct is the fewest different characters a token may
+	// have: "aaaa…" or a word repeated is long but guessable.
+	MinTokenDistinct = 10
 )
 
 // thumbSizes are the thumbnail sizes (longest side, pixels) the server makes:
@@ -103,10 +110,16 @@ type Config struct {
 	// a loopback address needs Token or Insecure.
 	Addr string
 	// Token, when set, is required on every API call (see the package
-	// documentation). At least MinTokenBytes long.
+	// documentation). At least MinTokenBytes long with MinTokenDistinct
+	// different characters; shorter or repetitive tokens are refused.
 	Token string
 	// Insecure allows a non-loopback address without a token.
 	Insecure bool
+	// Resolve lets Addr name a host other than localhost, looked up with
+	// Resolver (nil: net.DefaultResolver). Without it, Addr's host must be
+	// an IP address, localhost or empty, and no name is ever looked up.
+	Resolve  bool
+	Resolver *net.Resolver
 	// CORSOrigin, when set, is the one origin (scheme://host[:port]) allowed
 	// to call the API from another site's pages. Credentials (cookies) are
 	// never allowed cross-origin: such callers send the bearer token.
@@ -171,8 +184,8 @@ func New(lib Library, cfg Config) (*Server, error) {
 	if cfg.ThumbDir == "" {
 		cfg.ThumbDir = filepath.Join(lib.Dir(), "thumbs")
 	}
-	if cfg.Token != "" && len(cfg.Token) < MinTokenBytes {
-		return nil, fmt.Errorf("server: the token is %d bytes; use at least %d random characters (for example: head -c 24 /dev/urandom | base64)", len(cfg.Token), MinTokenBytes)
+	if err := checkToken(cfg.Token); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	if strings.ContainsAny(cfg.Token, " \t\r\n") {
 		return nil, errors.New("server: the token must not contain whitespace")
@@ -184,7 +197,13 @@ func New(lib Library, cfg Config) (*Server, error) {
 		}
 		cfg.CORSOrigin = origin
 	}
-	loopback, err := IsLoopbackAddr(cfg.Addr)
+	var loopback bool
+	var err error
+	if cfg.Resolve {
+		loopback, err = LookupLoopbackAddr(context.Background(), cfg.Resolver, cfg.Addr)
+	} else {
+		loopback, err = IsLoopbackAddr(cfg.Addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("server: address %q: %w", cfg.Addr, err)
 	}
@@ -215,6 +234,26 @@ func New(lib Library, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// checkToken refuses tokens that are too short or too repetitive to resist
+// guessing; "" (no token) passes.
+func checkToken(tok string) error {
+	const how = "use at least 32 random characters (for example: head -c 24 /dev/urandom | base64)"
+	if tok == "" {
+		return nil
+	}
+	if len(tok) < MinTokenBytes {
+		return fmt.Errorf("the token is %d characters; %s", len(tok), how)
+	}
+	distinct := map[rune]bool{}
+	for _, r := range tok {
+		distinct[r] = true
+	}
+	if len(distinct) < MinTokenDistinct {
+		return fmt.Errorf("the token has only %d different characters; %s", len(distinct), how)
+	}
+	return nil
+}
+
 func setDefault[T int | int64 | time.Duration](v *T, def T) {
 	if *v <= 0 {
 		*v = def
@@ -231,27 +270,41 @@ func parseOrigin(s string) (string, error) {
 	return strings.ToLower(u.Scheme + "://" + u.Host), nil
 }
 
-// IsLoopbackAddr reports whether host:port binds to loopback only. An empty
-// host (all interfaces) is not loopback; "localhost" is; other names are
-// resolved and must all be loopback addresses.
+// ErrHostName is returned for an address whose host is a name other than
+// localhost when resolving names was not asked for.
+var ErrHostName = errors.New("give an IP address or localhost as the host (or --resolve to look the name up)")
+
+// IsLoopbackAddr reports whether host:port binds to loopback only, without
+// any name lookup. An empty host (all interfaces) is not loopback;
+// "localhost" is; a literal IP address is when it is a loopback address.
+// Any other host name is an error wrapping ErrHostName: see
+// LookupLoopbackAddr.
 func IsLoopbackAddr(addr string) (bool, error) {
-	host, port, err := net.SplitHostPort(addr)
+	host, err := splitAddr(addr)
 	if err != nil {
 		return false, err
 	}
-	if port == "" {
-		return false, errors.New("missing port")
+	if loopback, ok := literalLoopback(host); ok {
+		return loopback, nil
 	}
-	if host == "" {
-		return false, nil
+	return false, fmt.Errorf("host %q: %w", host, ErrHostName)
+}
+
+// LookupLoopbackAddr is IsLoopbackAddr that also accepts host names: they
+// are resolved with r (nil: net.DefaultResolver) and must all be loopback
+// addresses.
+func LookupLoopbackAddr(ctx context.Context, r *net.Resolver, addr string) (bool, error) {
+	host, err := splitAddr(addr)
+	if err != nil {
+		return false, err
 	}
-	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil {
-		return ip.IsLoopback(), nil
+	if loopback, ok := literalLoopback(host); ok {
+		return loopback, nil
 	}
-	if strings.EqualFold(host, "localhost") {
-		return true, nil
+	if r == nil {
+		r = net.DefaultResolver
 	}
-	ips, err := net.DefaultResolver.LookupIPAddr(context.Background(), host)
+	ips, err := r.LookupIPAddr(ctx, host)
 	if err != nil {
 		return false, fmt.Errorf("resolve %s: %w", host, err)
 	}
@@ -263,6 +316,43 @@ func IsLoopbackAddr(addr string) (bool, error) {
 	return len(ips) > 0, nil
 }
 
+// splitAddr returns the host of host:port, checking that a port is given.
+func splitAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	if port == "" {
+		return "", errors.New("missing port")
+	}
+	return host, nil
+}
+
+// literalLoopback tells, for a host that needs no lookup (empty, an IP
+// address, localhost), whether it is loopback; ok is false for other names.
+func literalLoopback(host string) (loopback, ok bool) {
+	if host == "" {
+		return false, true
+	}
+	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil {
+		return ip.IsLoopback(), true
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true, true
+	}
+	return false, false
+}
+
+// listenAddr is the address to listen on: localhost becomes 127.0.0.1 so
+// that binding never depends on a name lookup.
+func listenAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err == nil && strings.EqualFold(host, "localhost") {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return addr
+}
+
 // Handler returns the server's routes with its middleware.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -272,7 +362,7 @@ func (s *Server) Config() Config { return s.cfg }
 // Listen opens the TCP listener for s's address. A listener that does not
 // bind to loopback while s has no token and is not Insecure is refused.
 func (s *Server) Listen() (net.Listener, error) {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	ln, err := net.Listen("tcp", listenAddr(s.cfg.Addr))
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}

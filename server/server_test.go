@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,10 +188,61 @@ func TestIsLoopbackAddr(t *testing.T) {
 		{"10.0.0.1:80", false, false},
 		{"127.0.0.1", false, true},
 		{"127.0.0.1:", false, true},
+		{"photos.example:80", false, true}, // a name: needs LookupLoopbackAddr
+		{"localhost.example:80", false, true},
 	} {
 		got, err := IsLoopbackAddr(tt.addr)
 		if got != tt.want || (err != nil) != tt.err {
 			t.Errorf("IsLoopbackAddr(%q) = %v, %v; want %v, error %v", tt.addr, got, err, tt.want, tt.err)
 		}
+	}
+}
+
+// TestAddrNamesResolvedOnlyWhenAsked checks that New looks up a host name
+// in Addr only with Resolve set: otherwise the name is refused without a
+// single query to the resolver.
+func TestAddrNamesResolvedOnlyWhenAsked(t *testing.T) {
+	var queries atomic.Int32
+	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+		queries.Add(1)
+		return nil, errors.New("no DNS in this test")
+	}}
+	lib := failingLibrary{t.TempDir()}
+	for _, tt := range []struct {
+		addr    string
+		resolve bool
+		want    string // substring of the error
+		queries bool   // the resolver is asked
+	}{
+		{"photos.invalid:8080", false, "--resolve", false},
+		{"127.0.0.1:0", false, "", false},
+		{"[::1]:0", false, "", false},
+		{"localhost:0", false, "", false},
+		{"LocalHost:0", true, "", false},
+		{"photos.invalid:8080", true, "resolve photos.invalid", true},
+	} {
+		t.Run(fmt.Sprintf("%s resolve=%v", tt.addr, tt.resolve), func(t *testing.T) {
+			before := queries.Load()
+			_, err := New(lib, Config{Addr: tt.addr, Resolve: tt.resolve, Resolver: resolver})
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("error %v, want %q", err, tt.want)
+			}
+			if tt.want == "--resolve" && !errors.Is(err, ErrHostName) {
+				t.Fatalf("error %v does not wrap ErrHostName", err)
+			}
+			if asked := queries.Load() > before; asked != tt.queries {
+				t.Fatalf("resolver asked: %v, want %v", asked, tt.queries)
+			}
+		})
+	}
+	// localhost binds to 127.0.0.1 without a lookup.
+	s := newTestServer(t, lib, Config{Addr: "localhost:0"})
+	ln, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.Equal(net.IPv4(127, 0, 0, 1)) {
+		t.Fatalf("localhost bound to %s", ip)
 	}
 }
