@@ -131,6 +131,10 @@ func (s *Server) searchOptions(k int, mode, prefix string, include bool) (engine
 	if len(prefix) > 4096 || strings.ContainsRune(prefix, 0) {
 		return engine.SearchOptions{}, badRequest("bad prefix")
 	}
+	prefix, ok := s.paths.prefix(prefix)
+	if !ok {
+		return engine.SearchOptions{}, badRequest("prefix must start with the name of an indexed folder")
+	}
 	return engine.SearchOptions{K: k, Mode: mode, PathPrefix: prefix, IncludeInputs: include,
 		AllowPaths: false, AllowURLs: false, MaxImageBytes: s.cfg.MaxUploadBytes}, nil
 }
@@ -196,7 +200,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, SearchResponse{
 		Query: res.Query, Mode: res.Mode, K: opt.K, Terms: res.Terms,
-		Results: hits(res.Results), TookMS: ms(res.Took),
+		Results: s.hits(res.Results), TookMS: ms(res.Took),
 	})
 }
 
@@ -238,7 +242,7 @@ func (s *Server) handleSearchImage(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, SearchResponse{
 		Query: "", Mode: mode, K: opt.K,
 		Terms:   []engine.TermInfo{{Kind: "upload", Value: name, Coef: 1}},
-		Results: hits(res), TookMS: ms(time.Since(start)),
+		Results: s.hits(res), TookMS: ms(time.Since(start)),
 	})
 }
 
@@ -337,7 +341,9 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ItemResponse{ItemInfo: it, Name: filepath.Base(it.Path), Thumb: thumbURL(it.ID), File: fileURL(it.ID)})
+	name := filepath.Base(it.Path)
+	it.Path = s.paths.show(it.Path)
+	writeJSON(w, http.StatusOK, ItemResponse{ItemInfo: it, Name: name, Thumb: thumbURL(it.ID), File: fileURL(it.ID)})
 }
 
 func (s *Server) handleThumb(w http.ResponseWriter, r *http.Request) {
@@ -424,7 +430,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, StatsResponse{
-		Library: st.Dir, Items: st.Items, Errors: st.Errors, ErrorsByStage: st.ErrorsBy, Generation: st.Generation,
+		Library: s.paths.library(st.Dir), Items: st.Items, Errors: st.Errors, ErrorsByStage: st.ErrorsBy, Generation: st.Generation,
 		Model:   ModelInfo{Name: st.Model.Name, Version: st.Model.Version, Dim: st.Model.Dim, Fingerprint: st.Model.Fingerprint},
 		DBBytes: st.DBBytes, IndexBytes: st.IndexBytes, IndexFresh: st.IndexFresh,
 	})
@@ -473,10 +479,13 @@ func contentType(format string) string {
 	return "application/octet-stream"
 }
 
-func hits(rs []engine.Result) []Hit {
+// hits adds names and links to results and shows their paths as configured.
+func (s *Server) hits(rs []engine.Result) []Hit {
 	out := make([]Hit, len(rs))
 	for i, r := range rs {
-		out[i] = Hit{Result: r, Name: filepath.Base(r.Path), Thumb: thumbURL(r.ID), File: fileURL(r.ID)}
+		name := filepath.Base(r.Path)
+		r.Path = s.paths.show(r.Path)
+		out[i] = Hit{Result: r, Name: name, Thumb: thumbURL(r.ID), File: fileURL(r.ID)}
 	}
 	return out
 }

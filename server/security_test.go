@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -557,5 +558,94 @@ func TestItemPathRefused(t *testing.T) {
 	rec := do(t, h, httptest.NewRequest("GET", fmt.Sprintf("/api/search?q=%%40%d&k=2", f.ids["colour02.png"]), nil))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("@ID: %d %s", rec.Code, rec.Body.String())
+	}
+}
+
+// TestHidePaths serves a library with HidePaths: no answer names an
+// absolute path (of a file or of the library), files show under their
+// root's name, the prefix filter takes that form, and a file under no
+// configured root shows its name alone.
+func TestHidePaths(t *testing.T) {
+	f := newFixture(t, 6)
+	root := filepath.Base(f.photos)
+	img, err := os.ReadFile(f.paths[f.ids["colour00.png"]])
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(h http.Handler, path string) *httptest.ResponseRecorder {
+		rec := do(t, h, httptest.NewRequest("GET", path, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body.String())
+		}
+		return rec
+	}
+	h := newTestServer(t, f.lib, Config{HidePaths: true, Roots: []string{f.photos}}).Handler()
+	upload := httptest.NewRequest("POST", "/api/search/image?k=6", bytes.NewReader(img))
+	upload.Header.Set("Content-Type", "image/png")
+	bodies := map[string]string{
+		"search": get(h, "/api/search?q=red&k=6").Body.String(),
+		"item":   get(h, fmt.Sprintf("/api/items/%d", f.ids["colour03.png"])).Body.String(),
+		"stats":  get(h, "/api/stats").Body.String(),
+		"upload": do(t, h, upload).Body.String(),
+	}
+	for name, b := range bodies {
+		for _, abs := range []string{f.photos, f.lib.Dir(), filepath.Dir(f.photos)} {
+			if strings.Contains(b, abs) {
+				t.Errorf("%s names %s: %s", name, abs, b)
+			}
+		}
+	}
+	var res SearchResponse
+	if err := json.Unmarshal([]byte(bodies["search"]), &res); err != nil || len(res.Results) != 6 {
+		t.Fatalf("search: %v %s", err, bodies["search"])
+	}
+	for _, r := range res.Results {
+		sub := "a"
+		if r.ID == f.ids["colour01.png"] || r.ID == f.ids["colour03.png"] || r.ID == f.ids["colour05.png"] {
+			sub = "b"
+		}
+		if want := root + "/" + sub + "/" + r.Name; r.Path != want {
+			t.Errorf("result path %q, want %q", r.Path, want)
+		}
+	}
+	var it ItemResponse
+	if err := json.Unmarshal([]byte(bodies["item"]), &it); err != nil || it.Path != root+"/b/colour03.png" || it.Name != "colour03.png" {
+		t.Fatalf("item %+v %v", it, err)
+	}
+	var st StatsResponse
+	if err := json.Unmarshal([]byte(bodies["stats"]), &st); err != nil || st.Library != filepath.Base(f.lib.Dir()) {
+		t.Fatalf("stats %+v %v", st, err)
+	}
+	// The prefix filter in the shown form.
+	var pres SearchResponse
+	if err := json.Unmarshal(get(h, "/api/search?q=red&k=6&prefix="+url.QueryEscape(root+"/b/")).Body.Bytes(), &pres); err != nil || len(pres.Results) != 3 {
+		t.Fatalf("prefix %s/b/: %+v %v", root, pres.Results, err)
+	}
+	for _, p := range []string{f.photos + "/b/", "elsewhere/b/", root + "/../../etc/"} {
+		rec := do(t, h, httptest.NewRequest("GET", "/api/search?q=red&prefix="+url.QueryEscape(p), nil))
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("prefix %q: %d %s", p, rec.Code, rec.Body.String())
+		}
+	}
+
+	// A file under no configured root shows its name alone.
+	h = newTestServer(t, f.lib, Config{HidePaths: true, Roots: []string{filepath.Join(f.photos, "a")}}).Handler()
+	var it3 ItemResponse
+	if err := json.Unmarshal(get(h, fmt.Sprintf("/api/items/%d", f.ids["colour03.png"])).Body.Bytes(), &it3); err != nil || it3.Path != "colour03.png" {
+		t.Fatalf("item outside the roots: %+v %v", it3, err)
+	}
+	var it0 ItemResponse
+	if err := json.Unmarshal(get(h, fmt.Sprintf("/api/items/%d", f.ids["colour00.png"])).Body.Bytes(), &it0); err != nil || it0.Path != "a/colour00.png" {
+		t.Fatalf("item under root a: %+v %v", it0, err)
+	}
+
+	// Configuration errors.
+	for _, cfg := range []Config{
+		{HidePaths: true, Roots: []string{filepath.Join(t.TempDir(), "Photos"), filepath.Join(t.TempDir(), "Photos")}},
+		{Roots: []string{f.photos}},
+	} {
+		if _, err := New(f.lib, cfg); err == nil {
+			t.Errorf("New(%+v) accepted", cfg)
+		}
 	}
 }

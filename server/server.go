@@ -124,6 +124,14 @@ type Config struct {
 	// to call the API from another site's pages. Credentials (cookies) are
 	// never allowed cross-origin: such callers send the bearer token.
 	CORSOrigin string
+	// HidePaths keeps absolute paths out of answers, for servers shared with
+	// others: files are shown relative to the root that holds them, under
+	// the root's name ("Photos/2024/a.jpg"), or by name alone; the library
+	// folder by its name. See Roots.
+	HidePaths bool
+	// Roots are the indexed folders file paths are shown relative to with
+	// HidePaths. Their base names must differ.
+	Roots []string
 	// ThumbDir caches thumbnails (default: the library's "thumbs" folder).
 	ThumbDir string
 	// MaxUploadBytes bounds an uploaded image (default DefaultMaxUploadBytes).
@@ -152,6 +160,8 @@ type Server struct {
 	session string // the cookie value that stands for the token
 	// authFails limits wrong tokens per client address.
 	authFails *authLimiter
+	// paths turns absolute paths into what answers show.
+	paths pathView
 	// checkHost restricts Host headers to loopback names (no token, loopback bind).
 	checkHost bool
 	// crossOrigin refuses unsafe requests from other origins (see crosssite.go).
@@ -226,6 +236,9 @@ func New(lib Library, cfg Config) (*Server, error) {
 		mac := hmac.New(sha256.New, []byte(cfg.Token))
 		mac.Write([]byte("mmsearch web session v1"))
 		s.session = hex.EncodeToString(mac.Sum(nil))
+	}
+	if s.paths, err = newPathView(cfg.HidePaths, cfg.Roots); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	if s.crossOrigin, err = s.newCrossOrigin(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)

@@ -134,8 +134,12 @@ func TestServeCommandRefusals(t *testing.T) {
 		{"env token and insecure", []string{"--insecure"}, map[string]string{tokenEnv: "0123456789abcdefgh"}, "exclude each other"},
 		{"bad address", []string{"--addr", "nowhere"}, nil, "--addr"},
 		{"extra argument", []string{"photos"}, nil, "takes no arguments"},
-		{"short token", []string{"--addr", "0.0.0.0:0", "--token", "abc", "--model", tinyModel}, nil, "at least 16"},
+		{"short token", []string{"--addr", "0.0.0.0:0", "--token", "abc", "--model", tinyModel}, nil, "at least 32"},
 		{"bad CORS origin", []string{"--cors-origin", "*", "--model", tinyModel}, nil, "CORS origin"},
+		{"host name without --resolve", []string{"--addr", "photos.invalid:8080"}, nil, "--resolve"},
+		{"hide paths without roots", []string{"--hide-paths"}, nil, "--root DIR"},
+		{"roots without hide paths", []string{"--root", "/photos"}, nil, "with --hide-paths only"},
+		{"roots with one name", []string{"--hide-paths", "--root", "/a/Photos", "--root", "/b/Photos", "--model", tinyModel}, nil, "same name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,7 +153,7 @@ func TestServeCommandRefusals(t *testing.T) {
 			if code := exitCode(err); code != exitUsage {
 				t.Fatalf("exit code %d, want %d", code, exitUsage)
 			}
-			if strings.Contains(tt.want, "token") && tt.want != "at least 16" && !errors.Is(err, server.ErrNeedToken) {
+			if strings.Contains(tt.want, "token") && tt.want != "at least 32" && !errors.Is(err, server.ErrNeedToken) {
 				t.Fatalf("error %v does not wrap server.ErrNeedToken", err)
 			}
 		})
@@ -162,7 +166,7 @@ func TestServeCommandToken(t *testing.T) {
 	lib := serveTestLibrary(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	token := "env-token-0123456789"
+	token := "env-token-Qz1pW7mK2vX9rB6nC3yH5jL0"
 	var out, errb lockedBuffer
 	done := make(chan error, 1)
 	go func() {
