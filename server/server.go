@@ -29,10 +29,15 @@
 // once from POST /api/login or by opening /?token=TOKEN (the server then
 // redirects to a URL without it). Without a token, the server only answers
 // requests whose Host header names a loopback address, which defeats DNS
-// rebinding. Request bodies are size-limited, connections have read, write and
-// idle timeouts, CORS is off unless an origin is configured, and every
-// response carries a Content-Security-Policy that allows scripts from the
-// server itself only.
+// rebinding. Browser requests from other sites or other ports of the same
+// host (Sec-Fetch-Site, Origin) are refused whatever the method, except
+// top-level navigations, and uploads need a content type a page cannot send
+// across origins without a preflight, or multipart (see crosssite.go).
+// Queries name items by id only, never by path. Request bodies are
+// size-limited, connections have read, write and idle timeouts, CORS is off
+// unless an origin is configured, every response carries a
+// Content-Security-Policy that allows scripts from the server itself only,
+// and with HidePaths no answer names an absolute path.
 package server
 
 import (
