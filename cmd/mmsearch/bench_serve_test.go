@@ -8,7 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	benchserve "mmsearch/bench/serve"
 )
 
 func TestBenchServeUsageErrors(t *testing.T) {
@@ -58,8 +59,8 @@ func TestBenchServeSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rep struct {
-		Benchmark string         `json:"benchmark"`
-		Data      serveBenchData `json:"data"`
+		Benchmark string          `json:"benchmark"`
+		Data      benchserve.Data `json:"data"`
 	}
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
@@ -81,29 +82,13 @@ func TestBenchServeSmall(t *testing.T) {
 	if sum != 40 {
 		t.Fatalf("kinds add up to %d requests, want 40", sum)
 	}
+	if d.MemoryBefore.RSSMiB <= 0 || d.MemoryAfter.RSSMiB <= 0 || d.MemoryAfter.PeakMiB < d.MemoryAfter.RSSMiB || d.MemoryAfter.PeakMiB < d.MemoryBefore.PeakMiB {
+		t.Fatalf("memory figures: before %+v after %+v", d.MemoryBefore, d.MemoryAfter)
+	}
+	if !strings.Contains(stdout.String(), "Process memory") {
+		t.Errorf("output lacks the memory table:\n%s", stdout.String())
+	}
 	if _, err := os.Stat(filepath.Join(out, "serve.md")); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestLatencyOf(t *testing.T) {
-	var s []serveSample
-	for i := 1; i <= 100; i++ {
-		e := ""
-		if i%25 == 0 {
-			e = "500 Internal Server Error"
-		}
-		s = append(s, serveSample{kind: "text", latency: time.Duration(i) * time.Millisecond, err: e})
-	}
-	l := latencyOf(s)
-	if l.Requests != 100 || l.Errors != 4 || l.P50ms != 50 || l.P90ms != 90 || l.P99ms != 99 || l.MaxMs != 100 || l.MeanMs != 50.5 {
-		t.Fatalf("latencyOf = %+v", l)
-	}
-	d := summarizeServe(s, 2*time.Second, 4)
-	if d.RequestsPerSec != 50 || len(d.ErrorSamples) != 1 || d.ByKind["text"].Requests != 100 {
-		t.Fatalf("summarizeServe = %+v", d)
-	}
-	if z := latencyOf(nil); z.Requests != 0 || z.P99ms != 0 {
-		t.Fatalf("empty: %+v", z)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	benchserve "mmsearch/bench/serve"
 	"mmsearch/engine"
 	"mmsearch/server"
 )
@@ -51,7 +52,7 @@ func noEnv(string) string { return "" }
 func serveTestLibrary(t *testing.T) string {
 	t.Helper()
 	photos := filepath.Join(t.TempDir(), "photos")
-	if err := writeServeBenchImages(photos, 8); err != nil {
+	if err := benchserve.WriteImages(photos, 8); err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "lib")
