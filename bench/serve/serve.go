@@ -148,6 +148,7 @@ func Run(ctx context.Context, lib server.Library, cfg Config, dataset string) (*
 		return nil, err
 	}
 
+	header := bench.NewHeader(ctx, "serve", dataset) // the load average before the load
 	if cfg.Log != nil {
 		fmt.Fprintf(cfg.Log, "load: %d clients for %s against %s (%d items)\n", cfg.Clients, cfg.Duration, base, st.Items)
 	}
@@ -160,12 +161,12 @@ func Run(ctx context.Context, lib server.Library, cfg Config, dataset string) (*
 	data := summarize(samples, wall, cfg.Clients)
 	data.LibraryItems, data.Model = st.Items, st.Model.Name
 	data.MemoryBefore, data.MemoryAfter = before, after
-	return report(ctx, &data, cfg, dataset), nil
+	return report(header, &data, cfg), nil
 }
 
 // report lays out the figures.
-func report(ctx context.Context, data *Data, cfg Config, dataset string) *bench.Report {
-	r := &bench.Report{Header: bench.NewHeader(ctx, "serve", dataset), Data: data}
+func report(header bench.Header, data *Data, cfg Config) *bench.Report {
+	r := &bench.Report{Header: header, Data: data}
 	r.AddParam("clients", cfg.Clients)
 	r.AddParam("duration", cfg.Duration)
 	r.AddParam("max_requests", cfg.MaxRequests)
