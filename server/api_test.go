@@ -62,6 +62,9 @@ func runCases(t *testing.T, h http.Handler, cases []apiCase) {
 				!strings.Contains(rec.Header().Get("Content-Security-Policy"), "default-src 'none'") {
 				t.Errorf("CSP %q does not restrict scripts", rec.Header().Get("Content-Security-Policy"))
 			}
+			if rec.Code == http.StatusUnauthorized && !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer ") {
+				t.Errorf("401 with WWW-Authenticate %q, want a Bearer challenge", rec.Header().Get("WWW-Authenticate"))
+			}
 			if tc.code != "" {
 				e := decodeError(t, rec)
 				if e.Code != tc.code {
