@@ -30,7 +30,7 @@ import (
 // pages, and are allowed. On top of that, request bodies must have a
 // content type a page cannot send without a CORS preflight (which the server
 // never grants to foreign origins), except multipart/form-data uploads, which
-// are covered by the checks above: see [Server.uploadContentType].
+// are covered by the checks above: see uploadContentType.
 
 // newCrossOrigin builds net/http's origin check for s's configuration.
 func (s *Server) newCrossOrigin() (*http.CrossOriginProtection, error) {
@@ -56,11 +56,14 @@ func (s *Server) crossSiteRefusal(r *http.Request) string {
 			r.Header.Get("Sec-Fetch-Mode") == "navigate" && r.Header.Get("Sec-Fetch-Dest") == "document" {
 			return "" // a link opened in a tab: only the user sees the answer
 		}
+		if site != "same-site" && site != "cross-site" {
+			site = "other" // not echoed: any text could be sent
+		}
 		return "a request from another site (Sec-Fetch-Site: " + site + ")"
 	}
 	// Unsafe methods: Sec-Fetch-Site when present, else Origin against Host.
 	if err := s.crossOrigin.Check(r); err != nil {
-		return "a request from another origin (Origin: " + r.Header.Get("Origin") + ")"
+		return "a request from another origin (Origin header)"
 	}
 	return ""
 }
