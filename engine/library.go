@@ -290,6 +290,8 @@ type Stats struct {
 	DBBytes    int64            `json:"db_bytes"`
 	IndexBytes int64            `json:"index_bytes"`
 	IndexFresh bool             `json:"index_fresh"`
+	// SkippedBy counts the files skipped as not still images, by kind.
+	SkippedBy map[string]int64 `json:"skipped_by_kind,omitempty"`
 }
 
 // Stats reads the library's counts and sizes.
@@ -304,6 +306,9 @@ func (l *Library) Stats(ctx context.Context) (Stats, error) {
 		for k, v := range s.ErrorsByStage {
 			out.ErrorsBy[string(k)] = v
 		}
+	}
+	if out.SkippedBy, err = l.store.SkippedByKind(ctx); err != nil {
+		return Stats{}, err
 	}
 	if fi, err := os.Stat(filepath.Join(l.dir, IndexFile)); err == nil {
 		out.IndexBytes = fi.Size()

@@ -57,6 +57,7 @@ func (f *libraryFlags) open(ctx context.Context, e *env) (*engine.Library, error
 
 func indexCommand() *command {
 	var lf libraryFlags
+	var ex excludeFlags
 	var workers, streams int
 	var hidden, keep, retry, asJSON bool
 	return &command{
@@ -71,10 +72,14 @@ func indexCommand() *command {
 			fs.BoolVar(&keep, "keep-missing", false, "keep items whose files were deleted")
 			fs.BoolVar(&retry, "retry-failed", false, "also try again files whose content failed before and has not changed since\n(failures that can pass, such as I/O errors and permissions, are tried again on every run)")
 			fs.BoolVar(&asJSON, "json", false, "print the final report as JSON on stdout")
+			ex.register(fs)
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) == 0 {
 				return usagef("no PATH given")
+			}
+			if err := ex.check(); err != nil {
+				return err
 			}
 			lib, err := lf.open(ctx, e)
 			if err != nil {
@@ -84,12 +89,13 @@ func indexCommand() *command {
 			bar := newProgressBar(e.stderr, e.isTerminal, "indexing")
 			rep, err := lib.Index(ctx, args, engine.IngestOptions{
 				Workers: workers, Streams: streams, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep, RetryFailed: retry,
+				Exclude: ex.patterns, NoDefaultExcludes: ex.noDefaults, NoIgnoreFiles: ex.noIgnoreFile,
 				Progress: func(p engine.Progress) {
 					total := p.Queued
 					if p.Walking {
 						total = -1
 					}
-					bar.update(p.Done, total, p.Elapsed, false, map[string]any{"found": p.Found, "failed": p.Failed})
+					bar.update(p.Done, total, p.Elapsed, false, map[string]any{"found": p.Found, "failed": p.Failed, "skipped": p.Skipped})
 				},
 			})
 			if err != nil && !rep.Stopped && rep.Found == 0 && rep.Failed == 0 {
@@ -97,7 +103,8 @@ func indexCommand() *command {
 				// index, a root is missing): the error says it all.
 				return err
 			}
-			bar.update(rep.Indexed+rep.Reused+rep.Failed, rep.New+rep.Changed+rep.Retried, rep.Elapsed, true, map[string]any{"found": rep.Found, "failed": rep.Failed})
+			bar.update(rep.Indexed+rep.Reused+rep.Failed+rep.SkippedNew, rep.New+rep.Changed+rep.Retried, rep.Elapsed, true,
+				map[string]any{"found": rep.Found, "failed": rep.Failed, "skipped": rep.SkippedTotal()})
 			if asJSON {
 				printJSON(e.stdout, rep)
 			} else {
@@ -105,6 +112,12 @@ func indexCommand() *command {
 					fmt.Fprintln(e.stdout, stoppedSummary(rep))
 				} else {
 					fmt.Fprintln(e.stdout, indexSummary(rep))
+				}
+				if s := skippedSummary(rep.SkippedByKind); s != "" {
+					fmt.Fprintf(e.stdout, "not still images: %s\n", s)
+				}
+				if rep.ExcludedRemoved > 0 {
+					fmt.Fprintf(e.stdout, "%s items and records removed: now excluded\n", thousands(rep.ExcludedRemoved))
 				}
 				if rep.Failed > 0 {
 					fmt.Fprintf(e.stdout, "failures:\n")
@@ -230,7 +243,13 @@ func searchCommand() *command {
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintf(tw, "RANK\tSCORE\tID\tPATH\n")
 				for i, r := range res.Results {
-					fmt.Fprintf(tw, "%d\t%.4f\t%d\t%s\n", i+1, r.Score, r.ID, quotePath(r.Path))
+					path := quotePath(r.Path)
+					if n := r.Copies(); n == 1 {
+						path += "  +1 copy"
+					} else if n > 1 {
+						path += fmt.Sprintf("  +%d copies", n)
+					}
+					fmt.Fprintf(tw, "%d\t%.4f\t%d\t%s\n", i+1, r.Score, r.ID, path)
 				}
 				tw.Flush()
 			}
@@ -268,6 +287,13 @@ func statsCommand() *command {
 			}
 			fmt.Fprintf(e.stdout, "library     %s\nmodel       %s\nitems       %d\nerrors      %d\ngeneration  %d\ndatabase    %s\nindex       %s (fresh: %v)\n",
 				st.Dir, st.Model, st.Items, st.Errors, st.Generation, humanBytes(st.DBBytes), humanBytes(st.IndexBytes), st.IndexFresh)
+			skipped := map[string]int{}
+			for k, v := range st.SkippedBy {
+				skipped[k] = int(v)
+			}
+			if s := skippedSummary(skipped); s != "" {
+				fmt.Fprintf(e.stdout, "skipped     %s\n", strings.TrimSuffix(s, " skipped"))
+			}
 			return nil
 		},
 	}
@@ -314,6 +340,15 @@ func errorsCommand() *command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", fe.Stage, fe.Class, quotePath(fe.Path), fe.Reason)
 			}
 			tw.Flush()
+			if st, err := lib.Stats(ctx); err == nil {
+				skipped := map[string]int{}
+				for k, v := range st.SkippedBy {
+					skipped[k] = int(v)
+				}
+				if s := skippedSummary(skipped); s != "" {
+					fmt.Fprintf(e.stdout, "(not errors: %s as not still images)\n", s)
+				}
+			}
 			return nil
 		},
 	}
