@@ -39,6 +39,23 @@ type Manifest struct {
 	Image    ImageTower  `json:"image"`
 	Text     TextTower   `json:"text"`
 	Source   *SourceInfo `json:"source,omitempty"`
+	// Quantization is set on a model made by `mmsearch models quantize`.
+	Quantization *QuantizationInfo `json:"quantization,omitempty"`
+}
+
+// QuantizationInfo records how a quantized model was derived from its source
+// model, so the result can be reproduced and compared.
+type QuantizationInfo struct {
+	Method            string   `json:"method"`             // "dynamic-int8"
+	SourceModel       string   `json:"source_model"`       // the source manifest's name
+	SourceVersion     string   `json:"source_version"`     // and version
+	SourceFingerprint string   `json:"source_fingerprint"` // the source's Fingerprint()
+	Ops               []string `json:"ops"`                // operator types quantized
+	PerChannel        bool     `json:"per_channel"`        // one scale per output column
+	Format            string   `json:"format"`             // "fused" or "integer"
+	ReduceRange       bool     `json:"reduce_range,omitempty"`
+	ImageNodes        int      `json:"image_nodes"` // nodes quantized in the image tower
+	TextNodes         int      `json:"text_nodes"`  // and in the text tower
 }
 
 // SourceInfo records where an imported or downloaded model came from.
