@@ -20,8 +20,8 @@ import (
 func modelsCommand() *command {
 	return &command{
 		name:    "models",
-		summary: "list, download, import, verify and choose CLIP models",
-		usage:   "list|info|pull|import|verify|use ...",
+		summary: "list, download, import, verify, choose and quantize CLIP models",
+		usage:   "list|info|pull|import|verify|use|quantize ...",
 		children: []*command{
 			modelsListCommand(),
 			modelsInfoCommand(),
@@ -29,6 +29,7 @@ func modelsCommand() *command {
 			modelsImportCommand(),
 			modelsVerifyCommand(),
 			modelsUseCommand(),
+			modelsQuantizeCommand(),
 		},
 	}
 }
@@ -254,21 +255,28 @@ func modelSize(n int64) string {
 
 func modelsPullCommand() *command {
 	var f modelsFlags
-	var force, requireChecksums bool
+	var force, requireChecksums, withInt8 bool
+	var q quantizeFlags
 	return &command{
 		name:    "pull",
 		summary: "download a model from the registry, verify it and install it",
-		usage:   "[--registry FILE|URL] [--force] [--require-checksums] [--json] NAME",
+		usage:   "[--registry FILE|URL] [--force] [--require-checksums] [--int8 [quantize flags]] [--json] NAME",
 		setFlags: func(fs *flag.FlagSet) {
 			f.registerRegistry(fs)
 			f.registerRuntime(fs)
 			f.registerJSON(fs)
 			fs.BoolVar(&force, "force", false, "download and replace a model that is already installed")
 			fs.BoolVar(&requireChecksums, "require-checksums", false, "refuse files that have no published sha256")
+			fs.BoolVar(&withInt8, "int8", false, "also install an INT8 copy as NAME-int8 (see 'models quantize')")
+			q.register(fs)
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("want exactly one model NAME (see 'mmsearch models list')")
+			}
+			qopt, err := q.options()
+			if err != nil {
+				return err
 			}
 			reg, err := f.loadRegistry(ctx, e, false)
 			if err != nil {
@@ -298,6 +306,9 @@ func modelsPullCommand() *command {
 				}
 				fmt.Fprintf(e.stderr, "Compare them with the publisher's before trusting the model. From now on 'mmsearch models verify %s' checks the files against them.\n", res.Name)
 			}
+			if withInt8 {
+				return quantizeInto(ctx, h, res.Dir, res.Name+"-int8", qopt, force, f.asJSON, e.stdout)
+			}
 			return nil
 		},
 	}
@@ -306,11 +317,12 @@ func modelsPullCommand() *command {
 func modelsImportCommand() *command {
 	var f modelsFlags
 	var name, layout, description string
-	var inPlace, force bool
+	var inPlace, force, withInt8 bool
+	var q quantizeFlags
 	return &command{
 		name:    "import",
 		summary: "make a Hugging Face or OpenCLIP ONNX export folder usable (writes model.json)",
-		usage:   "[--name NAME] [--layout auto|huggingface|openclip] [--in-place] [--force] [--json] DIR",
+		usage:   "[--name NAME] [--layout auto|huggingface|openclip] [--in-place] [--force] [--int8 [quantize flags]] [--json] DIR",
 		setFlags: func(fs *flag.FlagSet) {
 			f.registerRuntime(fs)
 			f.registerJSON(fs)
@@ -319,6 +331,8 @@ func modelsImportCommand() *command {
 			fs.StringVar(&description, "description", "", "one-line description for the manifest")
 			fs.BoolVar(&inPlace, "in-place", false, "write model.json into DIR and link the model to it instead of copying the files")
 			fs.BoolVar(&force, "force", false, "replace an installed model of the same name (or DIR's model.json with --in-place)")
+			fs.BoolVar(&withInt8, "int8", false, "also install an INT8 copy as NAME-int8 (see 'models quantize')")
+			q.register(fs)
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
@@ -330,6 +344,10 @@ func modelsImportCommand() *command {
 			case modelhub.LayoutHuggingFace, modelhub.LayoutOpenCLIP:
 			default:
 				return usagef("--layout %q: want auto, %s or %s", layout, modelhub.LayoutHuggingFace, modelhub.LayoutOpenCLIP)
+			}
+			qopt, err := q.options()
+			if err != nil {
+				return err
 			}
 			res, err := f.hub(e, e.stderr).Import(ctx, args[0], name, modelhub.ImportOptions{Layout: layout, InPlace: inPlace, Force: force, Description: description})
 			if err != nil {
@@ -349,6 +367,9 @@ func modelsImportCommand() *command {
 			}
 			for _, w := range res.Warnings {
 				fmt.Fprintf(e.stderr, "warning: %s\n", w)
+			}
+			if withInt8 {
+				return quantizeInto(ctx, f.hub(e, e.stderr), res.Dir, res.Name+"-int8", qopt, force, f.asJSON, e.stdout)
 			}
 			return nil
 		},
