@@ -189,16 +189,29 @@ func benchEncoderCommand() *command {
 	return &command{
 		name:    "encoder",
 		summary: "image encoder images/s and text query latency, beside plain ONNX Runtime",
-		usage:   "[--model NAME|DIR] [--batches 1,32] [--images 64]",
+		usage:   "[--model NAME|DIR] [--int8 auto|NAME|DIR] [--batches 1,8,32] [--images 64] [--rounds 3] [--ort-variants]",
 		setFlags: func(fs *flag.FlagSet) {
 			rf.register(fs)
-			fs.StringVar(&batches, "batches", "1,32", "comma-separated batch sizes")
-			fs.IntVar(&cfg.Images, "images", 64, "images timed per batch size")
+			fs.StringVar(&batches, "batches", "1,8,32", "comma-separated batch sizes")
+			fs.IntVar(&cfg.Images, "images", 64, "images timed per batch size and round")
+			fs.StringVar(&cfg.Int8, "int8", "", "also time this INT8 model in the same rounds; auto quantizes --model into a temporary folder")
+			fs.IntVar(&cfg.Rounds, "rounds", 3, "rounds of every measurement, interleaved; medians are reported (1..20)")
+			fs.BoolVar(&cfg.Variants, "ort-variants", false, "also time plain ONNX Runtime under other session options at the largest batch")
+			fs.Float64Var(&cfg.ClockMHz, "clock-mhz", 0, "clock for the peak (default: the highest 'cpu MHz' in /proc/cpuinfo)")
 			fs.IntVar(&cfg.Texts, "texts", 50, "text queries timed")
 			fs.StringVar(&out, "out", bench.DefaultOutDir, "folder for the JSON and Markdown reports")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+			if cfg.Rounds < 1 || cfg.Rounds > 20 {
+				return usagef("--rounds %d: want 1..20", cfg.Rounds)
+			}
+			if cfg.Images < 1 || cfg.Images > 1<<16 {
+				return usagef("--images %d: want 1..65536", cfg.Images)
+			}
+			if cfg.ClockMHz < 0 || cfg.ClockMHz > 10000 {
+				return usagef("--clock-mhz %g: want 0..10000", cfg.ClockMHz)
+			}
 			for _, s := range strings.Split(batches, ",") {
 				var b int
 				if _, err := fmt.Sscanf(s, "%d", &b); err != nil || b < 1 || b > 4096 {

@@ -63,6 +63,12 @@ type Options struct {
 	MinElements int `json:"min_elements,omitempty"`
 }
 
+// DefaultOptions are the settings `mmsearch models quantize` uses: per-channel
+// scales, 7-bit weights (exact on every x86-64 CPU, VNNI or not), fused nodes.
+func DefaultOptions() Options {
+	return Options{PerChannel: true, ReduceRange: true, Format: FormatFused}
+}
+
 func (o Options) format() string {
 	if o.Format == "" {
 		return FormatFused
