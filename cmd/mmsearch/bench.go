@@ -18,7 +18,7 @@ import (
 func benchCommand() *command {
 	return &command{
 		name:    "bench",
-		summary: "benchmarks: ann, ingest, query, encoder, serve, retrieval, analogy",
+		summary: "benchmarks: ann, ingest, query, encoder, serve, retrieval, analogy, int8",
 		children: []*command{
 			benchANNCommand(),
 			benchIngestCommand(),
@@ -27,6 +27,7 @@ func benchCommand() *command {
 			benchServeCommand(),
 			benchRetrievalCommand(),
 			benchAnalogyCommand(),
+			benchInt8Command(),
 		},
 	}
 }

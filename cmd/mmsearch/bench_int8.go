@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+
+	"mmsearch/bench"
+	"mmsearch/bench/quantquality"
+	"mmsearch/bench/retrieval"
+	"mmsearch/encoders/modelhub"
+)
+
+// errGateFailed is returned (exit status 1) after the report of a failed quality gate.
+var errGateFailed = errors.New("quality gate failed: see the report")
+
+func benchInt8Command() *command {
+	var rf runtimeFlags
+	var int8Model, dataset, queries, spec, libraries, out string
+	var limit int
+	var asJSON bool
+	return &command{
+		name:    "int8",
+		summary: "quality gate of an INT8 model: retrieval, analogies and per-image cosine against float32",
+		usage: `--int8 NAME|DIR --dataset DIR [--queries DIR] [--spec FILE] [--model NAME|DIR] [--libraries DIR] [--out DIR] [--json]
+
+Runs bench retrieval and bench analogy with the float32 model (--model) and
+with its INT8 copy (--int8, from 'models quantize') on the same dataset, and
+checks text→image R@10, image→image R@10 (with --queries) and the analogies'
+mean R@10 (add scoring) each drop at most 0.01, and that the mean cosine
+between the two models' vectors of each image is at least 0.99. Writes
+quantize-quality.json and quantize-quality.md under --out; exits 1 when the
+gate fails.`,
+		setFlags: func(fs *flag.FlagSet) {
+			rf.register(fs)
+			fs.StringVar(&int8Model, "int8", "", "the INT8 model (name or folder)")
+			fs.StringVar(&dataset, "dataset", "", "dataset `DIR` (as for bench retrieval)")
+			fs.StringVar(&queries, "queries", "", "second dataset `DIR` whose images query the first (image→image)")
+			fs.StringVar(&spec, "spec", "", "analogy spec `FILE` (default: analogies.jsonl in the model's folder)")
+			fs.StringVar(&libraries, "libraries", "", "keep one library per model in this `DIR` (default: temporary)")
+			fs.IntVar(&limit, "limit", 0, "use only the first `N` items and analogies (0: all)")
+			fs.StringVar(&out, "out", bench.DefaultOutDir, "folder for the JSON and Markdown reports")
+			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
+		},
+		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+			switch {
+			case len(args) > 0:
+				return usagef("bench int8 takes no arguments (got %q)", args[0])
+			case int8Model == "":
+				return usagef("--int8 is required")
+			case dataset == "":
+				return usagef("--dataset is required")
+			case limit < 0:
+				return usagef("--limit %d: want 0 (all) or more", limit)
+			}
+			model, err := rf.modelDir(e)
+			if err != nil {
+				return err
+			}
+			def, err := modelhub.DefaultModel(e.getenv)
+			if err != nil {
+				return err
+			}
+			eng := retrieval.Engine{DefaultModel: def, Runtime: rf.runtimeOptions(e), Threads: rf.threads, Getenv: e.getenv,
+				Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+			header := bench.NewHeader(ctx, "quantize-quality", "")
+			prog := newProgressLine(e)
+			res, err := quantquality.Run(ctx, quantquality.Config{Engine: eng, Model: model, Int8: int8Model, Libraries: libraries,
+				Dataset: dataset, Queries: queries, Spec: spec, Limit: limit, Progress: progressFunc(prog)})
+			prog.finish()
+			if err != nil {
+				return err
+			}
+			if err := writeReport(e, res.Report(header), out, "quantize-quality", asJSON); err != nil {
+				return err
+			}
+			if !res.Pass {
+				return errGateFailed
+			}
+			return nil
+		},
+	}
+}
