@@ -80,6 +80,9 @@ func (e *ImageEncoder) Dim() int { return e.dim }
 // MaxBatch is the largest number of images sent to one inference.
 func (e *ImageEncoder) MaxBatch() int { return e.maxBatch }
 
+// Device is where the image tower runs: DeviceCPU or DeviceCUDA.
+func (e *ImageEncoder) Device() string { return e.sess.device }
+
 // Threads is the number of threads one inference uses.
 func (e *ImageEncoder) Threads() int { return e.sess.threads }
 

@@ -19,6 +19,8 @@ type SessionOptions struct {
 	// sections. It can shave latency off a lone inference, but it takes the
 	// cores away from the decode workers of an ingest, so it is off by default.
 	Spin bool
+	// Device is DeviceCPU (""), DeviceCUDA or DeviceAuto.
+	Device string
 }
 
 func (o SessionOptions) maxBatch() int {
@@ -33,7 +35,8 @@ func (o SessionOptions) maxBatch() int {
 // callers of an encoder.
 type session struct {
 	path    string
-	threads int // intra-op threads of one inference
+	threads int    // intra-op threads of one inference
+	device  string // DeviceCPU or DeviceCUDA: where it runs
 	inputs  []string
 	outputs []string
 	s       *ort.DynamicAdvancedSession
@@ -60,11 +63,15 @@ func newSession(path string, inputs, outputs []string, opt SessionOptions) (*ses
 			return nil, fmt.Errorf("session options for %s: %w", path, err)
 		}
 	}
+	device, err := useDevice(so, opt.Device)
+	if err != nil {
+		return nil, fmt.Errorf("session for %s: %w", path, err)
+	}
 	s, err := ort.NewDynamicAdvancedSession(path, inputs, outputs, so)
 	if err != nil {
 		return nil, fmt.Errorf("load ONNX graph %s: %w", path, err)
 	}
-	return &session{path: path, threads: threads, inputs: inputs, outputs: outputs, s: s}, nil
+	return &session{path: path, threads: threads, device: device, inputs: inputs, outputs: outputs, s: s}, nil
 }
 
 // run runs the graph on inputs and returns the first output, which the

@@ -40,6 +40,9 @@ func NewTextEncoder(m *Model, opt SessionOptions) (*TextEncoder, error) {
 // Dim is the embedding dimension.
 func (e *TextEncoder) Dim() int { return e.dim }
 
+// Device is where the text tower runs: DeviceCPU or DeviceCUDA.
+func (e *TextEncoder) Device() string { return e.sess.device }
+
 // Tokenize returns the padded token ids and attention masks the text tower
 // receives for texts (start and end tokens added, truncated to the context length).
 func (e *TextEncoder) Tokenize(texts []string) (ids, mask [][]int64) {

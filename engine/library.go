@@ -52,6 +52,9 @@ type Options struct {
 	Threads int
 	// BatchSize is the number of images per inference (0 = 32).
 	BatchSize int
+	// Device is where the encoders run: encoders.DeviceCPU (""),
+	// DeviceCUDA or DeviceAuto.
+	Device string
 	// Index configures the HNSW index built from the store. Zero fields take
 	// the hnsw defaults, except EfConstruction, which defaults to
 	// LibraryEfConstruction.
@@ -198,7 +201,7 @@ func (l *Library) Model() *encoders.Model { return l.model }
 func (l *Library) Store() *store.Store { return l.store }
 
 func (l *Library) sessionOptions() encoders.SessionOptions {
-	return encoders.SessionOptions{IntraOpThreads: l.opts.Threads, MaxBatch: l.opts.BatchSize}
+	return encoders.SessionOptions{IntraOpThreads: l.opts.Threads, MaxBatch: l.opts.BatchSize, Device: l.opts.Device}
 }
 
 // imageEncoder opens the image tower on first use.

@@ -121,23 +121,28 @@ func writeFloat32File(path string, v []float32) error {
 func embedCommand() *command {
 	var rf runtimeFlags
 	var raw bool
+	var device string
 	return &command{
 		name:    "embed",
 		summary: "print the embedding of texts or image files as JSON lines",
-		usage:   "[--model NAME|DIR] [--raw] text TEXT... | image FILE...",
+		usage:   "[--model NAME|DIR] [--device cpu|cuda|auto] [--raw] text TEXT... | image FILE...",
 		setFlags: func(fs *flag.FlagSet) {
 			rf.register(fs)
 			fs.BoolVar(&raw, "raw", false, "embed texts as given, without the model's templates")
+			fs.StringVar(&device, "device", encoders.DeviceCPU, "where the encoders run: cpu, cuda or auto (cuda when usable, else cpu)")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) < 2 || (args[0] != "text" && args[0] != "image") {
 				return usagef("want 'text TEXT...' or 'image FILE...'")
 			}
+			if _, err := encoders.ParseDevice(device); err != nil {
+				return usagef("--device: %v", err)
+			}
 			m, err := rf.openModel(e)
 			if err != nil {
 				return err
 			}
-			opt := encoders.SessionOptions{IntraOpThreads: rf.threads}
+			opt := encoders.SessionOptions{IntraOpThreads: rf.threads, Device: device}
 			type line struct {
 				Input  string    `json:"input"`
 				Model  string    `json:"model"`

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"mmsearch/encoders"
 	"mmsearch/encoders/modelhub"
 	"mmsearch/engine"
 	"mmsearch/engine/query"
@@ -20,6 +21,7 @@ type libraryFlags struct {
 	runtimeFlags
 	library string
 	batch   int
+	device  string
 	verbose bool
 }
 
@@ -27,6 +29,7 @@ func (f *libraryFlags) register(fs *flag.FlagSet) {
 	f.runtimeFlags.register(fs)
 	fs.StringVar(&f.library, "library", "", "library folder (default $XDG_DATA_HOME/mmsearch/default)")
 	fs.IntVar(&f.batch, "batch", 0, "images per inference and per transaction (default 32)")
+	fs.StringVar(&f.device, "device", encoders.DeviceCPU, "where the encoders run: cpu, cuda (ONNX Runtime's CUDA provider; an error without it) or auto (cuda when usable, else cpu)")
 	fs.BoolVar(&f.verbose, "v", false, "log diagnostics to stderr")
 }
 
@@ -40,11 +43,16 @@ func (f *libraryFlags) open(ctx context.Context, e *env) (*engine.Library, error
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	device, err := encoders.ParseDevice(f.device)
+	if err != nil {
+		return nil, usagef("--device: %v", err)
+	}
 	def, err := modelhub.DefaultModel(e.getenv)
 	if err != nil {
 		return nil, err
 	}
 	return engine.Open(ctx, dir, engine.Options{
+		Device:       device,
 		Model:        f.model,
 		DefaultModel: def,
 		Runtime:      f.runtimeOptions(e),

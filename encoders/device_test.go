@@ -1,0 +1,77 @@
+package encoders
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseDevice(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{"", DeviceCPU, ""}, {"cpu", DeviceCPU, ""}, {"cuda", DeviceCUDA, ""}, {"auto", DeviceAuto, ""},
+		{"gpu", "", `device "gpu": want cpu, cuda or auto`}, {"CUDA", "", "want cpu, cuda or auto"},
+	} {
+		got, err := ParseDevice(tc.in)
+		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("ParseDevice(%q) = %q, %v; want %q, %q", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// TestDeviceFallback opens the tiny model on every device. Where ONNX
+// Runtime has no CUDA provider (this project's CPU build), cuda fails with
+// ErrNoCUDA and a message naming the fix, and auto runs on the CPU with
+// the same outputs as cpu.
+func TestDeviceFallback(t *testing.T) {
+	m, err := OpenModel("testdata/tiny", RuntimeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pixels := make([]float32, 2*3*8*8)
+	for i := range pixels {
+		pixels[i] = float32(i%17) / 17
+	}
+	encode := func(device string) ([][]float32, string, error) {
+		enc, err := NewImageEncoder(m, SessionOptions{Device: device, IntraOpThreads: 1})
+		if err != nil {
+			return nil, "", err
+		}
+		defer enc.Close()
+		v, err := enc.EncodeTensors(ctx, pixels, 2)
+		return v, enc.Device(), err
+	}
+	cpu, dev, err := encode(DeviceCPU)
+	if err != nil || dev != DeviceCPU {
+		t.Fatalf("cpu: %v, device %q", err, dev)
+	}
+	_, cudaDev, cudaErr := encode(DeviceCUDA)
+	auto, autoDev, err := encode(DeviceAuto)
+	if err != nil {
+		t.Fatalf("auto: %v", err)
+	}
+	if cudaErr == nil {
+		t.Logf("this ONNX Runtime has a usable CUDA provider: cuda ran on %s, auto on %s", cudaDev, autoDev)
+		if cudaDev != DeviceCUDA || autoDev != DeviceCUDA {
+			t.Errorf("cuda ran on %q, auto on %q; want cuda", cudaDev, autoDev)
+		}
+		return
+	}
+	if !errors.Is(cudaErr, ErrNoCUDA) || !strings.Contains(cudaErr.Error(), "--device cpu") || !strings.Contains(cudaErr.Error(), CUDAProviderLibrary) {
+		t.Errorf("cuda without a CUDA provider: %v; want ErrNoCUDA naming the way out", cudaErr)
+	}
+	if autoDev != DeviceCPU {
+		t.Errorf("auto without CUDA ran on %q, want cpu", autoDev)
+	}
+	for i := range cpu {
+		for j := range cpu[i] {
+			if cpu[i][j] != auto[i][j] {
+				t.Fatalf("auto (CPU fallback) output [%d][%d] = %g, cpu gave %g", i, j, auto[i][j], cpu[i][j])
+			}
+		}
+	}
+	if _, err := NewTextEncoder(m, SessionOptions{Device: "tpu"}); err == nil || !strings.Contains(err.Error(), `device "tpu"`) {
+		t.Errorf("text encoder on device tpu: %v", err)
+	}
+}
