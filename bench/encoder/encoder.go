@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -53,6 +54,15 @@ type Row struct {
 	PlainPerSec float64 `json:"plain_ort_images_per_s"`
 	Ratio       float64 `json:"ratio"`
 	ImagesTimed int     `json:"images_timed"`
+	// Images per CPU-second (user + system time of the process): on a
+	// shared machine these do not count the time other processes held the
+	// cores, though they do count CPU burnt spinning.
+	OursPerCPUSec  float64 `json:"mmsearch_images_per_cpu_s"`
+	PlainPerCPUSec float64 `json:"plain_ort_images_per_cpu_s"`
+	CPURatio       float64 `json:"cpu_ratio"`
+	// CorePeakFraction is the counted operations per CPU-second against
+	// one core's float32 peak.
+	CorePeakFraction float64 `json:"core_peak_fraction"`
 	// GOPs is the achieved rate of the counted operations through our
 	// encoder (GFLOP/s; integer operations included for an INT8 model) and
 	// PeakFraction that against the machine's float32 peak.
@@ -67,19 +77,23 @@ type Int8Result struct {
 	OpsPerImage    int64                      `json:"ops_per_image"`
 	IntOpsPerImage int64                      `json:"int_ops_per_image"`
 	Rows           []Row                      `json:"image"`
-	// Speedup is INT8 over float32 images/s through our encoder, per batch.
-	Speedup   []float64 `json:"speedup"`
-	TextP50Ms float64   `json:"text_query_p50_ms"`
+	// Speedup is INT8 over float32 images/s through our encoder, per
+	// batch; CPUSpeedup the same in images per CPU-second.
+	Speedup    []float64 `json:"speedup"`
+	CPUSpeedup []float64 `json:"cpu_speedup"`
+	TextP50Ms  float64   `json:"text_query_p50_ms"`
 }
 
 // Variant is plain ONNX Runtime under one set of session options.
 type Variant struct {
-	Model     string  `json:"model"` // "float32" or "int8"
-	Name      string  `json:"name"`
-	Batch     int     `json:"batch"`
-	PerSec    float64 `json:"images_per_s"`
-	LoadMs    float64 `json:"session_load_ms"`
-	VsDefault float64 `json:"vs_default"`
+	Model        string  `json:"model"` // "float32" or "int8"
+	Name         string  `json:"name"`
+	Batch        int     `json:"batch"`
+	PerSec       float64 `json:"images_per_s"`
+	PerCPUSec    float64 `json:"images_per_cpu_s"`
+	LoadMs       float64 `json:"session_load_ms"`
+	VsDefault    float64 `json:"vs_default"`
+	CPUVsDefault float64 `json:"cpu_vs_default"`
 }
 
 // Result holds every figure.
@@ -187,11 +201,11 @@ func Run(ctx context.Context, cfg Config) (*bench.Report, *Result, error) {
 			batches = append(batches, b)
 		}
 	}
-	// samples[tower][batch] = images/s per round, ours and plain.
-	ours := make([][][]float64, len(towers))
-	plain := make([][][]float64, len(towers))
+	// samples[tower][batch] = rates per round, ours and plain.
+	ours := make([][][]rate, len(towers))
+	plain := make([][][]rate, len(towers))
 	for i := range towers {
-		ours[i], plain[i] = make([][]float64, len(batches)), make([][]float64, len(batches))
+		ours[i], plain[i] = make([][]rate, len(batches)), make([][]rate, len(batches))
 	}
 	inputs := make([][]float32, len(batches))
 	for j, b := range batches {
@@ -216,17 +230,19 @@ func Run(ctx context.Context, cfg Config) (*bench.Report, *Result, error) {
 					return nil, nil, err
 				}
 				ours[i][j], plain[i][j] = append(ours[i][j], o), append(plain[i][j], p)
-				logf("round %d, %s, batch %d: mmsearch %.1f images/s, plain ONNX Runtime %.1f images/s", r+1, t.label, b, o, p)
+				logf("round %d, %s, batch %d: mmsearch %.1f images/s (%.1f per CPU-s), plain ONNX Runtime %.1f images/s (%.1f per CPU-s)", r+1, t.label, b, o.wall, o.cpu, p.wall, p.cpu)
 			}
 		}
 	}
 	for i, t := range towers {
 		var rows []Row
 		for j, b := range batches {
-			o, p := median(ours[i][j]), median(plain[i][j])
-			gops := o * float64(t.ops.Ops) / 1e9
-			rows = append(rows, Row{Batch: b, OursPerSec: o, PlainPerSec: p, Ratio: o / p, ImagesTimed: max(cfg.Images/b, 2) * b * cfg.Rounds,
-				GOPs: gops, PeakFraction: gops / peak.GFLOPs})
+			o, p := medianRate(ours[i][j]), medianRate(plain[i][j])
+			gops := o.wall * float64(t.ops.Ops) / 1e9
+			rows = append(rows, Row{Batch: b, OursPerSec: o.wall, PlainPerSec: p.wall, Ratio: o.wall / p.wall, ImagesTimed: max(cfg.Images/b, 2) * b * cfg.Rounds,
+				GOPs: gops, PeakFraction: gops / peak.GFLOPs,
+				OursPerCPUSec: o.cpu, PlainPerCPUSec: p.cpu, CPURatio: ratio(o.cpu, p.cpu),
+				CorePeakFraction: o.cpu * float64(t.ops.Ops) / 1e9 / (peak.GFLOPs / float64(peak.Cores))})
 		}
 		if i == 0 {
 			res.Rows = rows
@@ -234,6 +250,7 @@ func Run(ctx context.Context, cfg Config) (*bench.Report, *Result, error) {
 			res.Int8.Rows = rows
 			for j := range rows {
 				res.Int8.Speedup = append(res.Int8.Speedup, rows[j].OursPerSec/res.Rows[j].OursPerSec)
+				res.Int8.CPUSpeedup = append(res.Int8.CPUSpeedup, ratio(rows[j].OursPerCPUSec, res.Rows[j].OursPerCPUSec))
 			}
 		}
 	}
@@ -246,7 +263,7 @@ func Run(ctx context.Context, cfg Config) (*bench.Report, *Result, error) {
 				return nil, nil, err
 			}
 			for _, v := range vs {
-				logf("%s batch %d, plain ONNX Runtime, %s: %.1f images/s (%.2f× default), session load %.0f ms", v.Model, v.Batch, v.Name, v.PerSec, v.VsDefault, v.LoadMs)
+				logf("%s batch %d, plain ONNX Runtime, %s: %.1f images/s (%.2f× default; per CPU-s %.2f×), session load %.0f ms", v.Model, v.Batch, v.Name, v.PerSec, v.VsDefault, v.CPUVsDefault, v.LoadMs)
 			}
 			res.Variants = append(res.Variants, vs...)
 		}
@@ -265,23 +282,67 @@ func Run(ctx context.Context, cfg Config) (*bench.Report, *Result, error) {
 	return report(ctx, cfg, res), res, nil
 }
 
+// rate is images per wall-clock second and per CPU-second of the process.
+type rate struct{ wall, cpu float64 }
+
+// clock reads the wall clock and the process's CPU time (user + system).
+type clock struct {
+	wall time.Time
+	cpu  float64
+}
+
+func now() clock {
+	var ru syscall.Rusage
+	cpu := 0.0
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		cpu = float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+	}
+	return clock{time.Now(), cpu}
+}
+
+// rateSince is images per second since c0.
+func rateSince(c0 clock, images int) rate {
+	c1 := now()
+	r := rate{wall: float64(images) / c1.wall.Sub(c0.wall).Seconds()}
+	if d := c1.cpu - c0.cpu; d > 0 {
+		r.cpu = float64(images) / d
+	}
+	return r
+}
+
+// ratio is a/b, or 0 when b is 0 (a CPU time too short to register).
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func medianRate(rs []rate) rate {
+	w, c := make([]float64, len(rs)), make([]float64, len(rs))
+	for i, r := range rs {
+		w[i], c[i] = r.wall, r.cpu
+	}
+	return rate{median(w), median(c)}
+}
+
 // timeOurs times n batches of b images through our ImageEncoder.
-func timeOurs(ctx context.Context, m *encoders.Model, pixels []float32, b, n, threads int) (float64, error) {
+func timeOurs(ctx context.Context, m *encoders.Model, pixels []float32, b, n, threads int) (rate, error) {
 	enc, err := encoders.NewImageEncoder(m, encoders.SessionOptions{IntraOpThreads: threads, MaxBatch: b})
 	if err != nil {
-		return 0, err
+		return rate{}, err
 	}
 	defer enc.Close()
 	if _, err := enc.EncodeTensors(ctx, pixels, b); err != nil { // warm-up
-		return 0, err
+		return rate{}, err
 	}
-	t0 := time.Now()
+	c0 := now()
 	for i := 0; i < n; i++ {
 		if _, err := enc.EncodeTensors(ctx, pixels, b); err != nil {
-			return 0, err
+			return rate{}, err
 		}
 	}
-	return float64(n*b) / time.Since(t0).Seconds(), nil
+	return rateSince(c0, n*b), nil
 }
 
 var textWords = []string{"dog", "a red heart", "sunset over the sea", "woman cook", "golden retriever puppy", "cat"}
@@ -373,45 +434,45 @@ func sessionOptions(threads int) (*ort.SessionOptions, error) {
 // preallocated input and output tensors: ONNX Runtime and nothing else. It
 // returns images/s and the session's load time; tune, when set, changes
 // the session options first.
-func plainImage(path string, mf *encoders.Manifest, pixels []float32, b, n, threads int, tune func(*ort.SessionOptions) error) (float64, float64, error) {
+func plainImage(path string, mf *encoders.Manifest, pixels []float32, b, n, threads int, tune func(*ort.SessionOptions) error) (rate, float64, error) {
 	s := int64(mf.Image.Size)
 	in, err := ort.NewTensor(ort.NewShape(int64(b), 3, s, s), pixels)
 	if err != nil {
-		return 0, 0, err
+		return rate{}, 0, err
 	}
 	defer in.Destroy()
 	out, err := ort.NewEmptyTensor[float32](ort.NewShape(int64(b), int64(mf.EmbeddingDim)))
 	if err != nil {
-		return 0, 0, err
+		return rate{}, 0, err
 	}
 	defer out.Destroy()
 	so, err := sessionOptions(threads)
 	if err != nil {
-		return 0, 0, err
+		return rate{}, 0, err
 	}
 	defer so.Destroy()
 	if tune != nil {
 		if err := tune(so); err != nil {
-			return 0, 0, err
+			return rate{}, 0, err
 		}
 	}
 	t0 := time.Now()
 	sess, err := ort.NewAdvancedSession(path, []string{mf.Image.Input.Name}, []string{mf.Image.Output.Name}, []ort.Value{in}, []ort.Value{out}, so)
 	if err != nil {
-		return 0, 0, err
+		return rate{}, 0, err
 	}
 	defer sess.Destroy()
 	load := ms(time.Since(t0))
 	if err := sess.Run(); err != nil {
-		return 0, 0, err
+		return rate{}, 0, err
 	}
-	t0 = time.Now()
+	c0 := now()
 	for i := 0; i < n; i++ {
 		if err := sess.Run(); err != nil {
-			return 0, 0, err
+			return rate{}, 0, err
 		}
 	}
-	return float64(n*b) / time.Since(t0).Seconds(), load, nil
+	return rateSince(c0, n*b), load, nil
 }
 
 // plainText times one text through the text graph with preallocated tensors.
@@ -480,25 +541,28 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	h.Peers = []bench.Peer{{Name: "plain ONNX Runtime (onnxruntime_go AdvancedSession, preallocated tensors, default session options)", Version: encoders.ORTVersion}}
 	r := &bench.Report{Header: h, Data: res}
 	r.Headline = append(r.Headline, fmt.Sprintf("image tower: %.3f GFLOP per image (matrix products and convolutions, counted from the graph)", float64(res.OpsPerImage)/1e9))
-	t := bench.Table{Title: "Image encoder", Columns: []string{"model", "batch", "mmsearch images/s", "plain ORT images/s", "ratio", "GOP/s", "of fp32 peak", "int8 / fp32"}}
-	add := func(label string, rows []Row, speedup []float64) {
+	t := bench.Table{Title: "Image encoder", Columns: []string{"model", "batch", "mmsearch images/s", "plain ORT images/s", "ratio",
+		"mmsearch images/CPU-s", "plain ORT images/CPU-s", "CPU ratio", "GOP/s", "of machine fp32 peak", "GOP per CPU-s, of one core's peak", "int8 / fp32", "int8 / fp32 per CPU-s"}}
+	add := func(label string, rows []Row, speedup, cpuSpeedup []float64) {
 		for i, row := range rows {
-			sp := ""
+			sp, csp := "", ""
 			if speedup != nil {
-				sp = fmt.Sprintf("%.2f×", speedup[i])
+				sp, csp = fmt.Sprintf("%.2f×", speedup[i]), fmt.Sprintf("%.2f×", cpuSpeedup[i])
 			}
 			t.AddRow(label, row.Batch, fmt.Sprintf("%.1f", row.OursPerSec), fmt.Sprintf("%.1f", row.PlainPerSec), fmt.Sprintf("%.2f", row.Ratio),
-				fmt.Sprintf("%.1f", row.GOPs), fmt.Sprintf("%.0f%%", 100*row.PeakFraction), sp)
+				fmt.Sprintf("%.1f", row.OursPerCPUSec), fmt.Sprintf("%.1f", row.PlainPerCPUSec), fmt.Sprintf("%.2f", row.CPURatio),
+				fmt.Sprintf("%.1f", row.GOPs), fmt.Sprintf("%.0f%%", 100*row.PeakFraction), fmt.Sprintf("%.0f%%", 100*row.CorePeakFraction), sp, csp)
 		}
 	}
-	add("float32", res.Rows, nil)
+	add("float32", res.Rows, nil, nil)
 	for _, row := range res.Rows {
-		r.Headline = append(r.Headline, fmt.Sprintf("float32 batch %d: %.1f images/s = %.1f GFLOP/s, %.0f%% of peak (plain ONNX Runtime %.1f; ratio %.2f)", row.Batch, row.OursPerSec, row.GOPs, 100*row.PeakFraction, row.PlainPerSec, row.Ratio))
+		r.Headline = append(r.Headline, fmt.Sprintf("float32 batch %d: %.1f images/s = %.1f GFLOP/s, %.0f%% of the machine's peak; %.1f images per CPU-second, %.0f%% of one core's peak (plain ONNX Runtime %.1f images/s, ratio %.2f; per CPU-second %.2f)",
+			row.Batch, row.OursPerSec, row.GOPs, 100*row.PeakFraction, row.OursPerCPUSec, 100*row.CorePeakFraction, row.PlainPerSec, row.Ratio, row.CPURatio))
 	}
 	if q := res.Int8; q != nil {
-		add("int8", q.Rows, q.Speedup)
+		add("int8", q.Rows, q.Speedup, q.CPUSpeedup)
 		for i, row := range q.Rows {
-			r.Headline = append(r.Headline, fmt.Sprintf("int8 batch %d: %.1f images/s, %.2f× float32 (plain ONNX Runtime on the int8 graph %.1f; ratio %.2f)", row.Batch, row.OursPerSec, q.Speedup[i], row.PlainPerSec, row.Ratio))
+			r.Headline = append(r.Headline, fmt.Sprintf("int8 batch %d: %.1f images/s, %.2f× float32; per CPU-second %.2f× (plain ONNX Runtime on the int8 graph %.1f images/s; ratio %.2f)", row.Batch, row.OursPerSec, q.Speedup[i], q.CPUSpeedup[i], row.PlainPerSec, row.Ratio))
 		}
 	}
 	r.Tables = append(r.Tables, t)
@@ -511,9 +575,9 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	}
 	r.Tables = append(r.Tables, ft)
 	if len(res.Variants) > 0 {
-		vt := bench.Table{Title: "Plain ONNX Runtime session options", Columns: []string{"model", "batch", "options", "images/s", "vs default", "session load ms"}}
+		vt := bench.Table{Title: "Plain ONNX Runtime session options", Columns: []string{"model", "batch", "options", "images/s", "vs default", "images/CPU-s", "vs default per CPU-s", "session load ms"}}
 		for _, v := range res.Variants {
-			vt.AddRow(v.Model, v.Batch, v.Name, fmt.Sprintf("%.1f", v.PerSec), fmt.Sprintf("%.2f", v.VsDefault), fmt.Sprintf("%.0f", v.LoadMs))
+			vt.AddRow(v.Model, v.Batch, v.Name, fmt.Sprintf("%.1f", v.PerSec), fmt.Sprintf("%.2f", v.VsDefault), fmt.Sprintf("%.1f", v.PerCPUSec), fmt.Sprintf("%.2f", v.CPUVsDefault), fmt.Sprintf("%.0f", v.LoadMs))
 		}
 		r.Tables = append(r.Tables, vt)
 	}
@@ -527,6 +591,7 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	r.Notes = append(r.Notes,
 		"GOP/s counts 2 × the multiply-adds of the image tower's matrix products and convolutions (element-wise work not counted); for the int8 model the quantized products count as integer operations, shown against the same float32 peak.",
 		"The peak is derived from /proc/cpuinfo: "+res.Peak.Derivation+". FMA units per core are not listed there; 2 is assumed. A CPU that boosts above the listed clock can exceed the 'peak'.",
+		"Per CPU-second figures divide images by the process's user + system time: on a shared machine they leave out the time other processes held the cores (the wall-clock figures do not), but they count the CPU ONNX Runtime burns spinning (on by default in the plain peer, off in mmsearch's encoder).",
 	)
 	if !res.Peak.VNNI {
 		r.Notes = append(r.Notes, "This CPU has no VNNI: int8 products run on AVX2's vpmaddubsw/vpmaddwd, at best about 2× the float32 multiply-add rate on paper.")

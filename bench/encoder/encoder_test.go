@@ -59,6 +59,9 @@ func TestRunInt8(t *testing.T) {
 		if want := row.OursPerSec * 2 * 192 * 4 / 1e9; row.GOPs != want || row.PeakFraction != want/res.Peak.GFLOPs {
 			t.Errorf("int8 row %+v: GOP/s want %g", row, want)
 		}
+		if row.OursPerCPUSec < 0 || row.CPURatio != ratio(row.OursPerCPUSec, row.PlainPerCPUSec) || q.CPUSpeedup[i] != ratio(row.OursPerCPUSec, res.Rows[i].OursPerCPUSec) {
+			t.Errorf("int8 row %+v: per-CPU-second figures", row)
+		}
 	}
 	if len(res.Variants) != 2*8 || res.Variants[0].VsDefault != 1 || res.Variants[8].Model != "int8" {
 		t.Errorf("variants %+v", res.Variants)
@@ -72,7 +75,10 @@ func TestRunInt8(t *testing.T) {
 	if err := r.WriteMarkdown(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"int8 / fp32", "of fp32 peak", "saved optimized graph", "FMA units", "tiny-test-int8"} {
+	if err := r.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"int8 / fp32", "of machine fp32 peak", "images/CPU-s", "saved optimized graph", "FMA units", "tiny-test-int8"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}

@@ -58,7 +58,7 @@ func variants(t *tower, pixels []float32, b, n, threads, rounds int) ([]Variant,
 		{"1 intra-op thread", func(so *ort.SessionOptions) error { return so.SetIntraOpNumThreads(1) }},
 		{"saved optimized graph, loaded with optimization off", level(ort.GraphOptimizationLevelDisableAll)},
 	}
-	perSec := make([][]float64, len(vs))
+	perSec := make([][]rate, len(vs))
 	loads := make([][]float64, len(vs))
 	for r := 0; r < rounds; r++ {
 		for i, v := range vs {
@@ -75,8 +75,8 @@ func variants(t *tower, pixels []float32, b, n, threads, rounds int) ([]Variant,
 	}
 	out := make([]Variant, len(vs))
 	for i, v := range vs {
-		out[i] = Variant{Model: t.label, Name: v.name, Batch: b, PerSec: median(perSec[i]), LoadMs: median(loads[i])}
-		out[i].VsDefault = out[i].PerSec / median(perSec[0])
+		r, r0 := medianRate(perSec[i]), medianRate(perSec[0])
+		out[i] = Variant{Model: t.label, Name: v.name, Batch: b, PerSec: r.wall, PerCPUSec: r.cpu, LoadMs: median(loads[i]), VsDefault: r.wall / r0.wall, CPUVsDefault: ratio(r.cpu, r0.cpu)}
 	}
 	return out, nil
 }
