@@ -33,8 +33,9 @@ type Config struct {
 	Engine retrieval.Engine
 	// Model is the float32 model and Int8 its quantized copy (names or folders).
 	Model, Int8 string
-	// Libraries, when set, is a folder holding one library per model
-	// (kept, so a rerun only re-reads vectors); "" means temporary ones.
+	// Libraries, when set, is a folder holding one library per model, named
+	// after it (kept, so a rerun only re-reads vectors); "" means temporary
+	// ones.
 	Libraries string
 	// Dataset, Queries and Spec are as in retrieval.Config and analogy.Config.
 	Dataset, Queries, Spec string
@@ -89,7 +90,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		// One library per model serves both benchmarks and the cosines.
 		eng := cfg.Engine
 		eng.Model = model
-		eng.Library = filepath.Join(libs, []string{"float32", "int8"}[i])
+		eng.Library = filepath.Join(libs, []string{"float32", "int8"}[i]+"-"+filepath.Base(filepath.Clean(model)))
 		r, err := retrieval.Run(ctx, retrieval.Config{Engine: eng, Dataset: cfg.Dataset, Queries: cfg.Queries, Limit: cfg.Limit, Ks: []int{1, 5, 10}, Progress: cfg.Progress})
 		if err != nil {
 			return nil, fmt.Errorf("retrieval with %s: %w", model, err)

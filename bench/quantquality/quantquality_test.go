@@ -108,7 +108,7 @@ func TestRunInt8(t *testing.T) {
 	if pass != res.Pass {
 		t.Errorf("pass %t, checks say %t", res.Pass, pass)
 	}
-	for _, sub := range []string{"float32", "int8"} {
+	for _, sub := range []string{"float32-tiny", "int8-tiny-int8"} {
 		if _, err := os.Stat(filepath.Join(libs, sub, "library.db")); err != nil {
 			t.Errorf("library %s not kept: %v", sub, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"log/slog"
+	"strings"
 
 	"mmsearch/bench"
 	"mmsearch/bench/quantquality"
@@ -17,21 +18,22 @@ var errGateFailed = errors.New("quality gate failed: see the report")
 
 func benchInt8Command() *command {
 	var rf runtimeFlags
-	var int8Model, dataset, queries, spec, libraries, out string
+	var int8Model, dataset, queries, spec, libraries, out, name string
 	var limit int
 	var asJSON bool
 	return &command{
 		name:    "int8",
 		summary: "quality gate of an INT8 model: retrieval, analogies and per-image cosine against float32",
-		usage: `--int8 NAME|DIR --dataset DIR [--queries DIR] [--spec FILE] [--model NAME|DIR] [--libraries DIR] [--out DIR] [--json]
+		usage: `--int8 NAME|DIR --dataset DIR [--queries DIR] [--spec FILE] [--model NAME|DIR] [--libraries DIR] [--out DIR] [--name NAME] [--json]
 
 Runs bench retrieval and bench analogy with the float32 model (--model) and
 with its INT8 copy (--int8, from 'models quantize') on the same dataset, and
 checks text→image R@10, image→image R@10 (with --queries) and the analogies'
 mean R@10 (add scoring) each drop at most 0.01, and that the mean cosine
 between the two models' vectors of each image is at least 0.99. Writes
-quantize-quality.json and quantize-quality.md under --out; exits 1 when the
-gate fails.`,
+NAME.json and NAME.md (--name, default quantize-quality) under --out; exits
+1 when the gate fails. With --libraries, the libraries are kept there, one per
+model, so the float32 one serves later runs.`,
 		setFlags: func(fs *flag.FlagSet) {
 			rf.register(fs)
 			fs.StringVar(&int8Model, "int8", "", "the INT8 model (name or folder)")
@@ -41,6 +43,7 @@ gate fails.`,
 			fs.StringVar(&libraries, "libraries", "", "keep one library per model in this `DIR` (default: temporary)")
 			fs.IntVar(&limit, "limit", 0, "use only the first `N` items and analogies (0: all)")
 			fs.StringVar(&out, "out", bench.DefaultOutDir, "folder for the JSON and Markdown reports")
+			fs.StringVar(&name, "name", "quantize-quality", "base `NAME` of the report files")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
@@ -53,6 +56,8 @@ gate fails.`,
 				return usagef("--dataset is required")
 			case limit < 0:
 				return usagef("--limit %d: want 0 (all) or more", limit)
+			case name == "" || strings.ContainsAny(name, `/\`):
+				return usagef("--name %q: want a file name without a folder", name)
 			}
 			model, err := rf.modelDir(e)
 			if err != nil {
@@ -72,7 +77,7 @@ gate fails.`,
 			if err != nil {
 				return err
 			}
-			if err := writeReport(e, res.Report(header), out, "quantize-quality", asJSON); err != nil {
+			if err := writeReport(e, res.Report(header), out, name, asJSON); err != nil {
 				return err
 			}
 			if !res.Pass {
