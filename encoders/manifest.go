@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"mmsearch/internal/atomicfile"
 )
 
 // ManifestFile is the name of a model's manifest inside its folder.
@@ -140,7 +142,8 @@ func ReadManifest(dir string) (*Manifest, error) {
 	return &m, nil
 }
 
-// WriteManifest writes m as dir/model.json after validating it.
+// WriteManifest writes m as dir/model.json after validating it, replacing
+// any old manifest atomically.
 func WriteManifest(dir string, m *Manifest) error {
 	if err := m.Validate(); err != nil {
 		return err
@@ -149,7 +152,7 @@ func WriteManifest(dir string, m *Manifest) error {
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
 	}
-	return os.WriteFile(filepath.Join(dir, ManifestFile), append(data, '\n'), 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, ManifestFile), append(data, '\n'), 0o644)
 }
 
 // files lists every file the manifest names, relative to the model folder.

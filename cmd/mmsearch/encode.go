@@ -12,7 +12,7 @@ import (
 	"mmsearch/encoders"
 	"mmsearch/encoders/imageproc"
 	"mmsearch/encoders/tokenizer"
-	"mmsearch/index"
+	"mmsearch/internal/atomicfile"
 )
 
 func tokenizeCommand() *command {
@@ -106,7 +106,7 @@ func preprocessCommand() *command {
 }
 
 func writeFloat32File(path string, v []float32) error {
-	return index.WriteFileAtomic(path, func(w *bufio.Writer) error {
+	return atomicfile.Write(path, 0o644, func(w *bufio.Writer) error {
 		var b [4]byte
 		for _, x := range v {
 			binary.LittleEndian.PutUint32(b[:], math.Float32bits(x))
