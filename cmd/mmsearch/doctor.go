@@ -98,12 +98,12 @@ func doctorCommand() *command {
 				rep.ORTLibrary, rep.ORTVersion = info.LibraryPath, info.Version
 			}
 			rep.Checks["onnxruntime"] = err == nil
-			var modelErr error
-			if err == nil {
-				res, rerr := rf.resolveModel(e)
-				modelErr = rerr
-				if rerr == nil {
-					rep.ModelDir, rep.ModelSource = res.Dir, res.Source
+			// Where the model is, even when ONNX Runtime is missing; the
+			// full check (digests and graphs) needs the runtime.
+			res, modelErr := rf.resolveModel(e)
+			if modelErr == nil {
+				rep.ModelDir, rep.ModelSource = res.Dir, res.Source
+				if err == nil {
 					// Doctor always verifies in full (and renews the stamp).
 					m, verr := models.VerifyFolder(res.Dir, rf.runtimeOptions(e), e.getenv, nil)
 					modelErr = verr
@@ -113,9 +113,11 @@ func doctorCommand() *command {
 						rep.ModelStamp = models.StampPath(res.Dir, e.getenv)
 					}
 				}
-				if modelErr != nil {
-					rep.ModelError = modelErr.Error()
-				}
+			}
+			if modelErr != nil {
+				rep.ModelError = modelErr.Error()
+			}
+			if err == nil {
 				rep.Checks["model"] = modelErr == nil
 			}
 			if asJSON {
@@ -147,6 +149,9 @@ func printDoctor(e *env, r doctorReport) {
 	fmt.Fprintf(w, "data folder  %s\n", r.DataDir)
 	if r.ORTError != "" {
 		fmt.Fprintf(w, "[%s] onnxruntime: %s\n", ok(false), r.ORTError)
+		if r.ModelDir != "" {
+			fmt.Fprintf(w, "       model folder %s (chosen by: %s), not checked without ONNX Runtime\n", r.ModelDir, r.ModelSource)
+		}
 		return
 	}
 	fmt.Fprintf(w, "[%s] onnxruntime %s (%s)\n", ok(true), r.ORTVersion, r.ORTLibrary)
