@@ -61,7 +61,7 @@ type ImageEncoder struct {
 // NewImageEncoder opens the image tower of m.
 func NewImageEncoder(m *Model, opt SessionOptions) (*ImageEncoder, error) {
 	t := m.Manifest.Image
-	s, err := newSession(filepath.Join(m.Dir, t.ONNX), []string{t.Input.Name}, []string{t.Output.Name}, opt)
+	s, err := newSession(filepath.Join(m.Dir, t.ONNX), t.SHA256, []string{t.Input.Name}, []string{t.Output.Name}, opt)
 	if err != nil {
 		return nil, fmt.Errorf("image tower of %s: %w", m.Manifest.Name, err)
 	}

@@ -2,6 +2,8 @@ package encoders
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -19,6 +21,13 @@ type SessionOptions struct {
 	// sections. It can shave latency off a lone inference, but it takes the
 	// cores away from the decode workers of an ingest, so it is off by default.
 	Spin bool
+	// GraphCache is a folder where each tower's graph is kept once ONNX
+	// Runtime has optimized it, in ONNX Runtime's own format, so later
+	// sessions load it instead of parsing and optimizing the .onnx file
+	// again ("" = no cache). Files are named by the tower's sha256, the ONNX
+	// Runtime version and the architecture; only hardware-independent
+	// (extended) optimizations are saved.
+	GraphCache string
 }
 
 func (o SessionOptions) maxBatch() int {
@@ -39,7 +48,45 @@ type session struct {
 	s       *ort.DynamicAdvancedSession
 }
 
-func newSession(path string, inputs, outputs []string, opt SessionOptions) (*session, error) {
+// newSession opens the graph at path, whose sha256 is digest (verified by
+// the caller), through opt.GraphCache when one is set.
+func newSession(path, digest string, inputs, outputs []string, opt SessionOptions) (*session, error) {
+	if opt.GraphCache == "" || len(digest) < 32 {
+		return openSession(path, "", inputs, outputs, opt)
+	}
+	cached := filepath.Join(opt.GraphCache, fmt.Sprintf("%s-ort%s-%s.ort", digest[:32], ort.GetVersion(), runtime.GOARCH))
+	if _, err := os.Stat(cached); err == nil {
+		s, err := openSession(cached, "", inputs, outputs, opt)
+		if err == nil {
+			s.path = path
+			return s, nil
+		}
+		os.Remove(cached) // unreadable: make it again below
+	}
+	if err := os.MkdirAll(opt.GraphCache, 0o755); err != nil {
+		return openSession(path, "", inputs, outputs, opt)
+	}
+	f, err := os.CreateTemp(opt.GraphCache, "."+filepath.Base(cached)+".tmp-*.ort")
+	if err != nil {
+		return openSession(path, "", inputs, outputs, opt)
+	}
+	tmp := f.Name()
+	f.Close()
+	s, err := openSession(path, tmp, inputs, outputs, opt)
+	if err != nil {
+		os.Remove(tmp)
+		return nil, err
+	}
+	if os.Rename(tmp, cached) != nil {
+		os.Remove(tmp) // a cache that cannot be written costs only time
+	}
+	return s, nil
+}
+
+// openSession creates the ONNX Runtime session of the graph at path; with
+// saveTo set it also writes the graph, optimized to the hardware-independent
+// (extended) level, in ONNX Runtime format to saveTo.
+func openSession(path, saveTo string, inputs, outputs []string, opt SessionOptions) (*session, error) {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("session options for %s: %w", path, err)
@@ -57,6 +104,14 @@ func newSession(path string, inputs, outputs []string, opt SessionOptions) (*ses
 	}
 	if !opt.Spin {
 		if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+			return nil, fmt.Errorf("session options for %s: %w", path, err)
+		}
+	}
+	if saveTo != "" {
+		if err := so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableExtended); err != nil {
+			return nil, fmt.Errorf("session options for %s: %w", path, err)
+		}
+		if err := so.SetOptimizedModelFilePath(saveTo); err != nil {
 			return nil, fmt.Errorf("session options for %s: %w", path, err)
 		}
 	}

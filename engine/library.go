@@ -193,7 +193,8 @@ func (l *Library) Model() *encoders.Model { return l.model }
 func (l *Library) Store() *store.Store { return l.store }
 
 func (l *Library) sessionOptions() encoders.SessionOptions {
-	return encoders.SessionOptions{IntraOpThreads: l.opts.Threads, MaxBatch: l.opts.BatchSize}
+	return encoders.SessionOptions{IntraOpThreads: l.opts.Threads, MaxBatch: l.opts.BatchSize,
+		GraphCache: filepath.Join(models.CacheDir(l.opts.Getenv), "graphs")}
 }
 
 // imageEncoder opens the image tower on first use.
