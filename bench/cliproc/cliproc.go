@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"sort"
 	"strconv"
-	"syscall"
 	"time"
 
 	"mmsearch/bench"
@@ -72,7 +71,6 @@ type Command struct {
 	MinMs    float64   `json:"min_ms"`
 	MaxMs    float64   `json:"max_ms"`
 	CPUP50Ms float64   `json:"cpu_p50_ms"` // user + system
-	MaxRSSMB float64   `json:"max_rss_mb"`
 }
 
 // Breakdown is where one search's time goes, measured inside this process
@@ -265,7 +263,7 @@ func fill(ctx context.Context, lib *engine.Library, cfg Config, empty bool, res 
 
 // timeCommand runs c once to warm the page cache, then cfg.Runs times.
 func timeCommand(ctx context.Context, cfg Config, c *Command) error {
-	var cpu, rss []float64
+	var cpu []float64
 	for i := -1; i < cfg.Runs; i++ {
 		cmd := exec.CommandContext(ctx, cfg.Binary, c.Args...)
 		cmd.Env = cfg.Env
@@ -286,18 +284,11 @@ func timeCommand(ctx context.Context, cfg Config, c *Command) error {
 		c.WallMs = append(c.WallMs, ms(wall))
 		ps := cmd.ProcessState
 		cpu = append(cpu, ms(ps.UserTime()+ps.SystemTime()))
-		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-			rss = append(rss, float64(ru.Maxrss)/1024)
-		}
 	}
 	c.P50Ms, c.CPUP50Ms = median(c.WallMs), median(cpu)
 	s := append([]float64(nil), c.WallMs...)
 	sort.Float64s(s)
 	c.MinMs, c.MaxMs = s[0], s[len(s)-1]
-	if len(rss) > 0 {
-		sort.Float64s(rss)
-		c.MaxRSSMB = rss[len(rss)-1]
-	}
 	return nil
 }
 
@@ -338,9 +329,9 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	}
 	r.Headline = []string{fmt.Sprintf("mmsearch search %q on %d items (%s): wall p50 %.1f ms over %d processes, beside mmsearch version at %.1f ms (the process-start floor)",
 		res.Query, res.Items, res.Model, search.P50Ms, res.Runs, floor.P50Ms)}
-	t := bench.Table{Title: "Whole processes (wall time)", Columns: []string{"command", "p50 ms", "min ms", "max ms", "CPU p50 ms (user+sys)", "max RSS MB"}}
+	t := bench.Table{Title: "Whole processes (wall time)", Columns: []string{"command", "p50 ms", "min ms", "max ms", "CPU p50 ms (user+sys)"}}
 	for _, c := range res.Commands {
-		t.AddRow(c.Name, f1(c.P50Ms), f1(c.MinMs), f1(c.MaxMs), f1(c.CPUP50Ms), f1(c.MaxRSSMB))
+		t.AddRow(c.Name, f1(c.P50Ms), f1(c.MinMs), f1(c.MaxMs), f1(c.CPUP50Ms))
 	}
 	b := res.Breakdown
 	bt := bench.Table{Title: "Where a search's time goes (in-process, ONNX Runtime already started)", Columns: []string{"step", "ms"}}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"mmsearch/bench/cliproc"
 	"mmsearch/encoders"
 	"mmsearch/models"
 )
@@ -102,5 +103,41 @@ func copyExecutable(t *testing.T, src, dst string) {
 	}
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBenchCLI runs `bench cli` on a small library with the tiny model: every
+// command is timed the number of runs asked for, and the search really
+// answered (the benchmark fails a search that returns fewer than k items).
+func TestBenchCLI(t *testing.T) {
+	lib := t.TempDir()
+	r := run(t, "bench", "cli", "--items", "300", "--runs", "2", "--model", tinyModel, "--library", lib, "--json")
+	if r.code != 0 {
+		t.Fatalf("bench cli: code %d\n%s", r.code, r.stderr)
+	}
+	var rep struct {
+		Data cliproc.Result `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	d := rep.Data
+	if d.Items != 300 || len(d.Commands) != 3 || d.Breakdown.FirstSearchMs <= 0 || d.Breakdown.WarmSearchMs <= 0 {
+		t.Fatalf("report %+v", d)
+	}
+	for i, want := range []string{"version", "stats", "search"} {
+		c := d.Commands[i]
+		if c.Args[0] != want || len(c.WallMs) != 2 || c.P50Ms <= 0 || c.MinMs > c.MaxMs {
+			t.Fatalf("command %d: %+v, want %s timed twice", i, c, want)
+		}
+	}
+	// The library is reused: a second run with another size is refused.
+	r = run(t, "bench", "cli", "--items", "400", "--runs", "1", "--model", tinyModel, "--library", lib, "--json")
+	if r.code != exitFailure || !strings.Contains(r.stderr, "holds 300 items, want 400") {
+		t.Fatalf("reuse with another size: code %d %s", r.code, r.stderr)
+	}
+	r = run(t, "bench", "cli", "--runs", "0")
+	if r.code != exitUsage {
+		t.Fatalf("--runs 0: code %d, want %d", r.code, exitUsage)
 	}
 }
