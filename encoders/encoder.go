@@ -18,8 +18,9 @@ type Model struct {
 }
 
 // OpenModel reads dir/model.json, checks both ONNX files' digests and checks
-// the graphs' inputs and outputs against the manifest. It starts the ONNX
-// Runtime environment with rt if it is not running yet.
+// the graphs' inputs and outputs against the manifest, every time. It starts
+// the ONNX Runtime environment with rt if it is not running yet. Commands use
+// models.Open instead, which does this once and then trusts a stamp.
 func OpenModel(dir string, rt RuntimeOptions) (*Model, error) {
 	m, err := ReadManifest(dir)
 	if err != nil {

@@ -80,6 +80,16 @@ func (h *Hub) List(reg *Registry) ([]ModelInfo, error) {
 			out = append(out, info)
 		}
 	}
+	if !seen[BundledModel] && h.Bundle != nil {
+		// The embedded copy, unpacked on first use (here, if not before).
+		if dir, err := h.resolver().Lookup(BundledModel); err == nil {
+			seen[BundledModel] = true
+			info := describeDir(BundledModel, dir)
+			info.Status = StatusBundled
+			info.Default = BundledModel == def
+			out = append(out, info)
+		}
+	}
 	if reg != nil {
 		for i := range reg.Models {
 			e := &reg.Models[i]

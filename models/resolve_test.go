@@ -354,3 +354,18 @@ func TestStampsWrittenByInstallAndVerify(t *testing.T) {
 		t.Fatalf("open after verify: verified %v, %v; want the verify's stamp", o.Verified, err)
 	}
 }
+
+// TestListShowsEmbeddedBundle: outside a checkout, 'models list' shows the
+// bundled model from the embedded copy.
+func TestListShowsEmbeddedBundle(t *testing.T) {
+	_, getenv := testEnv(t)
+	h := New(getenv)
+	h.Bundle = tinyFS(t)
+	list, err := h.List(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Name != BundledModel || list[0].Status != StatusBundled || !strings.HasPrefix(list[0].Dir, filepath.Join(h.DataDir, BundledDir)) {
+		t.Fatalf("list %+v, want the embedded bundled model", list)
+	}
+}
