@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -46,6 +47,7 @@ type session struct {
 	inputs  []string
 	outputs []string
 	s       *ort.DynamicAdvancedSession
+	mapped  []byte // the memory-mapped ORT-format graph the session reads its weights from, or nil
 }
 
 // newSession opens the graph at path, whose sha256 is digest (verified by
@@ -56,7 +58,7 @@ func newSession(path, digest string, inputs, outputs []string, opt SessionOption
 	}
 	cached := filepath.Join(opt.GraphCache, fmt.Sprintf("%s-ort%s-%s.ort", digest[:32], ort.GetVersion(), runtime.GOARCH))
 	if _, err := os.Stat(cached); err == nil {
-		s, err := openSession(cached, "", inputs, outputs, opt)
+		s, err := openMapped(cached, inputs, outputs, opt)
 		if err == nil {
 			s.path = path
 			return s, nil
@@ -83,10 +85,49 @@ func newSession(path, digest string, inputs, outputs []string, opt SessionOption
 	return s, nil
 }
 
+// openMapped opens a cached ORT-format graph by mapping it into memory: the
+// session reads its weights from the mapping instead of copying them, which
+// for a large tower saves most of the start-up. The mapping lives as long as
+// the session.
+func openMapped(path string, inputs, outputs []string, opt SessionOptions) (*session, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() <= 0 || fi.Size() > maxMappedGraph {
+		return nil, fmt.Errorf("graph cache %s: size %d", path, fi.Size())
+	}
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_PRIVATE)
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", path, err)
+	}
+	s, err := openSessionFrom(path, data, "", inputs, outputs, opt)
+	if err != nil {
+		syscall.Munmap(data)
+		return nil, err
+	}
+	s.mapped = data
+	return s, nil
+}
+
+// maxMappedGraph bounds a cached graph (the largest CLIP towers are ~1.3 GB).
+const maxMappedGraph = 8 << 30
+
 // openSession creates the ONNX Runtime session of the graph at path; with
 // saveTo set it also writes the graph, optimized to the hardware-independent
 // (extended) level, in ONNX Runtime format to saveTo.
 func openSession(path, saveTo string, inputs, outputs []string, opt SessionOptions) (*session, error) {
+	return openSessionFrom(path, nil, saveTo, inputs, outputs, opt)
+}
+
+// openSessionFrom is openSession reading the graph from ortBytes (an
+// ORT-format graph the session may keep pointers into) when it is not nil.
+func openSessionFrom(path string, ortBytes []byte, saveTo string, inputs, outputs []string, opt SessionOptions) (*session, error) {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("session options for %s: %w", path, err)
@@ -115,7 +156,21 @@ func openSession(path, saveTo string, inputs, outputs []string, opt SessionOptio
 			return nil, fmt.Errorf("session options for %s: %w", path, err)
 		}
 	}
-	s, err := ort.NewDynamicAdvancedSession(path, inputs, outputs, so)
+	var s *ort.DynamicAdvancedSession
+	if ortBytes != nil {
+		for _, kv := range [][2]string{
+			{"session.load_model_format", "ORT"},
+			{"session.use_ort_model_bytes_directly", "1"},
+			{"session.use_ort_model_bytes_for_initializers", "1"},
+		} {
+			if err := so.AddSessionConfigEntry(kv[0], kv[1]); err != nil {
+				return nil, fmt.Errorf("session options for %s: %w", path, err)
+			}
+		}
+		s, err = ort.NewDynamicAdvancedSessionWithONNXData(ortBytes, inputs, outputs, so)
+	} else {
+		s, err = ort.NewDynamicAdvancedSession(path, inputs, outputs, so)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load ONNX graph %s: %w", path, err)
 	}
@@ -150,5 +205,11 @@ func (s *session) close() error {
 	}
 	err := s.s.Destroy()
 	s.s = nil
+	if s.mapped != nil {
+		if merr := syscall.Munmap(s.mapped); err == nil {
+			err = merr
+		}
+		s.mapped = nil
+	}
 	return err
 }
