@@ -194,7 +194,7 @@ func (l *Library) Store() *store.Store { return l.store }
 
 func (l *Library) sessionOptions() encoders.SessionOptions {
 	return encoders.SessionOptions{IntraOpThreads: l.opts.Threads, MaxBatch: l.opts.BatchSize,
-		GraphCache: filepath.Join(models.CacheDir(l.opts.Getenv), "graphs")}
+		GraphCache: models.GraphCacheDir(l.opts.Getenv)}
 }
 
 // imageEncoder opens the image tower on first use.

@@ -42,6 +42,12 @@ func DataDir(getenv func(string) string) string {
 // library installed by set-up, sample data and the models' verification stamps.
 func CacheDir(getenv func(string) string) string { return encoders.CacheDir(getenv) }
 
+// GraphCacheDir is where sessions keep each tower's optimized graph
+// (encoders.SessionOptions.GraphCache): CacheDir/graphs.
+func GraphCacheDir(getenv func(string) string) string {
+	return filepath.Join(CacheDir(getenv), "graphs")
+}
+
 // SearchPath lists the folders searched for a model by name, in order: the
 // user's installed models (DataDir/models), then bundled models beside the
 // executable (../onnx-models, ../share/mmsearch/models) and in the current

@@ -80,7 +80,7 @@ type Breakdown struct {
 	OpenMs        float64 `json:"library_open_ms"`     // store + model (stamp check)
 	FirstSearchMs float64 `json:"first_search_ms"`     // index load + text session + encode + search
 	WarmSearchMs  float64 `json:"warm_search_ms"`      // encode + search
-	TextSessionMs float64 `json:"text_session_ms"`     // opening the text tower alone
+	TextSessionMs float64 `json:"text_session_ms"`     // opening the text tower alone, through the graph cache as the engine does
 	IndexLoadMs   float64 `json:"index_load_ms_estim"` // first − warm − text session
 	IndexBytes    int64   `json:"index_bytes"`
 	ModelVerified bool    `json:"model_verified_at_open"`
@@ -209,7 +209,7 @@ func prepare(ctx context.Context, cfg Config, res *Result, logf func(string, ...
 		return err
 	}
 	t0 = time.Now()
-	txt, err := encoders.NewTextEncoder(m, encoders.SessionOptions{})
+	txt, err := encoders.NewTextEncoder(m, encoders.SessionOptions{GraphCache: models.GraphCacheDir(cfg.Getenv)})
 	if err != nil {
 		return err
 	}
