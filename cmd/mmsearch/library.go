@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"mmsearch/encoders/modelhub"
 	"mmsearch/engine"
 	"mmsearch/engine/query"
 )
@@ -40,18 +39,14 @@ func (f *libraryFlags) open(ctx context.Context, e *env) (*engine.Library, error
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	def, err := modelhub.DefaultModel(e.getenv)
-	if err != nil {
-		return nil, err
-	}
 	return engine.Open(ctx, dir, engine.Options{
-		Model:        f.model,
-		DefaultModel: def,
-		Runtime:      f.runtimeOptions(e),
-		Threads:      f.threads,
-		BatchSize:    f.batch,
-		Getenv:       e.getenv,
-		Logger:       log,
+		Model:     f.model,
+		Models:    e.models(),
+		Runtime:   f.runtimeOptions(e),
+		Threads:   f.threads,
+		BatchSize: f.batch,
+		Getenv:    e.getenv,
+		Logger:    log,
 	})
 }
 
