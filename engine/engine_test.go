@@ -16,11 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"mmsearch/encoders"
 	"mmsearch/engine/query"
 	"mmsearch/engine/store"
 	"mmsearch/index/hnsw"
 	"mmsearch/internal/imagetest"
+	"mmsearch/models"
 )
 
 const (
@@ -275,7 +275,7 @@ func TestModelMismatchRefused(t *testing.T) {
 	// installed is named in the error.
 	os.Remove(filepath.Join(dir, ModelHintFile))
 	_, err = Open(context.Background(), dir, Options{})
-	if !errors.Is(err, encoders.ErrModelNotFound) || !strings.Contains(err.Error(), `"tiny-test"`) {
+	if !errors.Is(err, models.ErrModelNotFound) || !strings.Contains(err.Error(), `"tiny-test"`) {
 		t.Fatalf("err = %v, want ErrModelNotFound naming tiny-test", err)
 	}
 }

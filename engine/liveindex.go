@@ -14,6 +14,7 @@ import (
 
 	"mmsearch/index"
 	"mmsearch/index/hnsw"
+	"mmsearch/internal/atomicfile"
 )
 
 // indexMagic starts a library's index file; the store generation and model
@@ -162,7 +163,7 @@ func (x *liveIndex) rebuild(ctx context.Context) (*hnsw.Index, error) {
 
 // save writes idx, built at generation gen, to the index file atomically.
 func (x *liveIndex) save(idx *hnsw.Index, gen int64) error {
-	return index.WriteFileAtomic(x.path(), func(w *bufio.Writer) error {
+	return atomicfile.Write(x.path(), 0o644, func(w *bufio.Writer) error {
 		if err := writeHeader(w, gen, x.l.model.Manifest.Fingerprint()); err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ import (
 
 	"mmsearch/bench"
 	"mmsearch/encoders"
+	"mmsearch/models"
 	"mmsearch/models/quantize"
 )
 
@@ -142,11 +143,12 @@ func Run(ctx context.Context, cfg Config) (*bench.Report, *Result, error) {
 	if cfg.Rounds <= 0 {
 		cfg.Rounds = 3
 	}
-	dir, err := encoders.ResolveModel(cfg.Model, cfg.Getenv)
+	resolver := models.Resolver{Getenv: cfg.Getenv}
+	chosen, err := resolver.Resolve(models.Request{Flag: cfg.Model})
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := encoders.OpenModel(dir, cfg.Runtime)
+	m, _, err := models.Open(chosen.Dir, models.OpenOptions{Runtime: cfg.Runtime, Getenv: cfg.Getenv})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -156,30 +158,37 @@ func Run(ctx context.Context, cfg Config) (*bench.Report, *Result, error) {
 		return nil, nil, err
 	}
 	res := &Result{Model: mf.Name, Dim: m.Dim(), ImageSize: mf.Image.Size, Templates: len(mf.Text.Templates), Peak: peak, Rounds: cfg.Rounds}
+	dir := chosen.Dir
 	towers := []*tower{{label: "float32", dir: dir, m: m, path: filepath.Join(dir, mf.Image.ONNX)}}
 	if cfg.Int8 != "" {
-		qdir := cfg.Int8
+		var qm *encoders.Model
 		if cfg.Int8 == "auto" {
 			tmp, err := os.MkdirTemp("", "mmsearch-int8-")
 			if err != nil {
 				return nil, nil, err
 			}
 			defer os.RemoveAll(tmp)
-			qdir = filepath.Join(tmp, mf.Name+"-int8")
+			qdir := filepath.Join(tmp, mf.Name+"-int8")
 			if _, err := quantize.Model(ctx, dir, qdir, quantize.ModelOptions{Options: quantize.DefaultOptions(), Name: mf.Name + "-int8"}); err != nil {
 				return nil, nil, err
 			}
-		} else if qdir, err = encoders.ResolveModel(cfg.Int8, cfg.Getenv); err != nil {
-			return nil, nil, err
-		}
-		qm, err := encoders.OpenModel(qdir, cfg.Runtime)
-		if err != nil {
-			return nil, nil, err
+			// A temporary copy: verified in full, no stamp left behind.
+			if qm, err = encoders.OpenModel(qdir, cfg.Runtime); err != nil {
+				return nil, nil, err
+			}
+		} else {
+			qdir, err := resolver.Lookup(cfg.Int8)
+			if err != nil {
+				return nil, nil, err
+			}
+			if qm, _, err = models.Open(qdir, models.OpenOptions{Runtime: cfg.Runtime, Getenv: cfg.Getenv}); err != nil {
+				return nil, nil, err
+			}
 		}
 		if qm.Manifest.Image.Size != mf.Image.Size || qm.Dim() != m.Dim() {
 			return nil, nil, fmt.Errorf("int8 model %s: image size %d, dimension %d differ from %s's %d, %d", qm.Manifest.Name, qm.Manifest.Image.Size, qm.Dim(), mf.Name, mf.Image.Size, m.Dim())
 		}
-		towers = append(towers, &tower{label: "int8", dir: qdir, m: qm, path: filepath.Join(qdir, qm.Manifest.Image.ONNX)})
+		towers = append(towers, &tower{label: "int8", dir: qm.Dir, m: qm, path: filepath.Join(qm.Dir, qm.Manifest.Image.ONNX)})
 		res.Int8 = &Int8Result{Model: qm.Manifest.Name, Quantization: qm.Manifest.Quantization}
 	}
 	for _, t := range towers {

@@ -87,39 +87,8 @@ func Run(ctx context.Context, cfg Config) (*bench.Report, *Result, error) {
 		return nil, nil, err
 	}
 	logf("latency: writing %d items to a temporary library ...", cfg.Items)
-	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
-	dim := lib.Model().Dim()
-	const chunk = 2000
-	for start := 0; start < cfg.Items; start += chunk {
-		items := make([]store.Item, 0, chunk)
-		for i := start; i < min(start+chunk, cfg.Items); i++ {
-			v := make([]float32, dim)
-			if i%2 == 0 {
-				c := centres[rng.IntN(len(centres))]
-				for j := range v {
-					v[j] = c[j] + float32(rng.NormFloat64()*0.05)
-				}
-			} else {
-				for j := range v {
-					v[j] = float32(rng.NormFloat64())
-				}
-			}
-			encoders.Normalize(v)
-			var h store.Hash
-			h[0], h[1], h[2], h[3] = byte(i), byte(i>>8), byte(i>>16), byte(i>>24)
-			items = append(items, store.Item{Path: fmt.Sprintf("/synthetic/%07d.png", i), Size: 1, MtimeNs: 1, Hash: h, Width: 64, Height: 64, Format: "png", Vector: v})
-		}
-		tx, err := lib.Store().Begin(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		if _, err := tx.UpsertItems(ctx, items); err != nil {
-			tx.Rollback()
-			return nil, nil, err
-		}
-		if err := tx.Commit(); err != nil {
-			return nil, nil, err
-		}
+	if err := FillSynthetic(ctx, lib, cfg.Items, centres, cfg.Seed); err != nil {
+		return nil, nil, err
 	}
 	logf("latency: building the HNSW index (M=16, efConstruction=%d) ...", engine.LibraryEfConstruction)
 	t0 := time.Now()
@@ -160,6 +129,51 @@ func Run(ctx context.Context, cfg Config) (*bench.Report, *Result, error) {
 	}
 	res.MeanMs = sum / float64(len(lat))
 	return report(ctx, cfg, res), res, nil
+}
+
+// FillSynthetic adds n synthetic items to lib: every other one a vector of
+// centres (picked at random) plus Gaussian noise (σ 0.05 per component), the
+// rest random unit vectors, each under the path /synthetic/NNNNNNN.png. The
+// items have no files; an ingest must keep missing items to keep them.
+func FillSynthetic(ctx context.Context, lib *engine.Library, n int, centres [][]float32, seed uint64) error {
+	if len(centres) == 0 {
+		return fmt.Errorf("synthetic items: no centre vectors")
+	}
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	dim := lib.Model().Dim()
+	const chunk = 2000
+	for start := 0; start < n; start += chunk {
+		items := make([]store.Item, 0, chunk)
+		for i := start; i < min(start+chunk, n); i++ {
+			v := make([]float32, dim)
+			if i%2 == 0 {
+				c := centres[rng.IntN(len(centres))]
+				for j := range v {
+					v[j] = c[j] + float32(rng.NormFloat64()*0.05)
+				}
+			} else {
+				for j := range v {
+					v[j] = float32(rng.NormFloat64())
+				}
+			}
+			encoders.Normalize(v)
+			var h store.Hash
+			h[0], h[1], h[2], h[3] = byte(i), byte(i>>8), byte(i>>16), byte(i>>24)
+			items = append(items, store.Item{Path: fmt.Sprintf("/synthetic/%07d.png", i), Size: 1, MtimeNs: 1, Hash: h, Width: 64, Height: 64, Format: "png", Vector: v})
+		}
+		tx, err := lib.Store().Begin(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.UpsertItems(ctx, items); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func pct(xs []float64, p float64) float64 {

@@ -105,7 +105,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	res.Model, res.Int8Model = res.Retrieval[0].Model, res.Retrieval[1].Model
-	if dir, err := encoders.ResolveModel(cfg.Int8, cfg.Engine.Getenv); err == nil {
+	resolver := cfg.Engine.Models
+	if resolver.Getenv == nil {
+		resolver.Getenv = cfg.Engine.Getenv
+	}
+	if dir, err := resolver.Lookup(cfg.Int8); err == nil {
 		if m, err := encoders.ReadManifest(dir); err == nil {
 			res.Quantization = m.Quantization
 		}

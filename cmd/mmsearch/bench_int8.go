@@ -10,7 +10,6 @@ import (
 	"mmsearch/bench"
 	"mmsearch/bench/quantquality"
 	"mmsearch/bench/retrieval"
-	"mmsearch/encoders/modelhub"
 )
 
 // errGateFailed is returned (exit status 1) after the report of a failed quality gate.
@@ -59,15 +58,12 @@ model, so the float32 one serves later runs.`,
 			case name == "" || strings.ContainsAny(name, `/\`):
 				return usagef("--name %q: want a file name without a folder", name)
 			}
-			model, err := rf.modelDir(e)
+			chosen, err := rf.resolveModel(e)
 			if err != nil {
 				return err
 			}
-			def, err := modelhub.DefaultModel(e.getenv)
-			if err != nil {
-				return err
-			}
-			eng := retrieval.Engine{DefaultModel: def, Runtime: rf.runtimeOptions(e), Threads: rf.threads, Getenv: e.getenv,
+			model := chosen.Dir
+			eng := retrieval.Engine{Models: e.models(), Runtime: rf.runtimeOptions(e), Threads: rf.threads, Getenv: e.getenv,
 				Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 			header := bench.NewHeader(ctx, "quantize-quality", "")
 			prog := newProgressLine(e)

@@ -52,6 +52,12 @@ func run(t *testing.T, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(mmsearchBin, args...)
 	cmd.Env = append(os.Environ(), "MMSEARCH_DATA_DIR="+t.TempDir())
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd and returns its output and exit status.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

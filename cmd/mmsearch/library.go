@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"mmsearch/encoders"
-	"mmsearch/encoders/modelhub"
 	"mmsearch/engine"
 	"mmsearch/engine/query"
 )
@@ -47,19 +46,15 @@ func (f *libraryFlags) open(ctx context.Context, e *env) (*engine.Library, error
 	if err != nil {
 		return nil, usagef("--device: %v", err)
 	}
-	def, err := modelhub.DefaultModel(e.getenv)
-	if err != nil {
-		return nil, err
-	}
 	return engine.Open(ctx, dir, engine.Options{
-		Device:       device,
-		Model:        f.model,
-		DefaultModel: def,
-		Runtime:      f.runtimeOptions(e),
-		Threads:      f.threads,
-		BatchSize:    f.batch,
-		Getenv:       e.getenv,
-		Logger:       log,
+		Device:    device,
+		Model:     f.model,
+		Models:    e.models(),
+		Runtime:   f.runtimeOptions(e),
+		Threads:   f.threads,
+		BatchSize: f.batch,
+		Getenv:    e.getenv,
+		Logger:    log,
 	})
 }
 

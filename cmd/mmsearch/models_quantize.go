@@ -5,10 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
-	"mmsearch/encoders"
-	"mmsearch/encoders/modelhub"
+	"mmsearch/models"
 	"mmsearch/models/quantize"
 )
 
@@ -34,14 +34,20 @@ func (q *quantizeFlags) options() (quantize.Options, error) {
 }
 
 // quantizeInto quantizes the model in srcDir into the data folder's models
-// as name and prints what it did.
-func quantizeInto(ctx context.Context, h *modelhub.Hub, srcDir, name string, opt quantize.Options, force, asJSON bool, w io.Writer) error {
-	if err := modelhub.ValidName(name); err != nil {
+// as name, verifies the new folder like any install (digests and graphs,
+// then its verification stamp, so the first open need not hash it again)
+// and prints what it did.
+func quantizeInto(ctx context.Context, h *models.Hub, srcDir, name string, opt quantize.Options, force, asJSON bool, w io.Writer) error {
+	if err := models.ValidName(name); err != nil {
 		return usagef("--out: %v", err)
 	}
 	res, err := quantize.Model(ctx, srcDir, filepath.Join(h.ModelsDir(), name), quantize.ModelOptions{Options: opt, Name: name, Force: force})
 	if err != nil {
 		return err
+	}
+	if _, err := models.VerifyFolder(res.Dir, h.Runtime, h.Getenv, h.Logger); err != nil {
+		os.RemoveAll(res.Dir) // made just now from the source: nothing is lost
+		return fmt.Errorf("quantized model %s does not verify: %w", name, err)
 	}
 	if asJSON {
 		return printJSON(w, res)
@@ -59,8 +65,9 @@ func modelsQuantizeCommand() *command {
 	return &command{
 		name:    "quantize",
 		summary: "make an INT8 copy of a model (MatMul/Gemm weights in int8, dynamic activations)",
-		usage:   "[--out NAME] [--per-tensor] [--full-range] [--format fused|integer] [--force] [--json] NAME|DIR",
+		usage:   "[--out NAME] [--per-tensor] [--full-range] [--format fused|integer] [--force] [--ort-library FILE] [--json] NAME|DIR",
 		setFlags: func(fs *flag.FlagSet) {
+			f.registerRuntime(fs)
 			f.registerJSON(fs)
 			q.register(fs)
 			fs.StringVar(&out, "out", "", "name of the new model (default: NAME-int8)")
@@ -75,7 +82,7 @@ func modelsQuantizeCommand() *command {
 				return err
 			}
 			h := f.hub(e, e.stderr)
-			src, err := encoders.ResolveModel(args[0], e.getenv)
+			src, err := e.models().Lookup(args[0])
 			if err != nil {
 				return modelsClassify(err)
 			}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -8,6 +10,7 @@ import (
 	"testing"
 
 	"mmsearch/encoders"
+	"mmsearch/models"
 	"mmsearch/models/quantize"
 )
 
@@ -92,5 +95,34 @@ func TestModelsPullInt8(t *testing.T) {
 	}
 	if _, err := encoders.ReadManifest(filepath.Join(data, "models", "tiny-int8")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestModelsQuantizeStamp checks that the INT8 copy is verified and stamped
+// like any install, so its first open only stats its files.
+func TestModelsQuantizeStamp(t *testing.T) {
+	ortLib, err := encoders.FindLibrary("", os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, cache := t.TempDir(), t.TempDir()
+	vars := map[string]string{"MMSEARCH_DATA_DIR": data, "MMSEARCH_CACHE_DIR": cache, encoders.LibraryEnv: ortLib}
+	getenv := func(k string) string { return vars[k] }
+	var out, errb bytes.Buffer
+	e := &env{stdout: &out, stderr: &errb, getenv: getenv}
+	if err := dispatch(context.Background(), e, "mmsearch", []*command{modelsCommand()}, []string{"models", "quantize", modelsTinyDir}); err != nil {
+		t.Fatalf("quantize: %v\n%s", err, errb.String())
+	}
+	dst := filepath.Join(data, "models", "tiny-int8")
+	m, err := encoders.ReadManifest(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !models.StampValid(dst, m, getenv) {
+		t.Fatalf("no valid stamp for %s under %s", dst, cache)
+	}
+	_, opened, err := models.Open(dst, models.OpenOptions{Getenv: getenv})
+	if err != nil || opened.Verified {
+		t.Errorf("open after quantize: verified again %v, err %v; want the stamp to vouch", opened.Verified, err)
 	}
 }

@@ -1,4 +1,28 @@
-// Package modelhub installs CLIP models into the mmsearch data folder: it pulls
+// Package models decides which model a command uses and keeps models
+// trustworthy and installed.
+//
+// # Which model
+//
+// Resolver.Resolve is the one place that decides: the --model flag, else the
+// model a library was made with, else the default set by 'mmsearch models
+// use' (DataDir/config.json), else the bundled model (BundledModel), found
+// along SearchPath or, in a binary run outside the repository, unpacked once
+// from the copy embedded in the binary (Unpack, into DataDir/bundled).
+//
+// # Verification and stamps
+//
+// A model's files are verified in full — sha256 of both ONNX files against
+// the manifest, both graphs against its inputs and outputs — when it is
+// installed, imported or checked with 'mmsearch models verify' (and by
+// 'mmsearch doctor'). Each full verification leaves a Stamp (size,
+// modification time, inode and digest of each file) in CacheDir/stamps.
+// Open, which every command uses, checks the stamp with a stat per file and
+// verifies again only when something changed; it loads no graph, so a
+// text-only command never touches the image tower.
+//
+// # Installing
+//
+// The Hub installs CLIP models into the mmsearch data folder: it pulls
 // the models a registry lists (resumable HTTP downloads checked against sha256
 // digests, installed atomically), imports model folders exported by Hugging
 // Face or OpenCLIP tools (writing the model.json manifest the encoders read),
@@ -6,7 +30,7 @@
 //
 // # Where models live
 //
-// Installed models are folders under DataDir/models (see encoders.DataDir),
+// Installed models are folders under DataDir/models (see DataDir),
 // one per model, each with its model.json. Work in progress never appears
 // there under a model's name: downloads and copies go to
 // DataDir/models/.staging and the finished, verified folder is renamed into
@@ -36,6 +60,5 @@
 // # Default model
 //
 // Use records the default model in DataDir/config.json and DefaultModel reads
-// it back; callers resolving a model without an explicit name should consult
-// DefaultModel before falling back to encoders.DefaultModel.
-package modelhub
+// it back; Resolver.Resolve consults it.
+package models

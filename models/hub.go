@@ -1,8 +1,9 @@
-package modelhub
+package models
 
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -58,6 +59,8 @@ type Hub struct {
 	Getenv func(string) string
 	// Client performs downloads; nil means NewHTTPClient().
 	Client *http.Client
+	// Bundle is the embedded bundled model (see Resolver.Bundle); nil = none.
+	Bundle fs.FS
 	// Runtime starts ONNX Runtime, which import and verify need to read graphs.
 	Runtime encoders.RuntimeOptions
 	// Logger receives retries and warnings; nil discards them.
@@ -77,12 +80,12 @@ type Hub struct {
 	hook     func(stage, dir string)
 }
 
-// New returns a Hub for the data folder getenv selects (encoders.DataDir).
+// New returns a Hub for the data folder getenv selects (DataDir).
 func New(getenv func(string) string) *Hub {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	return &Hub{DataDir: encoders.DataDir(getenv), Getenv: getenv}
+	return &Hub{DataDir: DataDir(getenv), Getenv: getenv}
 }
 
 // NewHTTPClient returns the client used for downloads: connection, TLS and

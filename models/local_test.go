@@ -1,4 +1,4 @@
-package modelhub
+package models
 
 import (
 	"context"
@@ -63,7 +63,7 @@ func TestListInfoUse(t *testing.T) {
 		t.Errorf("available: %+v", m)
 	}
 
-	if err := h.Use("missing"); !errors.Is(err, encoders.ErrModelNotFound) {
+	if err := h.Use("missing"); !errors.Is(err, ErrModelNotFound) {
 		t.Fatalf("use missing: %v", err)
 	}
 	if err := h.Use("broken"); !errors.Is(err, encoders.ErrManifest) {
@@ -94,7 +94,7 @@ func TestListInfoUse(t *testing.T) {
 	if info, err := h.Info("m", reg); err != nil || info.Status != StatusAvailable {
 		t.Fatalf("info of a registry model: %+v, %v", info, err)
 	}
-	if _, err := h.Info("nothing", reg); !errors.Is(err, encoders.ErrModelNotFound) {
+	if _, err := h.Info("nothing", reg); !errors.Is(err, ErrModelNotFound) {
 		t.Fatalf("info of nothing: %v", err)
 	}
 	os.WriteFile(filepath.Join(h.DataDir, ConfigFile), []byte(`{"default_model": 3}`), 0o644)

@@ -1,4 +1,4 @@
-package modelhub
+package models
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-const repoRegistry = "../../onnx-models/registry.json"
+const repoRegistry = "../onnx-models/registry.json"
 
 // TestRepositoryRegistry checks the registry shipped in onnx-models/.
 func TestRepositoryRegistry(t *testing.T) {
@@ -133,7 +133,7 @@ func TestFindRegistryOrder(t *testing.T) {
 		t.Fatalf("env: %q %v", got, err)
 	}
 	delete(env, RegistryEnv)
-	// The test binary runs in encoders/modelhub: no onnx-models here or beside it.
+	// The test binary runs in models/: no onnx-models folder here.
 	wd, _ := os.Getwd()
 	if _, err := os.Stat(filepath.Join(wd, "onnx-models")); err == nil {
 		t.Skip("an onnx-models folder exists in the test's working folder")

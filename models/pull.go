@@ -1,4 +1,4 @@
-package modelhub
+package models
 
 import (
 	"bytes"
@@ -176,6 +176,7 @@ func (h *Hub) Pull(ctx context.Context, reg *Registry, name string, opt PullOpti
 		return nil, fmt.Errorf("pull %s: %w", name, err)
 	}
 	h.at("installed", final)
+	h.stamp(final, m)
 	os.RemoveAll(work)
 	res.Manifest = m
 	return res, nil

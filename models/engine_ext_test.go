@@ -1,4 +1,4 @@
-package modelhub
+package models_test
 
 import (
 	"context"
@@ -7,22 +7,23 @@ import (
 	"testing"
 
 	"mmsearch/engine"
+	"mmsearch/models"
 )
 
 // TestImportedModelsIndexAndSearch imports a Hugging Face and an OpenCLIP
 // layout, then indexes the shared photos and searches them with each through
 // the engine, exactly as with the bundled model.
 func TestImportedModelsIndexAndSearch(t *testing.T) {
-	startRuntime(t)
-	needCat(t)
-	photos := filepath.Dir(catJPEG)
-	h := testHub(t, nil)
+	models.StartRuntimeForTest(t)
+	models.NeedCatForTest(t)
+	photos := filepath.Dir(models.CatJPEGForTest)
+	h := models.HubForTest(t)
 	for _, src := range []struct {
 		name  string
 		flags []string
 	}{{"hf-engine", nil}, {"openclip-engine", []string{"--layout", "openclip"}}} {
 		t.Run(src.name, func(t *testing.T) {
-			res, err := h.Import(context.Background(), randomCLIP(t, src.flags...), src.name, ImportOptions{})
+			res, err := h.Import(context.Background(), models.RandomCLIPForTest(t, src.flags...), src.name, models.ImportOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -39,7 +40,7 @@ func TestImportedModelsIndexAndSearch(t *testing.T) {
 			if rep.Indexed+rep.Reused < 20 {
 				t.Fatalf("indexed %d photos: %+v", rep.Indexed, rep)
 			}
-			r, err := lib.Search(ctx, catJPEG+` - "a cat" + "a dog"`, engine.SearchOptions{K: 5, AllowPaths: true})
+			r, err := lib.Search(ctx, models.CatJPEGForTest+` - "a cat" + "a dog"`, engine.SearchOptions{K: 5, AllowPaths: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,7 +53,7 @@ func TestImportedModelsIndexAndSearch(t *testing.T) {
 				}
 			}
 			// An indexed photo is its own nearest neighbour.
-			self, err := lib.Search(ctx, catJPEG, engine.SearchOptions{K: 1, AllowPaths: true, IncludeInputs: true})
+			self, err := lib.Search(ctx, models.CatJPEGForTest, engine.SearchOptions{K: 1, AllowPaths: true, IncludeInputs: true})
 			if err != nil || !strings.HasSuffix(self.Results[0].Path, "/cat.jpg") || self.Results[0].Score < 0.999 {
 				t.Fatalf("self search: %+v %v", self, err)
 			}

@@ -1,4 +1,4 @@
-package modelhub
+package models
 
 import (
 	"context"
@@ -46,7 +46,7 @@ type ModelInfo struct {
 }
 
 // List describes the installed and bundled models along the model search
-// path (the first folder of a name wins, as in encoders.ResolveModel) and,
+// path (the first folder of a name wins, as in Resolver.Lookup) and,
 // when reg is not nil, the registry's models that are not installed. The
 // list is sorted by name; the default model is marked.
 func (h *Hub) List(reg *Registry) ([]ModelInfo, error) {
@@ -80,6 +80,16 @@ func (h *Hub) List(reg *Registry) ([]ModelInfo, error) {
 			out = append(out, info)
 		}
 	}
+	if !seen[BundledModel] && h.Bundle != nil {
+		// The embedded copy, unpacked on first use (here, if not before).
+		if dir, err := h.resolver().Lookup(BundledModel); err == nil {
+			seen[BundledModel] = true
+			info := describeDir(BundledModel, dir)
+			info.Status = StatusBundled
+			info.Default = BundledModel == def
+			out = append(out, info)
+		}
+	}
 	if reg != nil {
 		for i := range reg.Models {
 			e := &reg.Models[i]
@@ -100,12 +110,14 @@ func (h *Hub) List(reg *Registry) ([]ModelInfo, error) {
 	return out, nil
 }
 
-// searchPath is encoders.ModelSearchPath with the hub's data folder first.
-func (h *Hub) searchPath() []string {
-	dirs := encoders.ModelSearchPath(h.getenv())
-	dirs[0] = h.ModelsDir()
-	return dirs
+// resolver is the hub's view of the resolve chain: its data folder, its
+// environment and its embedded bundled model.
+func (h *Hub) resolver() Resolver {
+	return Resolver{Getenv: h.getenv(), DataDir: h.DataDir, Bundle: h.Bundle}
 }
+
+// searchPath is SearchPath with the hub's data folder first.
+func (h *Hub) searchPath() []string { return h.resolver().searchPath() }
 
 // describeDir reads what it can of a model folder; problems go to Error.
 func describeDir(name, dir string) ModelInfo {
@@ -181,23 +193,7 @@ func (h *Hub) Info(name string, reg *Registry) (*ModelInfo, error) {
 }
 
 // resolve finds a model folder by name (hub data folder first) or path.
-func (h *Hub) resolve(name string) (string, error) {
-	if name == "" {
-		return "", errors.New("no model name given")
-	}
-	if strings.ContainsRune(name, os.PathSeparator) || name == "." || name == ".." {
-		return encoders.ResolveModel(name, h.getenv())
-	}
-	var tried []string
-	for _, root := range h.searchPath() {
-		dir := filepath.Join(root, name)
-		if isFile(filepath.Join(dir, encoders.ManifestFile)) {
-			return dir, nil
-		}
-		tried = append(tried, dir)
-	}
-	return "", fmt.Errorf("%w: %q (looked in %s)", encoders.ErrModelNotFound, name, strings.Join(tried, ", "))
-}
+func (h *Hub) resolve(name string) (string, error) { return h.resolver().Lookup(name) }
 
 // FileCheck is one file's result in a VerifyReport.
 type FileCheck struct {
@@ -288,6 +284,9 @@ func (h *Hub) Verify(ctx context.Context, name string) (*VerifyReport, error) {
 	} else {
 		rep.GraphsOK = true
 	}
+	if firstErr == nil {
+		h.stamp(dir, m)
+	}
 	return rep, firstErr
 }
 
@@ -359,9 +358,8 @@ func (h *Hub) Default() (string, error) {
 }
 
 // DefaultModel returns the default model recorded in the data folder's
-// config.json by `mmsearch models use` ("" when none is). Code resolving a
-// model without an explicit name should pass this to encoders.ResolveModel
-// (which falls back to encoders.DefaultModel for "").
+// config.json by `mmsearch models use` ("" when none is). Resolver.Resolve
+// consults it; other callers should use Resolve.
 func DefaultModel(getenv func(string) string) (string, error) {
 	return New(getenv).Default()
 }

@@ -1,4 +1,4 @@
-package modelhub
+package models
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"mmsearch/encoders"
+
+	"mmsearch/internal/atomicfile"
 )
 
 // ProvenanceName is the file, beside model.json, recording where a model's
@@ -75,53 +77,19 @@ func readProvenance(dir string) (*Provenance, error) {
 	return &p, nil
 }
 
-// writeFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path.
+// writeFileAtomic writes data to path with internal/atomicfile, marking a
+// full disk with ErrDiskFull.
 func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, diskErr(err, path))
+	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
+		return diskErr(err, path)
 	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, diskErr(err, path))
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, diskErr(err, path))
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, diskErr(err, path))
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	ok = true
 	return nil
 }
 
-// writeManifestAtomic writes dir/model.json with encoders.WriteManifest's
-// format, replacing any old one in one rename.
+// writeManifestAtomic writes dir/model.json, replacing any old one atomically.
 func writeManifestAtomic(dir string, m *encoders.Manifest) error {
-	tmp, err := os.MkdirTemp(dir, ".model-json-")
-	if err != nil {
+	if err := encoders.WriteManifest(dir, m); err != nil {
 		return fmt.Errorf("write manifest in %s: %w", dir, diskErr(err, dir))
-	}
-	defer os.RemoveAll(tmp)
-	if err := encoders.WriteManifest(tmp, m); err != nil {
-		return fmt.Errorf("write manifest in %s: %w", dir, diskErr(err, dir))
-	}
-	if err := os.Rename(filepath.Join(tmp, encoders.ManifestFile), filepath.Join(dir, encoders.ManifestFile)); err != nil {
-		return fmt.Errorf("write manifest in %s: %w", dir, err)
 	}
 	return nil
 }

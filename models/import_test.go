@@ -1,4 +1,4 @@
-package modelhub
+package models
 
 import (
 	"context"
@@ -19,9 +19,9 @@ import (
 
 const (
 	python      = "/usr/bin/python3"
-	makerScript = "../../onnx-models/tools/make_random_clip.py"
-	sharedBPE   = "../../../shared/clip/bpe_simple_vocab_16e6.txt.gz"
-	catJPEG     = "../../../shared/images/formats/cat.jpg"
+	makerScript = "../onnx-models/tools/make_random_clip.py"
+	sharedBPE   = "../../shared/clip/bpe_simple_vocab_16e6.txt.gz"
+	catJPEG     = "../../shared/images/formats/cat.jpg"
 )
 
 // fixtureRoot holds the generated models, built once per test binary.
@@ -318,7 +318,7 @@ func TestImportInPlace(t *testing.T) {
 	if target, err := os.Readlink(link); err != nil || target != src {
 		t.Fatalf("link %s -> %q, %v", link, target, err)
 	}
-	dir, err := encoders.ResolveModel(name, h.Getenv)
+	dir, err := h.resolve(name)
 	if err != nil {
 		t.Fatal(err)
 	}

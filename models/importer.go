@@ -1,4 +1,4 @@
-package modelhub
+package models
 
 import (
 	"context"
@@ -379,6 +379,7 @@ func (h *Hub) Import(ctx context.Context, dir, name string, opt ImportOptions) (
 		if err := installPath(tmp, final, opt.Force, h.stagingRoot()); err != nil {
 			return nil, err
 		}
+		h.stamp(abs, p.manifest)
 		res.Dir = abs
 		return res, nil
 	}
@@ -419,6 +420,7 @@ func (h *Hub) Import(ctx context.Context, dir, name string, opt ImportOptions) (
 		return nil, err
 	}
 	h.at("installed", final)
+	h.stamp(final, p.manifest)
 	res.Dir = final
 	return res, nil
 }

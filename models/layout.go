@@ -1,4 +1,4 @@
-package modelhub
+package models
 
 import (
 	"bytes"

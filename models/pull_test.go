@@ -1,4 +1,4 @@
-package modelhub
+package models
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 
 // tinyDir is the encoders package's closed-form test model (a folder in the
 // mmsearch layout, with model.json).
-const tinyDir = "../testdata/tiny"
+const tinyDir = "../encoders/testdata/tiny"
 
 var tinyFiles = []string{"model.json", "vision_model.onnx", "text_model.onnx", "vocab.json", "merges.txt"}
 
@@ -68,7 +68,7 @@ func assertNotInstalled(t *testing.T, h *Hub, name string) {
 	if _, err := os.Lstat(final); !os.IsNotExist(err) {
 		t.Fatalf("%s exists after a failed pull (err %v)", final, err)
 	}
-	if _, err := encoders.ResolveModel(name, h.Getenv); err == nil {
+	if _, err := h.resolve(name); err == nil {
 		t.Fatalf("the failed model %s resolves", name)
 	}
 }
@@ -166,7 +166,7 @@ func TestPullInstallsOnlyVerifiedModel(t *testing.T) {
 	if m.Dim() != 4 {
 		t.Errorf("dim %d", m.Dim())
 	}
-	dir, err := encoders.ResolveModel("tiny", h.Getenv)
+	dir, err := h.resolve("tiny")
 	if err != nil || dir != final {
 		t.Errorf("ResolveModel: %q, %v", dir, err)
 	}
