@@ -84,6 +84,7 @@ type TermInfo struct {
 // SearchResult is the answer to a query.
 type SearchResult struct {
 	Query   string        `json:"query"`
+	ReadAs  string        `json:"read_as"` // how the query was read: query.Query.Describe
 	Terms   []TermInfo    `json:"terms"`
 	Mode    string        `json:"mode"`
 	Results []Result      `json:"results"`
@@ -136,7 +137,7 @@ func (l *Library) Search(ctx context.Context, expr string, opt SearchOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	return &SearchResult{Query: expr, Terms: infos, Mode: modeOf(opt), Results: res, Took: time.Since(start)}, nil
+	return &SearchResult{Query: expr, ReadAs: q.Describe(), Terms: infos, Mode: modeOf(opt), Results: res, Took: time.Since(start)}, nil
 }
 
 // excludeCopies adds to exclude every item with the content of one already

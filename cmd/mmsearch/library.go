@@ -235,6 +235,7 @@ func searchCommand() *command {
 					fmt.Fprintln(e.stdout, r.Path)
 				}
 			default:
+				fmt.Fprintf(e.stderr, "query: %s\n", res.ReadAs)
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintf(tw, "RANK\tSCORE\tID\tPATH\n")
 				for i, r := range res.Results {
