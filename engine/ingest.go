@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"mmsearch/encoders"
@@ -24,6 +23,7 @@ import (
 	"mmsearch/engine/ignore"
 	"mmsearch/engine/store"
 	"mmsearch/engine/walk"
+	"mmsearch/internal/regfile"
 )
 
 // IngestOptions tunes Library.Index.
@@ -566,7 +566,7 @@ func (p *pipeline) decode(ctx context.Context, j job) decoded {
 		d.skip = &store.SkippedFile{Path: j.path, Size: j.size, MtimeNs: j.mtimeNs, Kind: string(r.Kind), Format: r.Format}
 		return d
 	}
-	data, err := readLimited(j.path, p.opt.Image.MaxFileBytes)
+	data, err := readLimited(ctx, j.path, p.opt.Image.MaxFileBytes)
 	p.readNs.Add(int64(time.Since(t0)))
 	if err != nil {
 		return fail(store.StageRead, err)
@@ -601,14 +601,11 @@ func (p *pipeline) decode(ctx context.Context, j job) decoded {
 // nor the start of an image format we decode. Anything it cannot open or
 // read, or that is not a regular file, is left to readLimited to report.
 func sniffSkippable(path string) (filekind.Result, bool) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a pipe never blocks it
+	f, _, err := regfile.Open(path) // regular files only: a pipe never blocks it
 	if err != nil {
 		return filekind.Result{}, false
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return filekind.Result{}, false
-	}
 	head := make([]byte, filekind.HeadSize)
 	n, err := io.ReadFull(f, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -622,40 +619,26 @@ func sniffSkippable(path string) (filekind.Result, bool) {
 	return r, true
 }
 
-// readLimited reads a whole file, refusing files over limit bytes (0 = the
-// imageproc default) before reading them.
-func readLimited(path string, limit int64) ([]byte, error) {
+// readLimited reads a whole regular file, refusing files over limit bytes
+// (0 = the imageproc default) before reading them, and anything that is not
+// a regular file (a FIFO put in a file's place) without blocking.
+func readLimited(ctx context.Context, path string, limit int64) ([]byte, error) {
 	if limit <= 0 {
 		limit = imageproc.DefaultMaxFileBytes
 	}
-	// Non-blocking, so that a file replaced by a named pipe since the walk
-	// is refused below instead of waiting for a writer.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("file vanished before it could be read: %w", err)
-		}
-		return nil, err
+	data, err := regfile.ReadFile(ctx, path, limit)
+	var nr *regfile.NotRegularError
+	switch {
+	case err == nil:
+		return data, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("file vanished before it could be read: %w", err)
+	case errors.As(err, &nr):
+		return nil, fmt.Errorf("not a regular file (%s)", regfile.Describe(nr.Mode))
+	case errors.Is(err, regfile.ErrTooLarge):
+		return nil, fmt.Errorf("%w: %w", imageproc.ErrTooLarge, err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
-	}
-	if fi.Size() > limit {
-		return nil, fmt.Errorf("file is %d bytes, over the %d-byte limit: %w", fi.Size(), limit, imageproc.ErrTooLarge)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("file grew over the %d-byte limit while read: %w", limit, imageproc.ErrTooLarge)
-	}
-	return data, nil
+	return nil, err
 }
 
 // unit is what the encoders hand the committer: one batch.

@@ -9,11 +9,12 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
-	"os"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp" // registers WebP
+
+	"mmsearch/internal/regfile"
 )
 
 // Info describes a loaded image.
@@ -75,25 +76,23 @@ func Decode(r io.Reader, name string, size int64, opt Options) (*image.NRGBA, In
 	return d.img, d.info, nil
 }
 
-// readFile checks the file's size, then reads it whole.
+// readFile checks that path is a regular file (a FIFO or device named as an
+// image is refused at once instead of blocking) and its size, then reads it
+// whole.
 func readFile(path string, opt Options) ([]byte, error) {
-	f, err := os.Open(path)
+	f, fi, err := regfile.Open(path)
 	if err != nil {
+		var nr *regfile.NotRegularError
+		if errors.As(err, &nr) && nr.IsDir() {
+			return nil, newError(path, "", fmt.Errorf("%w: is a directory", ErrNotImage))
+		}
+		if errors.As(err, &nr) {
+			return nil, newError(path, "", fmt.Errorf("%w: is %s, not a regular file", ErrNotImage, regfile.Describe(nr.Mode)))
+		}
 		return nil, newError(path, "", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, newError(path, "", err)
-	}
-	if st.IsDir() {
-		return nil, newError(path, "", fmt.Errorf("%w: is a directory", ErrNotImage))
-	}
-	size := int64(-1)
-	if st.Mode().IsRegular() {
-		size = st.Size()
-	}
-	return readAll(f, path, size, opt)
+	return readAll(f, path, fi.Size(), opt)
 }
 
 // readAll reads at most opt.maxFileBytes() bytes from r. size, when not
