@@ -210,6 +210,14 @@ func decodeBytes(data []byte, name string, opt Options, minSide int) (decoded, e
 			return decoded{}, newError(name, format, err)
 		}
 	}
+	if format == "png" {
+		r := reduceFactor(cfg.Width, cfg.Height, minSide)
+		var err error
+		if d.img, d.opaque, err = pngReduce(data, r); err != nil {
+			return decoded{}, newError(name, format, err)
+		}
+		d.info.Scale = r
+	}
 	if d.img == nil {
 		var m image.Image
 		err := recovered(func() error {
