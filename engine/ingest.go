@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -302,7 +301,9 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 					results <- decoded{job: j, err: j.fail}
 					continue
 				}
-				results <- p.decode(work, j)
+				if d, ok := p.decode(work, j); ok {
+					results <- d
+				}
 			}
 		}()
 	}
@@ -547,9 +548,10 @@ func (p *pipeline) release(t []float32) {
 }
 
 // decode reads, hashes and preprocesses one file, or finds a stored vector
-// for identical content.
-func (p *pipeline) decode(ctx context.Context, j job) decoded {
-	d := decoded{job: j}
+// for identical content. ok is false when ctx ended first: the file is left
+// for the next run.
+func (p *pipeline) decode(ctx context.Context, j job) (d decoded, ok bool) {
+	d = decoded{job: j}
 	fail := func(stage store.Stage, err error) decoded {
 		d.err = &store.FileError{Path: j.path, Size: j.size, MtimeNs: j.mtimeNs, Stage: stage,
 			Class: classify(stage, err), Reason: err.Error()}
@@ -564,12 +566,15 @@ func (p *pipeline) decode(ctx context.Context, j job) decoded {
 	if r, ok := sniffSkippable(j.path); ok {
 		p.readNs.Add(int64(time.Since(t0)))
 		d.skip = &store.SkippedFile{Path: j.path, Size: j.size, MtimeNs: j.mtimeNs, Kind: string(r.Kind), Format: r.Format}
-		return d
+		return d, true
 	}
 	data, err := readLimited(ctx, j.path, p.opt.Image.MaxFileBytes)
 	p.readNs.Add(int64(time.Since(t0)))
 	if err != nil {
-		return fail(store.StageRead, err)
+		if ctx.Err() != nil {
+			return d, false // stopped while reading: not the file's fault
+		}
+		return fail(store.StageRead, err), true
 	}
 	t0 = time.Now()
 	d.hash = sha256.Sum256(data)
@@ -577,23 +582,26 @@ func (p *pipeline) decode(ctx context.Context, j job) decoded {
 	if it, ok := p.stored(ctx, d.hash); ok {
 		d.reused = it.Vector
 		d.info = imageproc.Info{Width: it.Width, Height: it.Height, Format: it.Format, Bytes: j.size}
-		return d
+		return d, true
 	}
 	t0 = time.Now()
 	d.tensor = p.tensor()
-	d.info, err = imageproc.DecodeTensor(bytes.NewReader(data), j.path, int64(len(data)), p.opt.Image, p.l.model.Manifest.Image.Preprocess(), d.tensor)
+	d.info, err = p.l.decodeTensor(ctx, data, j.path, p.opt.Image, d.tensor)
 	p.prepNs.Add(int64(time.Since(t0)))
 	if err != nil {
 		p.release(d.tensor)
 		d.tensor = nil
+		if ctx.Err() != nil {
+			return d, false // stopped waiting for decode memory: not the file's fault
+		}
 		if errors.Is(err, imageproc.ErrNotImage) && !errors.Is(err, imageproc.ErrEmpty) {
 			if r := filekind.Sniff(data); r.Kind == filekind.Image {
 				err = fmt.Errorf("%w: %s, a format no decoder here handles", imageproc.ErrUnsupported, r.Format)
 			}
 		}
-		return fail(store.StageDecode, err)
+		return fail(store.StageDecode, err), true
 	}
-	return d
+	return d, true
 }
 
 // sniffSkippable reads the first bytes of the file at path and reports

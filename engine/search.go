@@ -464,15 +464,24 @@ func maxImageBytes(opt SearchOptions) int64 {
 	return 32 << 20
 }
 
-// embedImage decodes, preprocesses and embeds one image.
+// embedImage reads (honouring ctx), decodes, preprocesses and embeds one
+// image; the decode waits for its share of the library's decode memory.
 func (l *Library) embedImage(ctx context.Context, r io.Reader, name string, size int64, opt SearchOptions) ([]float32, error) {
 	enc, err := l.imageEncoder()
 	if err != nil {
 		return nil, err
 	}
+	limit := maxImageBytes(opt)
+	data, err := regfile.ReadAll(ctx, r, name, size, limit)
+	if errors.Is(err, regfile.ErrTooLarge) {
+		return nil, &imageproc.Error{Name: name, Err: fmt.Errorf("%w: over the %d-byte limit", imageproc.ErrTooLarge, limit)}
+	}
+	if err != nil {
+		return nil, err
+	}
 	dst := make([]float32, enc.TensorLen())
-	iopt := imageproc.Options{MaxFileBytes: maxImageBytes(opt)}
-	if _, err := imageproc.DecodeTensor(r, name, size, iopt, enc.Tower().Preprocess(), dst); err != nil {
+	iopt := imageproc.Options{MaxFileBytes: limit}
+	if _, err := l.decodeTensor(ctx, data, name, iopt, dst); err != nil {
 		return nil, err
 	}
 	vecs, err := enc.EncodeTensors(ctx, dst, 1)

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"mmsearch/internal/imagetest"
+)
+
+// maxPeakRSS is issue 19's goal for `index` over six decompression bombs
+// and for `serve` under six concurrent uploads of them.
+const maxPeakRSS = 600 << 20
+
+// withTextChunk returns png with a tEXt chunk after IHDR, so copies of one
+// image differ in content hash (and are all decoded).
+func withTextChunk(png []byte, text string) []byte {
+	body := []byte("Comment\x00" + text)
+	var c bytes.Buffer
+	binary.Write(&c, binary.BigEndian, uint32(len(body)))
+	c.WriteString("tEXt")
+	c.Write(body)
+	binary.Write(&c, binary.BigEndian, crc32.ChecksumIEEE(append([]byte("tEXt"), body...)))
+	const afterIHDR = 8 + 25
+	out := append([]byte{}, png[:afterIHDR]...)
+	out = append(out, c.Bytes()...)
+	return append(out, png[afterIHDR:]...)
+}
+
+// sixBombs writes six different all-zero 10000×10000 16-bit RGBA PNGs
+// (issue 19's decompression bomb, 777 KB each, 800 MB as image/png decodes
+// it) and returns their folder and contents.
+func sixBombs(t *testing.T) (string, [][]byte) {
+	bomb := imagetest.ZeroPNG16(t, 10000, 10000)
+	dir := t.TempDir()
+	var all [][]byte
+	for i := range 6 {
+		b := withTextChunk(bomb, fmt.Sprintf("copy %d", i))
+		imagetest.Write(t, filepath.Join(dir, fmt.Sprintf("bomb%d.png", i)), b)
+		all = append(all, b)
+	}
+	return dir, all
+}
+
+// procStatusKB reads a field such as VmHWM (peak resident size) from
+// /proc/PID/status, in kB.
+func procStatusKB(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^` + field + `:\s+(\d+) kB`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no %s in /proc/%d/status", field, pid)
+	}
+	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return kb
+}
+
+// TestCLIDecodeMemoryBombs indexes six decompression bombs and serves six
+// concurrent uploads of them, checking each process's peak resident size
+// (what /usr/bin/time -v reports as "Maximum resident set size") against
+// the 600 MB goal of issue 19, which measured 4.03 GB and 8.37 GB before.
+func TestCLIDecodeMemoryBombs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("decodes 600 megapixels")
+	}
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	bombs, data := sixBombs(t)
+	lib := t.TempDir()
+
+	cmd := exec.Command(mmsearchBin, "index", "--library", lib, "--model", tinyModel, "--json", bombs)
+	cmd.Env = append(os.Environ(), "MMSEARCH_DATA_DIR="+t.TempDir())
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("index: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), `"new": 6`) || !strings.Contains(out.String(), `"failed": 0`) {
+		t.Fatalf("index report: %s", out.String())
+	}
+	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024 // Linux: kB
+	t.Logf("index of six 10000×10000 16-bit PNGs: peak RSS %.1f MB (ru_maxrss)", float64(peak)/1e6)
+	if peak > maxPeakRSS {
+		t.Errorf("index peak RSS %d bytes, over %d", peak, maxPeakRSS)
+	}
+
+	srv := exec.Command(mmsearchBin, "serve", "--library", lib, "--addr", "127.0.0.1:0")
+	srv.Env = append(os.Environ(), "MMSEARCH_DATA_DIR="+t.TempDir())
+	stdout, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stderr = io.Discard
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		srv.Process.Signal(syscall.SIGTERM)
+		srv.Wait()
+	}()
+	urlRe := regexp.MustCompile(`at (http://127\.0\.0\.1:\d+)`)
+	var base string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if m := urlRe.FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+			break
+		}
+	}
+	if base == "" {
+		t.Fatal("serve printed no URL")
+	}
+	go io.Copy(io.Discard, stdout)
+	before := procStatusKB(t, srv.Process.Pid, "VmRSS")
+	var wg sync.WaitGroup
+	errs := make(chan error, len(data))
+	for _, b := range data {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Post(base+"/api/search/image?k=3", "image/png", bytes.NewReader(b))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK {
+				errs <- fmt.Errorf("upload: %s: %s", resp.Status, body)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	hwm := procStatusKB(t, srv.Process.Pid, "VmHWM") << 10
+	time.Sleep(2 * time.Second)
+	after := procStatusKB(t, srv.Process.Pid, "VmRSS")
+	t.Logf("serve, six concurrent uploads: RSS before %.1f MB, peak %.1f MB (VmHWM), 2 s after %.1f MB",
+		float64(before<<10)/1e6, float64(hwm)/1e6, float64(after<<10)/1e6)
+	if hwm > maxPeakRSS {
+		t.Errorf("serve peak RSS %d bytes, over %d", hwm, maxPeakRSS)
+	}
+}
