@@ -31,8 +31,8 @@ type Info struct {
 	Orientation int
 	// Bytes is the size of the encoded file.
 	Bytes int64
-	// Scale is the reduced-resolution divisor the JPEG was decoded with
-	// (2, 4 or 8), or 1 for a full-resolution decode.
+	// Scale is the reduced-resolution divisor the JPEG or PNG was decoded
+	// with (2, 4 or 8), or 1 for a full-resolution decode.
 	Scale int
 }
 
@@ -207,6 +207,12 @@ func decodeBytes(data []byte, name string, opt Options, minSide int) (decoded, e
 		case err == nil:
 			d.img, d.opaque, d.info.Scale = img, true, scale
 		case !errors.Is(err, errTurboFallback):
+			return decoded{}, newError(name, format, err)
+		}
+	}
+	if format == "webp" && webpAnimated(data) {
+		var err error
+		if d.img, d.opaque, err = decodeAnimatedWebP(data); err != nil {
 			return decoded{}, newError(name, format, err)
 		}
 	}

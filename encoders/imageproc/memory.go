@@ -29,7 +29,14 @@ func TensorMemory(data []byte, opt Options, p Preprocess) int64 {
 	if w*h > opt.maxPixels() {
 		return tensorSlack // refused before decoding
 	}
-	return decodeMemory(data, format, cfg.Width, cfg.Height, 2*p.Size, opt) + tensorSlack
+	r := int64(reduceFactor(cfg.Width, cfg.Height, 2*p.Size))
+	rw, rh := (w+r-1)/r, (h+r-1)/r
+	// resampleCrop: the rows under the crop window after the horizontal
+	// pass (at most all of them, 4 bytes a sample), a premultiplied row,
+	// the window itself.
+	s := int64(p.Size)
+	resample := 4*s*max(rw, rh) + 4*max(rw, rh) + 8*s*s
+	return decodeMemory(data, format, cfg.Width, cfg.Height, 2*p.Size, opt) + resample + tensorSlack
 }
 
 // decodeMemory is the estimate of TensorMemory for a w×h image in format
@@ -63,10 +70,18 @@ func decodeMemory(data []byte, format string, w, h, minSide int, opt Options) in
 	case "gif":
 		return (1 + 4 + 4) * px // palette indices, NRGBA, the canvas of a partial frame
 	case "webp":
+		if webpAnimated(data) {
+			return (4 + 4 + 4) * px // the first frame as above, and the canvas
+		}
 		return (4 + 4) * px // VP8L's pixels (or VP8's planes), NRGBA
 	case "bmp":
 		return (4 + 4) * px
-	default: // tiff, pnm: up to 16 bits a sample of RGBA, then NRGBA
+	case "tiff":
+		// x/image/tiff copies its input into a growing buffer (up to twice
+		// its size), then holds the strips' samples (up to 16-bit RGBA),
+		// the image and NRGBA.
+		return 2*int64(len(data)) + (8+8+4)*px
+	default: // pnm: up to 16 bits a sample of RGBA, then NRGBA
 		return (8 + 4) * px
 	}
 }
