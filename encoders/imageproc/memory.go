@@ -77,10 +77,10 @@ func decodeMemory(data []byte, format string, w, h, minSide int, opt Options) in
 	case "bmp":
 		return (4 + 4) * px
 	case "tiff":
-		// x/image/tiff copies its input into a growing buffer (up to twice
-		// its size), then holds the strips' samples (up to 16-bit RGBA),
-		// the image and NRGBA.
-		return 2*int64(len(data)) + (8+8+4)*px
+		// x/image/tiff copies its input into a growing buffer (two or three
+		// times its size), then holds the strips' samples (up to 16-bit RGBA),
+		// the image and NRGBA; a quarter more for its smaller buffers.
+		return 3*int64(len(data)) + (8+8+4+5)*px
 	default: // pnm: up to 16 bits a sample of RGBA, then NRGBA
 		return (8 + 4) * px
 	}
