@@ -6,6 +6,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"image"
+	"image/color"
+	"image/gif"
 	"io"
 	"net/http"
 	"os"
@@ -102,7 +105,20 @@ func TestCLIDecodeMemoryBombs(t *testing.T) {
 		t.Errorf("index peak RSS %d bytes, over %d", peak, maxPeakRSS)
 	}
 
-	srv := exec.Command(mmsearchBin, "serve", "--library", lib, "--addr", "127.0.0.1:0")
+	before, hwm, after := serveUploads(t, lib, data)
+	t.Logf("serve, six concurrent uploads: RSS before %.1f MB, peak %.1f MB (VmHWM), 3 s after %.1f MB",
+		float64(before)/1e6, float64(hwm)/1e6, float64(after)/1e6)
+	if hwm > maxPeakRSS {
+		t.Errorf("serve peak RSS %d bytes, over %d", hwm, maxPeakRSS)
+	}
+}
+
+// serveUploads starts `serve` on lib, posts every upload at once to
+// /api/search/image, and returns the server's resident size before, its
+// peak (VmHWM) and its resident size 3 s after, in bytes.
+func serveUploads(t *testing.T, lib string, uploads [][]byte, flags ...string) (before, peak, after int64) {
+	t.Helper()
+	srv := exec.Command(mmsearchBin, append([]string{"serve", "--library", lib, "--addr", "127.0.0.1:0"}, flags...)...)
 	srv.Env = append(os.Environ(), "MMSEARCH_DATA_DIR="+t.TempDir())
 	stdout, err := srv.StdoutPipe()
 	if err != nil {
@@ -129,10 +145,10 @@ func TestCLIDecodeMemoryBombs(t *testing.T) {
 		t.Fatal("serve printed no URL")
 	}
 	go io.Copy(io.Discard, stdout)
-	before := procStatusKB(t, srv.Process.Pid, "VmRSS")
+	before = procStatusKB(t, srv.Process.Pid, "VmRSS") << 10
 	var wg sync.WaitGroup
-	errs := make(chan error, len(data))
-	for _, b := range data {
+	errs := make(chan error, len(uploads))
+	for _, b := range uploads {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -153,12 +169,47 @@ func TestCLIDecodeMemoryBombs(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	hwm := procStatusKB(t, srv.Process.Pid, "VmHWM") << 10
-	time.Sleep(2 * time.Second)
-	after := procStatusKB(t, srv.Process.Pid, "VmRSS")
-	t.Logf("serve, six concurrent uploads: RSS before %.1f MB, peak %.1f MB (VmHWM), 2 s after %.1f MB",
-		float64(before<<10)/1e6, float64(hwm)/1e6, float64(after<<10)/1e6)
-	if hwm > maxPeakRSS {
-		t.Errorf("serve peak RSS %d bytes, over %d", hwm, maxPeakRSS)
+	peak = procStatusKB(t, srv.Process.Pid, "VmHWM") << 10
+	time.Sleep(3 * time.Second)
+	after = procStatusKB(t, srv.Process.Pid, "VmRSS") << 10
+	return before, peak, after
+}
+
+// TestCLIDecodeBudgetGIFBombs serves six concurrent uploads of a
+// 100-megapixel GIF (image/gif and the NRGBA copy hold 500 MB for each: no
+// reduced decode exists for GIF), once with the default decode budget and
+// once with a budget that lets all six run at once, and reports each peak
+// and the resident size after the burst. Heavy (several GB unbudgeted), so
+// it runs only with MMSEARCH_MEMORY_BENCH=1.
+func TestCLIDecodeBudgetGIFBombs(t *testing.T) {
+	if os.Getenv("MMSEARCH_MEMORY_BENCH") == "" {
+		t.Skip("set MMSEARCH_MEMORY_BENCH=1 to run (needs several GB)")
+	}
+	const side = 10000
+	pal := image.NewPaletted(image.Rect(0, 0, side, side), []color.Color{color.Black, color.White})
+	var g bytes.Buffer
+	if err := gif.Encode(&g, pal, nil); err != nil {
+		t.Fatal(err)
+	}
+	pal = nil
+	photos := t.TempDir()
+	writeJPEG(t, filepath.Join(photos, "a.jpg"), 1, 64, 48)
+	lib := t.TempDir()
+	if r := run(t, "index", "--library", lib, "--model", tinyModel, photos); r.code != 0 {
+		t.Fatalf("index: %s", r.stderr)
+	}
+	uploads := make([][]byte, 6)
+	for i := range uploads {
+		uploads[i] = g.Bytes()
+	}
+	peaks := map[string]int64{}
+	for _, c := range []struct{ name, mib string }{{"default budget", "256"}, {"budget for all six", "8192"}} {
+		before, peak, after := serveUploads(t, lib, uploads, "--decode-memory", c.mib)
+		t.Logf("%s (--decode-memory %s): six concurrent %d-byte GIF uploads: RSS before %.0f MB, peak %.0f MB, 3 s after %.0f MB",
+			c.name, c.mib, g.Len(), float64(before)/1e6, float64(peak)/1e6, float64(after)/1e6)
+		peaks[c.name] = peak
+	}
+	if peaks["default budget"] >= peaks["budget for all six"] {
+		t.Errorf("the budget did not lower the peak: %v", peaks)
 	}
 }

@@ -8,10 +8,12 @@
 // runs alone. Waiters are served in arrival order, so a large request is
 // not starved by a stream of small ones.
 //
-// After a burst (when the budget falls idle having handed out at least
-// ReturnThreshold bytes since the last time), the Go runtime is asked to
-// give the freed memory back to the operating system, so a server's
-// resident size falls back after a spike instead of staying at its peak.
+// Freed memory is handed back to the operating system (a forced collection
+// and scavenge) when a share of at least ReturnThreshold bytes is released,
+// before the next waiter starts, so serialized large decodes do not stack
+// on each other's garbage; and when the budget falls idle after smaller
+// shares that add up to ReturnThreshold. A server's resident size thus
+// falls back after a spike instead of staying at its peak.
 package membudget
 
 import (
@@ -97,6 +99,19 @@ func (b *Budget) releaser(n int64) func() {
 }
 
 func (b *Budget) release(n int64) {
+	if n >= ReturnThreshold {
+		// A large share is garbage now: collect it and hand it back before
+		// the next waiter starts, or the next decode's memory stacks on it
+		// until the collector gets round to it.
+		b.mu.Lock()
+		b.used -= n
+		b.mu.Unlock()
+		b.returnMemory()
+		b.mu.Lock()
+		b.grant()
+		b.mu.Unlock()
+		return
+	}
 	b.mu.Lock()
 	b.used -= n
 	b.released += n

@@ -149,3 +149,33 @@ func TestReturnsMemoryAfterBurst(t *testing.T) {
 		t.Fatal("memory not returned after the burst")
 	}
 }
+
+// TestLargeReleaseReturnsBeforeNextWaiter checks that releasing a large
+// share returns memory before a waiting request is granted.
+func TestLargeReleaseReturnsBeforeNextWaiter(t *testing.T) {
+	b := New(ReturnThreshold)
+	var events []string
+	var mu sync.Mutex
+	note := func(s string) {
+		mu.Lock()
+		events = append(events, s)
+		mu.Unlock()
+	}
+	b.returnMemory = func() { note("returned") }
+	release, _ := b.Acquire(context.Background(), ReturnThreshold)
+	granted := make(chan struct{})
+	go func() {
+		r, _ := b.Acquire(context.Background(), ReturnThreshold)
+		note("granted")
+		r()
+		close(granted)
+	}()
+	time.Sleep(20 * time.Millisecond)
+	release()
+	<-granted
+	mu.Lock()
+	defer mu.Unlock()
+	if len(events) < 2 || events[0] != "returned" || events[1] != "granted" {
+		t.Fatalf("events %v, want memory returned before the waiter was granted", events)
+	}
+}
