@@ -159,7 +159,13 @@ func serveUploads(t *testing.T, lib string, uploads [][]byte, flags ...string) (
 			}
 			defer resp.Body.Close()
 			body, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != http.StatusOK {
+			switch {
+			case resp.StatusCode == http.StatusServiceUnavailable && bytes.Contains(body, []byte("took too long")):
+				// On a loaded machine the search can outlast the server's
+				// timeout; the decode, which ignores the timeout, has still
+				// run to its end, so the peak below still covers it.
+				t.Logf("upload timed out on a loaded machine: %s", body)
+			case resp.StatusCode != http.StatusOK:
 				errs <- fmt.Errorf("upload: %s: %s", resp.Status, body)
 			}
 		}()
