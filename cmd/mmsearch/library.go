@@ -20,16 +20,29 @@ type libraryFlags struct {
 	library string
 	batch   int
 	verbose bool
+	// decodeMiB is the decode memory budget in MiB (0 = the engine default).
+	decodeMiB int64
 }
+
+// Bounds of --decode-memory, in MiB.
+const (
+	minDecodeMiB = 16
+	maxDecodeMiB = 1 << 20
+)
 
 func (f *libraryFlags) register(fs *flag.FlagSet) {
 	f.runtimeFlags.register(fs)
 	fs.StringVar(&f.library, "library", "", "library folder (default $XDG_DATA_HOME/mmsearch/default)")
 	fs.IntVar(&f.batch, "batch", 0, "images per inference and per transaction (default 32)")
 	fs.BoolVar(&f.verbose, "v", false, "log diagnostics to stderr")
+	fs.Int64Var(&f.decodeMiB, "decode-memory", engine.DefaultDecodeMemory>>20,
+		fmt.Sprintf("MiB that the image decodes running at once may use together; one needing more runs alone (%d..%d)", minDecodeMiB, maxDecodeMiB))
 }
 
 func (f *libraryFlags) open(ctx context.Context, e *env) (*engine.Library, error) {
+	if f.decodeMiB < minDecodeMiB || f.decodeMiB > maxDecodeMiB {
+		return nil, usagef("--decode-memory %d out of range [%d, %d] (MiB)", f.decodeMiB, minDecodeMiB, maxDecodeMiB)
+	}
 	dir := f.library
 	if dir == "" {
 		dir = engine.DefaultLibrary(e.getenv)
@@ -40,13 +53,14 @@ func (f *libraryFlags) open(ctx context.Context, e *env) (*engine.Library, error
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	return engine.Open(ctx, dir, engine.Options{
-		Model:     f.model,
-		Models:    e.models(),
-		Runtime:   f.runtimeOptions(e),
-		Threads:   f.threads,
-		BatchSize: f.batch,
-		Getenv:    e.getenv,
-		Logger:    log,
+		Model:        f.model,
+		Models:       e.models(),
+		Runtime:      f.runtimeOptions(e),
+		Threads:      f.threads,
+		BatchSize:    f.batch,
+		Getenv:       e.getenv,
+		Logger:       log,
+		DecodeMemory: f.decodeMiB << 20,
 	})
 }
 
