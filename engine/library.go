@@ -18,6 +18,7 @@ import (
 	"mmsearch/encoders"
 	"mmsearch/engine/store"
 	"mmsearch/index/hnsw"
+	"mmsearch/internal/membudget"
 	"mmsearch/models"
 )
 
@@ -66,7 +67,16 @@ type Options struct {
 	Getenv func(string) string
 	// Logger receives diagnostics (nil = discard).
 	Logger *slog.Logger
+	// DecodeMemory is the memory budget, in bytes, of the image decodes that
+	// run at once, in ingests and queries together (0 = DefaultDecodeMemory).
+	// Each decode holds its estimate (imageproc.TensorMemory) while it runs;
+	// one that needs more than the whole budget runs alone.
+	DecodeMemory int64
 }
+
+// DefaultDecodeMemory is the decode memory budget when Options.DecodeMemory
+// is zero.
+const DefaultDecodeMemory int64 = 256 << 20
 
 // Library is an open library folder. Its methods are safe for concurrent use;
 // searches run while an ingest adds items.
@@ -83,6 +93,8 @@ type Library struct {
 	ingestImg *encoders.ImageEncoder // for ingests, threads per inference may differ
 
 	ix *liveIndex
+
+	decodeMem *membudget.Budget // shared by all decodes of ingests and queries
 }
 
 // Open opens the library folder dir, creating it when absent. The model is
@@ -111,7 +123,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Library, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open library %s: %w", abs, err)
 	}
-	l := &Library{dir: abs, opts: opts, log: opts.Logger, store: st}
+	if opts.DecodeMemory <= 0 {
+		opts.DecodeMemory = DefaultDecodeMemory
+	}
+	l := &Library{dir: abs, opts: opts, log: opts.Logger, store: st, decodeMem: membudget.New(opts.DecodeMemory)}
 	if err := l.openModel(ctx); err != nil {
 		st.Close()
 		return nil, err

@@ -22,7 +22,15 @@ type libraryFlags struct {
 	batch   int
 	device  string
 	verbose bool
+	// decodeMiB is the decode memory budget in MiB (0 = the engine default).
+	decodeMiB int64
 }
+
+// Bounds of --decode-memory, in MiB.
+const (
+	minDecodeMiB = 16
+	maxDecodeMiB = 1 << 20
+)
 
 func (f *libraryFlags) register(fs *flag.FlagSet) {
 	f.runtimeFlags.register(fs)
@@ -30,9 +38,14 @@ func (f *libraryFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.batch, "batch", 0, "images per inference and per transaction (default 32)")
 	fs.StringVar(&f.device, "device", encoders.DeviceCPU, "where the encoders run: cpu, cuda (ONNX Runtime's CUDA provider; an error without it) or auto (cuda when usable, else cpu)")
 	fs.BoolVar(&f.verbose, "v", false, "log diagnostics to stderr")
+	fs.Int64Var(&f.decodeMiB, "decode-memory", engine.DefaultDecodeMemory>>20,
+		fmt.Sprintf("MiB that the image decodes running at once may use together; one needing more runs alone (%d..%d)", minDecodeMiB, maxDecodeMiB))
 }
 
 func (f *libraryFlags) open(ctx context.Context, e *env) (*engine.Library, error) {
+	if f.decodeMiB < minDecodeMiB || f.decodeMiB > maxDecodeMiB {
+		return nil, usagef("--decode-memory %d out of range [%d, %d] (MiB)", f.decodeMiB, minDecodeMiB, maxDecodeMiB)
+	}
 	dir := f.library
 	if dir == "" {
 		dir = engine.DefaultLibrary(e.getenv)
@@ -47,14 +60,15 @@ func (f *libraryFlags) open(ctx context.Context, e *env) (*engine.Library, error
 		return nil, usagef("--device: %v", err)
 	}
 	return engine.Open(ctx, dir, engine.Options{
-		Device:    device,
-		Model:     f.model,
-		Models:    e.models(),
-		Runtime:   f.runtimeOptions(e),
-		Threads:   f.threads,
-		BatchSize: f.batch,
-		Getenv:    e.getenv,
-		Logger:    log,
+		Device:       device,
+		Model:        f.model,
+		Models:       e.models(),
+		Runtime:      f.runtimeOptions(e),
+		Threads:      f.threads,
+		BatchSize:    f.batch,
+		Getenv:       e.getenv,
+		Logger:       log,
+		DecodeMemory: f.decodeMiB << 20,
 	})
 }
 
@@ -243,6 +257,7 @@ func searchCommand() *command {
 					fmt.Fprintln(e.stdout, r.Path)
 				}
 			default:
+				fmt.Fprintf(e.stderr, "query: %s\n", res.ReadAs)
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintf(tw, "RANK\tSCORE\tID\tPATH\n")
 				for i, r := range res.Results {
