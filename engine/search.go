@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+	"unicode/utf8"
 
 	"mmsearch/encoders"
 	"mmsearch/encoders/imageproc"
@@ -51,12 +52,16 @@ type SearchOptions struct {
 
 // Result is one found item.
 type Result struct {
-	ID     int64   `json:"id"`
-	Path   string  `json:"path"`
-	Score  float32 `json:"score"` // cosine similarity for add, the 3CosMul score for mul
-	Width  int     `json:"width"`
-	Height int     `json:"height"`
-	Format string  `json:"format"`
+	ID   int64  `json:"id"`
+	Path string `json:"path"`
+	// PathBytes holds the path's exact bytes (base64 in JSON) when it is not
+	// valid UTF-8, which JSON strings cannot carry: Path then shows the
+	// invalid bytes as U+FFFD.
+	PathBytes []byte  `json:"path_bytes,omitempty"`
+	Score     float32 `json:"score"` // cosine similarity for add, the 3CosMul score for mul
+	Width     int     `json:"width"`
+	Height    int     `json:"height"`
+	Format    string  `json:"format"`
 	// Paths lists every path of this content when there are copies (the
 	// result's own path first, then the others by path); empty otherwise.
 	Paths []string `json:"paths,omitempty"`
@@ -69,10 +74,13 @@ func (r Result) Copies() int { return max(0, len(r.Paths)-1) }
 
 // TermInfo describes how one query term was understood.
 type TermInfo struct {
-	Kind   string  `json:"kind"`
-	Value  string  `json:"value"`
-	Coef   float32 `json:"coef"`
-	ItemID int64   `json:"item_id,omitempty"` // for inputs that are indexed items
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
+	// ValueBytes holds Value's exact bytes when it is not valid UTF-8 (a
+	// path term), as Result.PathBytes does.
+	ValueBytes []byte  `json:"value_bytes,omitempty"`
+	Coef       float32 `json:"coef"`
+	ItemID     int64   `json:"item_id,omitempty"` // for inputs that are indexed items
 }
 
 // SearchResult is the answer to a query.
@@ -116,7 +124,7 @@ func (l *Library) Search(ctx context.Context, expr string, opt SearchOptions) (*
 			return nil, err
 		}
 		terms = append(terms, Term{Vec: vec, Coef: t.Coef()})
-		infos = append(infos, TermInfo{Kind: t.Kind.String(), Value: t.Value, Coef: t.Coef(), ItemID: itemID})
+		infos = append(infos, TermInfo{Kind: t.Kind.String(), Value: t.Value, ValueBytes: RawBytes(t.Value), Coef: t.Coef(), ItemID: itemID})
 		if itemID > 0 {
 			exclude[itemID] = true
 		}
@@ -253,7 +261,7 @@ func (l *Library) searchOnce(ctx context.Context, idx interface {
 	Search([]float32, int, index.SearchOptions) ([]index.Result, error)
 	Vector(uint64) ([]float32, error)
 	Len() int
-}, sum []float32, terms []Term, mode string, k, fetch, ef int, filter index.Filter, keepCopies bool) ([]Result, bool, error) {
+}, sum []float32, terms []Term, mode Mode, k, fetch, ef int, filter index.Filter, keepCopies bool) ([]Result, bool, error) {
 	if ef <= 0 {
 		ef = max(64, 2*fetch)
 	}
@@ -298,7 +306,7 @@ func (l *Library) searchOnce(ctx context.Context, idx interface {
 		}
 		seen[it.Hash] = true
 		hashes = append(hashes, it.Hash)
-		out = append(out, Result{ID: it.ID, Path: it.Path, Score: c.score, Width: it.Width, Height: it.Height, Format: it.Format, hash: it.Hash})
+		out = append(out, Result{ID: it.ID, Path: it.Path, PathBytes: RawBytes(it.Path), Score: c.score, Width: it.Width, Height: it.Height, Format: it.Format, hash: it.Hash})
 		if len(out) == k {
 			break
 		}
@@ -369,6 +377,15 @@ func weightedSum(terms []Term, dim int) ([]float32, error) {
 		sum[i] = float32(x / norm)
 	}
 	return sum, nil
+}
+
+// RawBytes returns s as bytes when it is not valid UTF-8, and nil when it is:
+// the value of the *_bytes JSON fields that keep names lossless.
+func RawBytes(s string) []byte {
+	if utf8.ValidString(s) {
+		return nil
+	}
+	return []byte(s)
 }
 
 // cosMul is 3CosMul (Levy & Goldberg 2014) generalized to weighted terms:

@@ -32,7 +32,7 @@ func (f *qualityFlags) register(fs *flag.FlagSet, defaultKs string) {
 	f.runtimeFlags.registerThreads(fs)
 	fs.StringVar(&f.dataset, "dataset", "", "dataset `DIR` (with captions.jsonl or captions.csv) or its captions file")
 	fs.StringVar(&f.library, "library", "", "index into this library `DIR` and keep it (default: a temporary library)")
-	countVar(fs, &f.limit, "limit", 0, 100_000_000, "use only the first `N` items (0: all), for quick runs")
+	countVar(fs, &f.limit, "limit", 0, 100_000_000, "use only the first N items (0: all), for quick runs")
 	fs.StringVar(&f.ks, "k", defaultKs, "comma-separated cut-offs for recall@k")
 	registerEf(fs, &f.ef)
 	fs.StringVar(&f.out, "out", "", "folder for the JSON and Markdown reports and the plot ("+benchOutHelp+")")

@@ -135,7 +135,7 @@ func TestCLIIndexSearchAndErrors(t *testing.T) {
 		{[]string{"search", "--library", lib, "cat +"}, exitUsage, "dangling"},
 		{[]string{"search", "--library", lib, "cat + ./missing.png"}, exitUsage, "unknown file"},
 		{[]string{"search", "--library", lib, "cat", "+", "../../../shared/images/formats/not-an-image.txt"}, exitUsage, "not an image"},
-		{[]string{"search", "--library", lib, "--mode", "bogus", "cat"}, exitFailure, "unknown scoring mode"},
+		{[]string{"search", "--library", lib, "--mode", "bogus", "cat"}, exitUsage, "unknown scoring mode"},
 		{[]string{"search", "--library", t.TempDir(), "--model", tinyModel, "cat"}, exitNotFound, "no items"},
 		{[]string{"frobnicate"}, exitUsage, "unknown command"},
 		{[]string{"index", "--library", lib, "--model", "../../encoders/testdata/tiny2", shared}, exitFailure, "not by model"},
