@@ -23,6 +23,7 @@ const (
 // intFlag is an int flag with an inclusive range. When zeroOK is set, 0 is
 // accepted besides [min, max] (it means "the default").
 type intFlag struct {
+	name     string
 	p        *int
 	min, max int
 	zeroOK   bool
@@ -31,14 +32,14 @@ type intFlag struct {
 // intVar defines an int flag whose values must lie in [min, max].
 func intVar(fs *flag.FlagSet, p *int, name string, def, min, max int, usage string) {
 	*p = def
-	fs.Var(&intFlag{p: p, min: min, max: max}, name, fmt.Sprintf("%s (`N`: %d..%d)", usage, min, max))
+	fs.Var(&intFlag{name: name, p: p, min: min, max: max}, name, fmt.Sprintf("%s (`N`: %d..%d)", usage, min, max))
 }
 
 // countVar defines an int flag where 0 means "the default" and other values
 // must lie in [1, max].
 func countVar(fs *flag.FlagSet, p *int, name string, def, max int, usage string) {
 	*p = def
-	fs.Var(&intFlag{p: p, min: 1, max: max, zeroOK: true}, name, fmt.Sprintf("%s (`N`: 0 or 1..%d)", usage, max))
+	fs.Var(&intFlag{name: name, p: p, min: 1, max: max, zeroOK: true}, name, fmt.Sprintf("%s (`N`: 0 or 1..%d)", usage, max))
 }
 
 func (f *intFlag) String() string {
@@ -51,13 +52,13 @@ func (f *intFlag) String() string {
 func (f *intFlag) Set(s string) error {
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		return fmt.Errorf("not a whole number")
+		return fmt.Errorf("--%s %s: not a whole number", f.name, s)
 	}
 	if (n < f.min || n > f.max) && !(f.zeroOK && n == 0) {
 		if f.zeroOK {
-			return fmt.Errorf("%d out of range: 0 (default) or %d..%d", n, f.min, f.max)
+			return fmt.Errorf("--%s %d out of range: want 0 (default) or %d..%d", f.name, n, f.min, f.max)
 		}
-		return fmt.Errorf("%d out of range %d..%d", n, f.min, f.max)
+		return fmt.Errorf("--%s %d out of range: want %d..%d", f.name, n, f.min, f.max)
 	}
 	*f.p = n
 	return nil
@@ -77,10 +78,10 @@ func (f *efFlag) String() string {
 func (f *efFlag) Set(s string) error {
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		return fmt.Errorf("not a whole number")
+		return fmt.Errorf("--ef %s: not a whole number", s)
 	}
 	if n < 1 || n > maxEf {
-		return fmt.Errorf("%d out of range 1..%d", n, maxEf)
+		return fmt.Errorf("--ef %d out of range: want 1..%d", n, maxEf)
 	}
 	f.n = n
 	return nil

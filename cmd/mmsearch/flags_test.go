@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -208,5 +211,42 @@ func TestReorderFlagsKeepsNumbersAndFindsDashZero(t *testing.T) {
 	want := []string{"-0", "-k", "3", "--", "cat", "-1.5"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("reorderFlags = %q, want %q", got, want)
+	}
+}
+
+// TestBenchOutDefaultsToCache: a bench run without --out writes under the
+// cache folder and leaves the working folder's bench/results alone; with
+// --out it writes where it is told.
+func TestBenchOutDefaultsToCache(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds an index; skipped with -short")
+	}
+	work := t.TempDir()
+	t.Chdir(work)
+	cache := t.TempDir()
+	var out, errb bytes.Buffer
+	e := &env{stdout: &out, stderr: &errb, getenv: func(k string) string {
+		if k == "MMSEARCH_CACHE_DIR" {
+			return cache
+		}
+		return ""
+	}}
+	args := []string{"bench", "ann", "--n", "300", "--dim", "8", "--queries", "10", "--m", "8",
+		"--ef-construction", "16", "--ef", "16", "--peers", "none", "--threads", "1", "--runs", "1"}
+	if err := dispatch(context.Background(), e, "mmsearch", commands(), args); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(cache, "bench", "ann.json")); err != nil {
+		t.Errorf("no report under the cache folder: %v\n%s", err, out.String())
+	}
+	if _, err := os.Stat(filepath.Join(work, "bench")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("bench wrote into the working folder: %v", err)
+	}
+	named := filepath.Join(work, "bench", "results")
+	if err := dispatch(context.Background(), e, "mmsearch", commands(), append(args, "--out", named)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(named, "ann.json")); err != nil {
+		t.Errorf("--out %s not written: %v", named, err)
 	}
 }
