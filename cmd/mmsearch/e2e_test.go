@@ -18,6 +18,8 @@ import (
 
 	"mmsearch/engine"
 	"mmsearch/engine/store"
+
+	"mmsearch/internal/sharedtest"
 )
 
 // The end-to-end tests run the real mmsearchBin as a subprocess, like a user.
@@ -95,10 +97,7 @@ func writeJPEG(t testing.TB, path string, seed, w, h int) {
 }
 
 func TestCLIIndexSearchAndErrors(t *testing.T) {
-	shared := "../../../shared/images/formats"
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("shared test images absent (%v)", err)
-	}
+	shared := sharedtest.Require(t, "../../../shared/images/formats")
 	lib := t.TempDir()
 	r := run(t, "index", "--library", lib, "--model", tinyModel, shared)
 	// not-an-image.txt is text: skipped, not failed (issue 12).
