@@ -37,7 +37,7 @@ func (r *Result) Report(h bench.Header) *bench.Report {
 		ef = fmt.Sprint(r.Ef)
 	}
 	h.AddParam("ef", ef)
-	rep := &bench.Report{Header: h, Data: r}
+	rep := &bench.Report{Header: h, Figures: r.Figures(), Data: r}
 
 	depth := r.Ks[len(r.Ks)-1]
 	cols := []string{"family", "mode", "n"}

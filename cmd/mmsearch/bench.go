@@ -18,7 +18,7 @@ import (
 func benchCommand() *command {
 	return &command{
 		name:    "bench",
-		summary: "benchmarks: ann, ingest, query, cli, encoder, serve, retrieval, analogy",
+		summary: "benchmarks: ann, ingest, query, cli, encoder, serve, retrieval, analogy; figures and summary of stored reports",
 		children: []*command{
 			benchANNCommand(),
 			benchIngestCommand(),
@@ -28,6 +28,8 @@ func benchCommand() *command {
 			benchServeCommand(),
 			benchRetrievalCommand(),
 			benchAnalogyCommand(),
+			benchFiguresCommand(),
+			benchSummaryCommand(),
 		},
 	}
 }
