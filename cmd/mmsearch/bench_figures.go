@@ -12,6 +12,7 @@ import (
 	"mmsearch/bench"
 	"mmsearch/bench/analogy"
 	"mmsearch/bench/ann"
+	"mmsearch/bench/cliproc"
 	"mmsearch/bench/encoder"
 	"mmsearch/bench/evalsum"
 	"mmsearch/bench/ingest"
@@ -25,6 +26,7 @@ import (
 // data into and ask for its figures.
 var figurers = map[string]func() bench.Figurer{
 	"ann":           func() bench.Figurer { return &ann.Result{} },
+	"cli":           func() bench.Figurer { return &cliproc.Result{} },
 	"encoder":       func() bench.Figurer { return &encoder.Result{} },
 	"ingest":        func() bench.Figurer { return &ingest.Result{} },
 	"query-latency": func() bench.Figurer { return &latency.Result{} },

@@ -91,8 +91,8 @@ func TestCLIOddNames(t *testing.T) {
 	bad := "bad\xff\xfename.png"
 	spaced := "two words\nand a newline.png"
 	files := pictures(t, bad, spaced, "plain.png")
-	junk := "junk\xe9.png" // Latin-1 é: invalid UTF-8, and not a picture
-	files[junk] = []byte("not a picture at all")
+	junk := "junk\xe9.png" // Latin-1 é: invalid UTF-8, and a broken picture
+	files[junk] = imagetest.PatternPNG(t, 9)[:60]
 	dir, lib := t.TempDir(), t.TempDir()
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
