@@ -178,7 +178,7 @@ func TestSearchModesAndText(t *testing.T) {
 	if _, err := lib.Index(ctx, []string{photos}, IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []string{ModeAdd, ModeMul} {
+	for _, mode := range Modes {
 		res, err := lib.Search(ctx, `@1 - "the dog" + 2:"the cat"`, SearchOptions{K: 4, Mode: mode})
 		if err != nil {
 			t.Fatalf("%s: %v", mode, err)

@@ -317,7 +317,7 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	h.AddParam("k", res.K)
 	h.AddParam("binary", cfg.Binary)
 	h.AddParam("page cache", "warm (one untimed run per command first)")
-	r := &bench.Report{Header: h, Data: res}
+	r := &bench.Report{Header: h, Figures: res.Figures(), Data: res}
 	var floor, search Command
 	for _, c := range res.Commands {
 		switch c.Args[0] {

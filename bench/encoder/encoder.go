@@ -253,7 +253,7 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	h.AddParam("threads per inference", cfg.Threads)
 	h.AddParam("text templates per query", res.Templates)
 	h.Peers = []bench.Peer{{Name: "plain ONNX Runtime (onnxruntime_go AdvancedSession, preallocated tensors)", Version: encoders.ORTVersion}}
-	r := &bench.Report{Header: h, Data: res}
+	r := &bench.Report{Header: h, Figures: res.Figures(), Data: res}
 	t := bench.Table{Title: "Image encoder", Columns: []string{"batch", "mmsearch images/s", "plain ORT images/s", "ratio"}}
 	for _, row := range res.Rows {
 		t.AddRow(row.Batch, fmt.Sprintf("%.1f", row.OursPerSec), fmt.Sprintf("%.1f", row.PlainPerSec), fmt.Sprintf("%.2f", row.Ratio))

@@ -190,7 +190,7 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	h.AddParam("runs", res.Runs)
 	h.AddParam("queries", len(cfg.Queries))
 	h.AddParam("index", fmt.Sprintf("hnsw M=16 efConstruction=%d ef=max(64,2k)", engine.LibraryEfConstruction))
-	r := &bench.Report{Header: h, Data: res}
+	r := &bench.Report{Header: h, Figures: res.Figures(), Data: res}
 	r.Headline = []string{fmt.Sprintf("text query on %d items: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms (text encoder alone p50 %.2f ms)", res.Items, res.P50Ms, res.P90Ms, res.P99Ms, res.TextOnlyP50Ms)}
 	t := bench.Table{Title: "Latency", Columns: []string{"items", "p50 ms", "p90 ms", "p99 ms", "mean ms", "text encoder p50 ms", "index build s"}}
 	t.AddRow(res.Items, fmt.Sprintf("%.2f", res.P50Ms), fmt.Sprintf("%.2f", res.P90Ms), fmt.Sprintf("%.2f", res.P99Ms), fmt.Sprintf("%.2f", res.MeanMs), fmt.Sprintf("%.2f", res.TextOnlyP50Ms), fmt.Sprintf("%.1f", res.BuildSeconds))

@@ -166,7 +166,7 @@ func Run(ctx context.Context, lib server.Library, cfg Config, dataset string) (*
 
 // report lays out the figures.
 func report(header bench.Header, data *Data, cfg Config) *bench.Report {
-	r := &bench.Report{Header: header, Data: data}
+	r := &bench.Report{Header: header, Figures: data.Figures(), Data: data}
 	r.AddParam("clients", cfg.Clients)
 	r.AddParam("duration", cfg.Duration)
 	r.AddParam("max_requests", cfg.MaxRequests)

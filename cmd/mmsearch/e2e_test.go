@@ -18,6 +18,8 @@ import (
 
 	"mmsearch/engine"
 	"mmsearch/engine/store"
+
+	"mmsearch/internal/sharedtest"
 )
 
 // The end-to-end tests run the real mmsearchBin as a subprocess, like a user.
@@ -95,10 +97,7 @@ func writeJPEG(t testing.TB, path string, seed, w, h int) {
 }
 
 func TestCLIIndexSearchAndErrors(t *testing.T) {
-	shared := "../../../shared/images/formats"
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("shared test images absent (%v)", err)
-	}
+	shared := sharedtest.Require(t, "../../../shared/images/formats")
 	lib := t.TempDir()
 	r := run(t, "index", "--library", lib, "--model", tinyModel, shared)
 	// not-an-image.txt is text: skipped, not failed (issue 12).
@@ -135,7 +134,7 @@ func TestCLIIndexSearchAndErrors(t *testing.T) {
 		{[]string{"search", "--library", lib, "cat +"}, exitUsage, "dangling"},
 		{[]string{"search", "--library", lib, "cat + ./missing.png"}, exitUsage, "unknown file"},
 		{[]string{"search", "--library", lib, "cat", "+", "../../../shared/images/formats/not-an-image.txt"}, exitUsage, "not an image"},
-		{[]string{"search", "--library", lib, "--mode", "bogus", "cat"}, exitFailure, "unknown scoring mode"},
+		{[]string{"search", "--library", lib, "--mode", "bogus", "cat"}, exitUsage, "unknown scoring mode"},
 		{[]string{"search", "--library", t.TempDir(), "--model", tinyModel, "cat"}, exitNotFound, "no items"},
 		{[]string{"frobnicate"}, exitUsage, "unknown command"},
 		{[]string{"index", "--library", lib, "--model", "../../encoders/testdata/tiny2", shared}, exitFailure, "not by model"},
