@@ -56,7 +56,7 @@ func TestIngestWhileSearchingLong(t *testing.T) {
 		}
 	})
 	start := time.Now()
-	rep, err := lib.Index(ctx, []string{photos}, IngestOptions{BatchSize: 4, Workers: 1,
+	rep, err := lib.Ingest(ctx, []string{photos}, IngestOptions{BatchSize: 4, Workers: 1,
 		testHookBeforeRead: func(string) { time.Sleep(40 * time.Millisecond) }})
 	took := time.Since(start)
 	close(stop)

@@ -117,7 +117,7 @@ func TestChangedFileThatFailsLosesItsEntry(t *testing.T) {
 			cat := filepath.Join(photos, "cat.jpg")
 			writeImage(t, cat, 3, "jpeg")
 			lib := openLib(t, t.TempDir(), tinyModel)
-			if _, err := lib.Index(ctx, []string{photos}, IngestOptions{}); err != nil {
+			if _, err := lib.Ingest(ctx, []string{photos}, IngestOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			old, err := lib.store.ItemByPath(ctx, cat)
@@ -126,7 +126,7 @@ func TestChangedFileThatFailsLosesItsEntry(t *testing.T) {
 			}
 
 			tc.replace(t, cat)
-			rep, err := lib.Index(ctx, []string{photos}, tc.second)
+			rep, err := lib.Ingest(ctx, []string{photos}, tc.second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -232,7 +232,7 @@ func TestLibraryInsideTheTreeIsNotIndexed(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		rep, err := lib.Index(ctx, roots, IngestOptions{IncludeHidden: true})
+		rep, err := lib.Ingest(ctx, roots, IngestOptions{IncludeHidden: true})
 		if err != nil {
 			t.Fatalf("index %q: %v", roots, err)
 		}
@@ -388,7 +388,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 			writeImage(t, filepath.Join(photos, "ok.png"), 1, "png")
 			path, opt, again, fix := tc.setup(t, photos)
 			lib := openLib(t, t.TempDir(), tinyModel)
-			rep, err := lib.Index(ctx, []string{photos}, opt)
+			rep, err := lib.Ingest(ctx, []string{photos}, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -402,7 +402,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 			if again != nil {
 				again()
 			}
-			rep, err = lib.Index(ctx, []string{photos}, opt)
+			rep, err = lib.Ingest(ctx, []string{photos}, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -425,7 +425,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 			}
 
 			fix()
-			rep, err = lib.Index(ctx, []string{photos}, tc.second)
+			rep, err = lib.Ingest(ctx, []string{photos}, tc.second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -460,13 +460,13 @@ func TestStaleRecordOfAnIndexedFileIsCleared(t *testing.T) {
 	path := filepath.Join(photos, "a.png")
 	writeImage(t, path, 1, "png")
 	lib := openLib(t, t.TempDir(), tinyModel)
-	if _, err := lib.Index(ctx, []string{photos}, IngestOptions{}); err != nil {
+	if _, err := lib.Ingest(ctx, []string{photos}, IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := lib.store.RecordErrors(ctx, []store.FileError{{Path: path, Size: 1, MtimeNs: 1, Stage: store.StageDecode, Reason: "old"}}); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := lib.Index(ctx, []string{photos}, IngestOptions{})
+	rep, err := lib.Ingest(ctx, []string{photos}, IngestOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"mmsearch/encoders"
 	"mmsearch/encoders/imageproc"
+	"mmsearch/engine/catalog"
 	"mmsearch/engine/query"
 	"mmsearch/engine/store"
 	"mmsearch/index"
@@ -29,7 +30,7 @@ const (
 type SearchOptions struct {
 	// K is the number of results (0 = 10).
 	K int
-	// Ef is the HNSW beam width (0 = max(64, 2K)).
+	// Ef is the HNSW beam width (0 = DefaultEf of the candidates wanted).
 	Ef int
 	// Mode is ModeAdd (default) or ModeMul.
 	Mode string
@@ -75,6 +76,14 @@ type SearchResult struct {
 	Results []Result      `json:"results"`
 	Took    time.Duration `json:"took_ns"`
 }
+
+// DefaultEf is the engine's one default search beam width for k wanted
+// results: max(64, 2k). The CLI, the server and the benchmarks pass 0 to
+// get it.
+func DefaultEf(k int) int { return max(64, 2*k) }
+
+// DefaultEfRule describes DefaultEf for reports and help texts.
+const DefaultEfRule = "max(64, 2k)"
 
 // ErrZeroQuery is returned when a query's weighted terms sum to the zero vector.
 var ErrZeroQuery = errors.New("the query's terms cancel out")
@@ -167,15 +176,9 @@ func (l *Library) SearchTerms(ctx context.Context, terms []Term, exclude map[int
 	if err := encoders.Normalize(sum); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrZeroQuery, err)
 	}
-	idx, err := l.ix.get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if idx.Len() == 0 {
-		return nil, ErrEmptyLibrary
-	}
 	var filter index.Filter
 	var prefixPaths map[int64]bool
+	var err error
 	if opt.PathPrefix != "" {
 		prefixPaths, err = l.store.IDsWithPathPrefix(ctx, opt.PathPrefix)
 		if err != nil {
@@ -199,29 +202,40 @@ func (l *Library) SearchTerms(ctx context.Context, terms []Term, exclude map[int
 	}
 	ef := opt.Ef
 	if ef <= 0 {
-		ef = max(64, 2*want)
-	}
-	hits, err := idx.Search(sum, want, index.SearchOptions{Ef: ef, Filter: filter})
-	if err != nil {
-		return nil, err
+		ef = DefaultEf(want)
 	}
 	type scored struct {
 		id    int64
 		score float32
-		vec   []float32
 	}
-	cands := make([]scored, 0, len(hits))
-	for _, h := range hits {
-		cands = append(cands, scored{id: int64(h.ID), score: 1 - h.Distance})
+	var cands []scored
+	err = l.cat.Read(ctx, func(v catalog.View) error {
+		if v.Len() == 0 {
+			return ErrEmptyLibrary
+		}
+		hits, err := v.Search(sum, want, index.SearchOptions{Ef: ef, Filter: filter})
+		if err != nil {
+			return err
+		}
+		cands = make([]scored, 0, len(hits))
+		for _, h := range hits {
+			cands = append(cands, scored{id: int64(h.ID), score: 1 - h.Distance})
+		}
+		if mode == ModeMul {
+			for i := range cands {
+				vec, err := v.Vector(cands[i].id)
+				if err != nil {
+					continue
+				}
+				cands[i].score = cosMul(vec, terms)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if mode == ModeMul {
-		for i := range cands {
-			v, err := idx.Vector(uint64(cands[i].id))
-			if err != nil {
-				continue
-			}
-			cands[i].score = cosMul(v, terms)
-		}
 		sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
 		if len(cands) > k {
 			cands = cands[:k]

@@ -119,7 +119,7 @@ func IndexDataset(ctx context.Context, lib *engine.Library, ds *Dataset, progres
 			progress(Progress{Stage: "embedding images", Done: p.Done, Total: p.Queued})
 		}
 	}
-	rep, err := lib.Index(ctx, roots, opt)
+	rep, err := lib.Ingest(ctx, roots, opt)
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", ds.Dir, err)
 	}

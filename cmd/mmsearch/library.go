@@ -82,7 +82,7 @@ func indexCommand() *command {
 			}
 			defer lib.Close()
 			bar := newProgressBar(e.stderr, e.isTerminal, "indexing")
-			rep, err := lib.Index(ctx, args, engine.IngestOptions{
+			rep, err := lib.Ingest(ctx, args, engine.IngestOptions{
 				Workers: workers, Streams: streams, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep, RetryFailed: retry,
 				Progress: func(p engine.Progress) {
 					total := p.Queued

@@ -61,7 +61,7 @@ func serveTestLibrary(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer lib.Close()
-	if rep, err := lib.Index(context.Background(), []string{photos}, engine.IngestOptions{}); err != nil || rep.Indexed != 8 {
+	if rep, err := lib.Ingest(context.Background(), []string{photos}, engine.IngestOptions{}); err != nil || rep.Indexed != 8 {
 		t.Fatalf("index: %+v %v", rep, err)
 	}
 	return dir

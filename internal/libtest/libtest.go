@@ -19,7 +19,7 @@ func Vectors(tb testing.TB, model string, paths []string) map[string][]float32 {
 		tb.Fatal(err)
 	}
 	defer lib.Close()
-	if _, err := lib.Index(ctx, paths, engine.IngestOptions{}); err != nil {
+	if _, err := lib.Ingest(ctx, paths, engine.IngestOptions{}); err != nil {
 		tb.Fatal(err)
 	}
 	states, err := lib.Store().FileStates(ctx)
