@@ -145,7 +145,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Library, error) {
 		return nil, fmt.Errorf("open library %s: %w", abs, err)
 	}
 	if readOnly {
-		opts.Logger.Warn("the library is read-only: searches work, writes are disabled", "library", abs)
+		opts.Logger.Info("the library is read-only: searches work, writes are disabled", "library", abs)
 	}
 	l := &Library{dir: abs, opts: opts, log: opts.Logger, cat: cat, store: cat.Store()}
 	if err := l.openModel(ctx); err != nil {

@@ -30,7 +30,26 @@ func (f *libraryFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.verbose, "v", false, "log diagnostics to stderr")
 }
 
+// open opens the library, creating it when it does not exist (index).
 func (f *libraryFlags) open(ctx context.Context, e *env) (*engine.Library, error) {
+	return f.openLibrary(ctx, e, false)
+}
+
+// openExisting opens a library that must exist: read-only commands (stats,
+// errors, search, serve) never create one at a mistyped path. A library
+// this process cannot write opens with a note that writes are disabled.
+func (f *libraryFlags) openExisting(ctx context.Context, e *env) (*engine.Library, error) {
+	lib, err := f.openLibrary(ctx, e, true)
+	if err != nil {
+		return nil, err
+	}
+	if lib.ReadOnly() {
+		fmt.Fprintf(e.stderr, "mmsearch: note: library %s is read-only here (read-only file system or no write permission): searching works, writes are disabled\n", lib.Dir())
+	}
+	return lib, nil
+}
+
+func (f *libraryFlags) openLibrary(ctx context.Context, e *env, mustExist bool) (*engine.Library, error) {
 	dir := f.library
 	if dir == "" {
 		dir = engine.DefaultLibrary(e.getenv)
@@ -52,6 +71,7 @@ func (f *libraryFlags) open(ctx context.Context, e *env) (*engine.Library, error
 		BatchSize:    f.batch,
 		Getenv:       e.getenv,
 		Logger:       log,
+		MustExist:    mustExist,
 	})
 }
 
@@ -179,7 +199,7 @@ func searchCommand() *command {
 		setFlags: func(fs *flag.FlagSet) {
 			lf.register(fs)
 			fs.IntVar(&k, "k", 10, "number of results")
-			fs.IntVar(&ef, "ef", 0, "HNSW search beam width (default max(64, 2k))")
+			fs.IntVar(&ef, "ef", 0, "HNSW search beam width (0 = engine default)")
 			fs.StringVar(&mode, "mode", engine.ModeAdd, "scoring: add (cosine to the weighted sum) or mul (3CosMul re-ranking)")
 			fs.StringVar(&prefix, "prefix", "", "only results whose path starts with this")
 			fs.BoolVar(&asJSON, "json", false, "print results as JSON")
@@ -197,7 +217,7 @@ func searchCommand() *command {
 				return usagef("-k %d out of range [1, 10000]", k)
 			}
 			expr := strings.Join(args, " ")
-			lib, err := lf.open(ctx, e)
+			lib, err := lf.openExisting(ctx, e)
 			if err != nil {
 				return err
 			}
@@ -254,7 +274,7 @@ func statsCommand() *command {
 			fs.BoolVar(&asJSON, "json", false, "print as JSON")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-			lib, err := lf.open(ctx, e)
+			lib, err := lf.openExisting(ctx, e)
 			if err != nil {
 				return err
 			}
@@ -268,6 +288,12 @@ func statsCommand() *command {
 			}
 			fmt.Fprintf(e.stdout, "library     %s\nmodel       %s\nitems       %d\nerrors      %d\ngeneration  %d\ndatabase    %s\nindex       %s (fresh: %v)\n",
 				st.Dir, st.Model, st.Items, st.Errors, st.Generation, humanBytes(st.DBBytes), humanBytes(st.IndexBytes), st.IndexFresh)
+			if st.IndexProblem != "" {
+				fmt.Fprintf(e.stdout, "            index file %s; the next search rebuilds and saves it\n", st.IndexProblem)
+			}
+			if st.ReadOnly {
+				fmt.Fprintf(e.stdout, "read-only   yes (writes are disabled)\n")
+			}
 			return nil
 		},
 	}
@@ -285,7 +311,7 @@ func errorsCommand() *command {
 			fs.BoolVar(&asJSON, "json", false, "print as JSON")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-			lib, err := lf.open(ctx, e)
+			lib, err := lf.openExisting(ctx, e)
 			if err != nil {
 				return err
 			}
