@@ -147,7 +147,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Library, error) {
 	if readOnly {
 		opts.Logger.Info("the library is read-only: searches work, writes are disabled", "library", abs)
 	}
-	l := &Library{dir: abs, opts: opts, log: opts.Logger, cat: cat, store: cat.Store()}
+	l := &Library{dir: abs, opts: opts, log: opts.Logger, cat: cat, store: cat.Reads()}
 	if err := l.openModel(ctx); err != nil {
 		cat.Close()
 		return nil, err

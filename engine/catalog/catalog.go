@@ -140,8 +140,8 @@ type Reads interface {
 	Generation(ctx context.Context) (int64, error)
 }
 
-// Store returns the store's read side.
-func (c *Catalog) Store() Reads { return c.st }
+// Reads returns the store's read side.
+func (c *Catalog) Reads() Reads { return c.st }
 
 // ReadOnly reports whether the catalog was opened read-only.
 func (c *Catalog) ReadOnly() bool { return c.st.ReadOnly() }

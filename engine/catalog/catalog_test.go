@@ -111,7 +111,7 @@ func indexed(t *testing.T, c *catalog.Catalog, want int) (n, found int) {
 
 func storeCount(t *testing.T, c *catalog.Catalog) int {
 	t.Helper()
-	st, err := c.Store().Stats(context.Background())
+	st, err := c.Reads().Stats(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
