@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,7 +35,9 @@ func TestIngestWhileSearchingLong(t *testing.T) {
 	for i := range n {
 		writeImage(t, filepath.Join(photos, fmt.Sprintf("%03d.png", i)), i, "png")
 	}
-	lib, err := Open(ctx, t.TempDir(), Options{Model: tinyModel, Index: hnsw.Config{Seed: 1}, RefreshEvery: 250 * time.Millisecond})
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	lib, err := Open(ctx, t.TempDir(), Options{Model: tinyModel, Index: hnsw.Config{Seed: 1}, RefreshEvery: 250 * time.Millisecond, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +88,30 @@ func TestIngestWhileSearchingLong(t *testing.T) {
 		t.Fatalf("the ingest took %v, not several refresh periods", took)
 	}
 	assertIndexMatchesStore(t, lib, n)
+	// The index is built once (empty, at the ingest's start) and never
+	// rebuilt from the store while this process ingests.
+	if c := strings.Count(logs.String(), "index rebuilt from the store"); c != 1 {
+		t.Errorf("the index was rebuilt %d times during the ingest, want once (the empty start):\n%s", c, logs)
+	}
 	t.Logf("ingest %v, %d searches (%d with results)", took.Round(time.Millisecond), searches.Load(), nonEmpty.Load())
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers (a log sink).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // assertIndexMatchesStore checks that the store and the live index hold n
