@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"mmsearch/encoders"
+	"mmsearch/engine/catalog"
 	"mmsearch/engine/store"
 	"mmsearch/index/hnsw"
 )
@@ -140,12 +141,13 @@ func TestChangedFileThatFailsLosesItsEntry(t *testing.T) {
 			} else if rep.Dropped != 1 || rep.Failed != 1 {
 				t.Errorf("report %+v: want 1 failure and 1 dropped item", rep)
 			}
-			idx, err := lib.ix.get(ctx)
-			if err != nil {
+			if err := lib.cat.Read(ctx, func(v catalog.View) error {
+				if _, err := v.Vector(old.ID); err == nil || v.Len() != 2 {
+					t.Errorf("index still holds item %d (%d live vectors, want 2)", old.ID, v.Len())
+				}
+				return nil
+			}); err != nil {
 				t.Fatal(err)
-			}
-			if idx.Contains(uint64(old.ID)) || idx.Len() != 2 {
-				t.Errorf("index still holds item %d (%d live vectors, want 2)", old.ID, idx.Len())
 			}
 			res, err := lib.Search(ctx, "cat", SearchOptions{K: 10})
 			if err != nil {
@@ -222,13 +224,10 @@ func TestLibraryInsideTheTreeIsNotIndexed(t *testing.T) {
 			}
 			thumb := a
 			thumb.ID, thumb.Path = 0, filepath.Join(libDir, "thumbs", "1-128.png")
-			if _, err := lib.store.UpsertItems(ctx, []store.Item{thumb}); err != nil {
-				t.Fatal(err)
-			}
-			if err := lib.store.RecordErrors(ctx, []store.FileError{
+			if _, err := lib.cat.Apply(ctx, catalog.Batch{Upsert: []store.Item{thumb}, Errors: []store.FileError{
 				{Path: filepath.Join(libDir, DBFile), Stage: store.StageDecode, Reason: "not an image"},
 				{Path: filepath.Join(cacheDir, "onnxruntime.so"), Stage: store.StageDecode, Reason: "not an image"},
-			}); err != nil {
+			}}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -463,7 +462,7 @@ func TestStaleRecordOfAnIndexedFileIsCleared(t *testing.T) {
 	if _, err := lib.Ingest(ctx, []string{photos}, IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := lib.store.RecordErrors(ctx, []store.FileError{{Path: path, Size: 1, MtimeNs: 1, Stage: store.StageDecode, Reason: "old"}}); err != nil {
+	if _, err := lib.cat.Apply(ctx, catalog.Batch{Errors: []store.FileError{{Path: path, Size: 1, MtimeNs: 1, Stage: store.StageDecode, Reason: "old"}}}); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := lib.Ingest(ctx, []string{photos}, IngestOptions{})
