@@ -50,6 +50,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"mmsearch/engine/store"
@@ -95,6 +96,46 @@ type Catalog struct {
 	saved int64
 	// checked is when sync last compared generations (UnixNano).
 	checked atomic.Int64
+
+	// verified caches the last check of the index file's checksum, keyed
+	// by the file's size, modification time and inode, so that stats (the
+	// server asks on every /api/stats) read the file only when it changed.
+	verifyMu sync.Mutex
+	verified struct {
+		key fileKey
+		h   fileHeader
+		err error
+	}
+}
+
+// fileKey identifies one version of a file.
+type fileKey struct {
+	size, mtimeNs int64
+	ino           uint64
+}
+
+func keyOf(fi os.FileInfo) fileKey {
+	k := fileKey{size: fi.Size(), mtimeNs: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		k.ino = uint64(st.Ino)
+	}
+	return k
+}
+
+// verifyCached is verifyFile, answered from the cache while the file is
+// the one checked last.
+func (c *Catalog) verifyCached(fi os.FileInfo) (fileHeader, error) {
+	key := keyOf(fi)
+	c.verifyMu.Lock()
+	defer c.verifyMu.Unlock()
+	if c.verified.key == key && key != (fileKey{}) {
+		return c.verified.h, c.verified.err
+	}
+	h, err := verifyFile(c.opt.IndexFile)
+	if fi2, serr := os.Stat(c.opt.IndexFile); serr == nil && keyOf(fi2) == key {
+		c.verified.key, c.verified.h, c.verified.err = key, h, err
+	}
+	return h, err
 }
 
 // Open opens (creating when needed, unless read-only) the database and
@@ -528,7 +569,8 @@ type FileState struct {
 }
 
 // IndexFileState checks the index file against the store without loading
-// the index: it reads the file once to verify its checksum.
+// the index: it reads the file to verify its checksum, once per version of
+// the file.
 func (c *Catalog) IndexFileState(ctx context.Context) (FileState, error) {
 	var fs FileState
 	fi, err := os.Stat(c.opt.IndexFile)
@@ -547,7 +589,7 @@ func (c *Catalog) IndexFileState(ctx context.Context) (FileState, error) {
 	if err != nil && !errors.Is(err, store.ErrNoModel) {
 		return fs, err
 	}
-	h, err := verifyFile(c.opt.IndexFile)
+	h, err := c.verifyCached(fi)
 	switch {
 	case err != nil:
 		fs.Problem = err.Error()
