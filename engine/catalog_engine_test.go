@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"mmsearch/engine/catalog"
+	"mmsearch/index"
+	"mmsearch/index/flat"
 	"mmsearch/index/hnsw"
 )
 
@@ -237,4 +239,52 @@ func TestOtherProcessIngestPickedUp(t *testing.T) {
 	time.Sleep(250 * time.Millisecond) // one refresh period after the last commit
 	assertIndexMatchesStore(t, lib, first+second)
 	t.Logf("%d searches, results grew %d times", searches, grew)
+}
+
+// TestOtherBackends: the exact flat index plugs into a library through
+// Options.Backend with no engine change, and finds what HNSW finds on a
+// small library; its index file is saved and loaded like HNSW's.
+func TestOtherBackends(t *testing.T) {
+	ctx := context.Background()
+	photos := t.TempDir()
+	for i := range 30 {
+		writeImage(t, filepath.Join(photos, fmt.Sprintf("%02d.png", i)), i, "png")
+	}
+	results := map[string][]int64{}
+	for _, tc := range []struct {
+		name string
+		b    index.Backend
+	}{
+		{"hnsw", hnsw.Backend(hnsw.Config{Seed: 1, EfConstruction: LibraryEfConstruction})},
+		{"flat", flat.Backend(index.Cosine)},
+	} {
+		dir := t.TempDir()
+		lib, err := Open(ctx, dir, Options{Model: tinyModel, Backend: tc.b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lib.Ingest(ctx, []string{photos}, IngestOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		lib.Close()
+		lib, err = Open(ctx, dir, Options{Model: tinyModel, Backend: tc.b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, err := lib.Stats(ctx); err != nil || !st.IndexFresh {
+			t.Fatalf("%s: stats %+v %v, want a fresh index file", tc.name, st, err)
+		}
+		res, err := lib.Search(ctx, "@5", SearchOptions{K: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Results {
+			results[tc.name] = append(results[tc.name], r.ID)
+		}
+		assertIndexMatchesStore(t, lib, 30)
+		lib.Close()
+	}
+	if fmt.Sprint(results["hnsw"]) != fmt.Sprint(results["flat"]) || len(results["flat"]) != 5 {
+		t.Fatalf("hnsw found %v, flat %v", results["hnsw"], results["flat"])
+	}
 }
