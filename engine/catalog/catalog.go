@@ -179,6 +179,7 @@ type Reads interface {
 	Stats(ctx context.Context) (store.Stats, error)
 	Model(ctx context.Context) (store.Model, error)
 	Generation(ctx context.Context) (int64, error)
+	Check(ctx context.Context) error
 }
 
 // Reads returns the store's read side.
