@@ -146,18 +146,16 @@ func TestServeCommandRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			getenv := func(k string) string { return tt.env[k] }
 			dir := filepath.Join(t.TempDir(), "lib")
-			if strings.Contains(tt.name, "token") || strings.Contains(tt.name, "CORS") {
-				// These refusals come from the server, after the library
-				// opened: serve never creates a library, so make one.
-				lib, err := engine.Open(context.Background(), dir, engine.Options{Model: tinyModel})
-				if err != nil {
-					t.Fatal(err)
-				}
-				lib.Close()
+			// Some refusals come from the server, after the library
+			// opened, and serve never creates a library: make one.
+			lib, err := engine.Open(context.Background(), dir, engine.Options{Model: tinyModel})
+			if err != nil {
+				t.Fatal(err)
 			}
+			lib.Close()
 			args := append([]string{"serve", "--library", dir}, tt.args...)
 			var out, errb bytes.Buffer
-			err := serveCLI(context.Background(), getenv, &out, &errb, args...)
+			err = serveCLI(context.Background(), getenv, &out, &errb, args...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
 			}
