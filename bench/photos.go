@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"image"
@@ -13,6 +14,8 @@ import (
 	"github.com/disintegration/imaging"
 
 	"mmsearch/encoders/imageproc"
+
+	"mmsearch/internal/atomicfile"
 )
 
 // Collection describes a generated benchmark collection.
@@ -107,25 +110,12 @@ func MakeCollection(ctx context.Context, c Collection) (int, error) {
 	return c.N, nil
 }
 
-// writeImageFile encodes img to path through a temporary file and a rename.
+// writeImageFile encodes img to path atomically (internal/atomicfile).
 func writeImageFile(path string, img image.Image, format string) error {
-	f, err := os.Create(path + ".tmp")
-	if err != nil {
-		return err
-	}
-	if format == "png" {
-		err = png.Encode(f, img)
-	} else {
-		err = jpeg.Encode(f, img, &jpeg.Options{Quality: 90})
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(path+".tmp", path)
-	}
-	if err != nil {
-		os.Remove(path + ".tmp")
-	}
-	return err
+	return atomicfile.Write(path, 0o644, func(w *bufio.Writer) error {
+		if format == "png" {
+			return png.Encode(w, img)
+		}
+		return jpeg.Encode(w, img, &jpeg.Options{Quality: 90})
+	})
 }

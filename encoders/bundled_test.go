@@ -13,7 +13,7 @@ import (
 	"mmsearch/encoders/imageproc"
 )
 
-const bundledDir = "../onnx-models/" + DefaultModel
+const bundledDir = "../onnx-models/emoji-clip"
 
 // bundledReference is onnx-models/emoji-clip/reference.json: inputs and the
 // PyTorch outputs of the bundled model, written by its export recipe.

@@ -18,8 +18,9 @@ type Model struct {
 }
 
 // OpenModel reads dir/model.json, checks both ONNX files' digests and checks
-// the graphs' inputs and outputs against the manifest. It starts the ONNX
-// Runtime environment with rt if it is not running yet.
+// the graphs' inputs and outputs against the manifest, every time. It starts
+// the ONNX Runtime environment with rt if it is not running yet. Commands use
+// models.Open instead, which does this once and then trusts a stamp.
 func OpenModel(dir string, rt RuntimeOptions) (*Model, error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
@@ -61,7 +62,7 @@ type ImageEncoder struct {
 // NewImageEncoder opens the image tower of m.
 func NewImageEncoder(m *Model, opt SessionOptions) (*ImageEncoder, error) {
 	t := m.Manifest.Image
-	s, err := newSession(filepath.Join(m.Dir, t.ONNX), []string{t.Input.Name}, []string{t.Output.Name}, opt)
+	s, err := newSession(filepath.Join(m.Dir, t.ONNX), t.SHA256, []string{t.Input.Name}, []string{t.Output.Name}, opt)
 	if err != nil {
 		return nil, fmt.Errorf("image tower of %s: %w", m.Manifest.Name, err)
 	}

@@ -1,6 +1,7 @@
 package encoders
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"mmsearch/internal/atomicfile"
 )
 
 // ManifestFile is the name of a model's manifest inside its folder.
@@ -123,13 +126,8 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if len(data) > maxManifestBytes {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrManifest, path, maxManifestBytes)
 	}
-	var m Manifest
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrManifest, path, err)
-	}
-	if err := m.Validate(); err != nil {
+	m, err := ParseManifest(data)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	for _, rel := range m.files() {
@@ -137,10 +135,33 @@ func ReadManifest(dir string) (*Manifest, error) {
 			return nil, fmt.Errorf("%w: %s names %s: %v", ErrManifest, path, rel, err)
 		}
 	}
+	return m, nil
+}
+
+// ParseManifest decodes and validates a manifest (unknown fields are an
+// error). It does not look at the files the manifest names.
+func ParseManifest(data []byte) (*Manifest, error) {
+	if len(data) > maxManifestBytes {
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrManifest, maxManifestBytes)
+	}
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrManifest, err)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
 	return &m, nil
 }
 
-// WriteManifest writes m as dir/model.json after validating it.
+// Files lists every file the manifest names, relative to the model folder:
+// both towers and the tokenizer files.
+func (m *Manifest) Files() []string { return m.files() }
+
+// WriteManifest writes m as dir/model.json after validating it, replacing
+// any old manifest atomically.
 func WriteManifest(dir string, m *Manifest) error {
 	if err := m.Validate(); err != nil {
 		return err
@@ -149,7 +170,7 @@ func WriteManifest(dir string, m *Manifest) error {
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
 	}
-	return os.WriteFile(filepath.Join(dir, ManifestFile), append(data, '\n'), 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, ManifestFile), append(data, '\n'), 0o644)
 }
 
 // files lists every file the manifest names, relative to the model folder.

@@ -2,7 +2,10 @@ package encoders
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
+	"syscall"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -19,6 +22,13 @@ type SessionOptions struct {
 	// sections. It can shave latency off a lone inference, but it takes the
 	// cores away from the decode workers of an ingest, so it is off by default.
 	Spin bool
+	// GraphCache is a folder where each tower's graph is kept once ONNX
+	// Runtime has optimized it, in ONNX Runtime's own format, so later
+	// sessions load it instead of parsing and optimizing the .onnx file
+	// again ("" = no cache). Files are named by the tower's sha256, the ONNX
+	// Runtime version and the architecture; only hardware-independent
+	// (extended) optimizations are saved.
+	GraphCache string
 }
 
 func (o SessionOptions) maxBatch() int {
@@ -37,9 +47,87 @@ type session struct {
 	inputs  []string
 	outputs []string
 	s       *ort.DynamicAdvancedSession
+	mapped  []byte // the memory-mapped ORT-format graph the session reads its weights from, or nil
 }
 
-func newSession(path string, inputs, outputs []string, opt SessionOptions) (*session, error) {
+// newSession opens the graph at path, whose sha256 is digest (verified by
+// the caller), through opt.GraphCache when one is set.
+func newSession(path, digest string, inputs, outputs []string, opt SessionOptions) (*session, error) {
+	if opt.GraphCache == "" || len(digest) < 32 {
+		return openSession(path, "", inputs, outputs, opt)
+	}
+	cached := filepath.Join(opt.GraphCache, fmt.Sprintf("%s-ort%s-%s.ort", digest[:32], ort.GetVersion(), runtime.GOARCH))
+	if _, err := os.Stat(cached); err == nil {
+		s, err := openMapped(cached, inputs, outputs, opt)
+		if err == nil {
+			s.path = path
+			return s, nil
+		}
+		os.Remove(cached) // unreadable: make it again below
+	}
+	if err := os.MkdirAll(opt.GraphCache, 0o755); err != nil {
+		return openSession(path, "", inputs, outputs, opt)
+	}
+	f, err := os.CreateTemp(opt.GraphCache, "."+filepath.Base(cached)+".tmp-*.ort")
+	if err != nil {
+		return openSession(path, "", inputs, outputs, opt)
+	}
+	tmp := f.Name()
+	f.Close()
+	s, err := openSession(path, tmp, inputs, outputs, opt)
+	if err != nil {
+		os.Remove(tmp)
+		return nil, err
+	}
+	if os.Rename(tmp, cached) != nil {
+		os.Remove(tmp) // a cache that cannot be written costs only time
+	}
+	return s, nil
+}
+
+// openMapped opens a cached ORT-format graph by mapping it into memory: the
+// session reads its weights from the mapping instead of copying them, which
+// for a large tower saves most of the start-up. The mapping lives as long as
+// the session.
+func openMapped(path string, inputs, outputs []string, opt SessionOptions) (*session, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() <= 0 || fi.Size() > maxMappedGraph {
+		return nil, fmt.Errorf("graph cache %s: size %d", path, fi.Size())
+	}
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_PRIVATE)
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", path, err)
+	}
+	s, err := openSessionFrom(path, data, "", inputs, outputs, opt)
+	if err != nil {
+		syscall.Munmap(data)
+		return nil, err
+	}
+	s.mapped = data
+	return s, nil
+}
+
+// maxMappedGraph bounds a cached graph (the largest CLIP towers are ~1.3 GB).
+const maxMappedGraph = 8 << 30
+
+// openSession creates the ONNX Runtime session of the graph at path; with
+// saveTo set it also writes the graph, optimized to the hardware-independent
+// (extended) level, in ONNX Runtime format to saveTo.
+func openSession(path, saveTo string, inputs, outputs []string, opt SessionOptions) (*session, error) {
+	return openSessionFrom(path, nil, saveTo, inputs, outputs, opt)
+}
+
+// openSessionFrom is openSession reading the graph from ortBytes (an
+// ORT-format graph the session may keep pointers into) when it is not nil.
+func openSessionFrom(path string, ortBytes []byte, saveTo string, inputs, outputs []string, opt SessionOptions) (*session, error) {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("session options for %s: %w", path, err)
@@ -60,7 +148,29 @@ func newSession(path string, inputs, outputs []string, opt SessionOptions) (*ses
 			return nil, fmt.Errorf("session options for %s: %w", path, err)
 		}
 	}
-	s, err := ort.NewDynamicAdvancedSession(path, inputs, outputs, so)
+	if saveTo != "" {
+		if err := so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableExtended); err != nil {
+			return nil, fmt.Errorf("session options for %s: %w", path, err)
+		}
+		if err := so.SetOptimizedModelFilePath(saveTo); err != nil {
+			return nil, fmt.Errorf("session options for %s: %w", path, err)
+		}
+	}
+	var s *ort.DynamicAdvancedSession
+	if ortBytes != nil {
+		for _, kv := range [][2]string{
+			{"session.load_model_format", "ORT"},
+			{"session.use_ort_model_bytes_directly", "1"},
+			{"session.use_ort_model_bytes_for_initializers", "1"},
+		} {
+			if err := so.AddSessionConfigEntry(kv[0], kv[1]); err != nil {
+				return nil, fmt.Errorf("session options for %s: %w", path, err)
+			}
+		}
+		s, err = ort.NewDynamicAdvancedSessionWithONNXData(ortBytes, inputs, outputs, so)
+	} else {
+		s, err = ort.NewDynamicAdvancedSession(path, inputs, outputs, so)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load ONNX graph %s: %w", path, err)
 	}
@@ -95,5 +205,11 @@ func (s *session) close() error {
 	}
 	err := s.s.Destroy()
 	s.s = nil
+	if s.mapped != nil {
+		if merr := syscall.Munmap(s.mapped); err == nil {
+			err = merr
+		}
+		s.mapped = nil
+	}
 	return err
 }

@@ -30,7 +30,7 @@ func NewTextEncoder(m *Model, opt SessionOptions) (*TextEncoder, error) {
 	if t.AttentionMask != nil {
 		inputs = append(inputs, t.AttentionMask.Name)
 	}
-	s, err := newSession(filepath.Join(m.Dir, t.ONNX), inputs, []string{t.Output.Name}, opt)
+	s, err := newSession(filepath.Join(m.Dir, t.ONNX), t.SHA256, inputs, []string{t.Output.Name}, opt)
 	if err != nil {
 		return nil, fmt.Errorf("text tower of %s: %w", m.Manifest.Name, err)
 	}

@@ -16,11 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"mmsearch/encoders"
 	"mmsearch/engine/query"
 	"mmsearch/engine/store"
 	"mmsearch/index/hnsw"
 	"mmsearch/internal/imagetest"
+	"mmsearch/models"
 )
 
 const (
@@ -139,14 +139,26 @@ func TestIndexSearchIncremental(t *testing.T) {
 			t.Fatalf("deleted file still indexed: %s", p)
 		}
 	}
-	// The moved file kept its vector: it finds the copy of nothing else but
-	// itself with cosine 1 when included.
-	res, err = lib.Search(ctx, "@"+filepath.Join(photos, "copy.png"), SearchOptions{K: 1})
+	// The duplicate kept its vector: with inputs included, its content is
+	// the nearest, with cosine 1, as one result listing both paths (issue
+	// 12: identical content is one result)...
+	res, err = lib.Search(ctx, "@"+filepath.Join(photos, "copy.png"), SearchOptions{K: 1, IncludeInputs: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasSuffix(res.Results[0].Path, "sub2/img02.png") || res.Results[0].Score < 0.9999 {
+	if r := res.Results[0]; r.Score < 0.9999 || len(r.Paths) != 2 || r.Paths[0] != r.Path ||
+		!strings.HasSuffix(r.Paths[0]+" "+r.Paths[1], "sub2/img02.png") && !strings.HasSuffix(r.Paths[0]+" "+r.Paths[1], "copy.png") {
 		t.Fatalf("duplicate's nearest: %+v", res.Results)
+	}
+	// ... and by default a copy of the input is an input: never a result.
+	res, err = lib.Search(ctx, "@"+filepath.Join(photos, "copy.png"), SearchOptions{K: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Results {
+		if strings.HasSuffix(r.Path, "sub2/img02.png") || strings.HasSuffix(r.Path, "copy.png") || r.Score > 0.9999 {
+			t.Fatalf("a copy of the input came back: %+v", res.Results)
+		}
 	}
 
 	// The index file is fresh, and a reopened library loads it.
@@ -263,7 +275,7 @@ func TestModelMismatchRefused(t *testing.T) {
 	// installed is named in the error.
 	os.Remove(filepath.Join(dir, ModelHintFile))
 	_, err = Open(context.Background(), dir, Options{})
-	if !errors.Is(err, encoders.ErrModelNotFound) || !strings.Contains(err.Error(), `"tiny-test"`) {
+	if !errors.Is(err, models.ErrModelNotFound) || !strings.Contains(err.Error(), `"tiny-test"`) {
 		t.Fatalf("err = %v, want ErrModelNotFound naming tiny-test", err)
 	}
 }
@@ -289,7 +301,7 @@ func TestBadInputIsRecordedAndSkipped(t *testing.T) {
 		"empty.jpg":     "empty",
 		"truncated.jpg": "",
 		"huge.png":      "too large",
-		"text.jpg":      "not an image",
+		"binary.jpg":    "not an image",
 		"vanished.png":  "vanished",
 	}
 	os.WriteFile(filepath.Join(photos, "empty.jpg"), nil, 0o644)
@@ -298,6 +310,9 @@ func TestBadInputIsRecordedAndSkipped(t *testing.T) {
 	jpeg.Encode(&jb, img, nil)
 	os.WriteFile(filepath.Join(photos, "truncated.jpg"), jb.Bytes()[:jb.Len()/2], 0o644)
 	os.WriteFile(filepath.Join(photos, "huge.png"), hugePNGHeader(100000, 100000), 0o644)
+	// Unrecognisable content is a failure; recognisable text (issue 12) is
+	// skipped instead, and never listed as an error.
+	os.WriteFile(filepath.Join(photos, "binary.jpg"), []byte("\x00\x01\x02 hello, I am no format"), 0o644)
 	os.WriteFile(filepath.Join(photos, "text.jpg"), []byte("hello, I am text"), 0o644)
 	writeImage(t, filepath.Join(photos, "vanished.png"), 6, "png")
 	// A symlink loop.
@@ -346,6 +361,9 @@ func TestBadInputIsRecordedAndSkipped(t *testing.T) {
 		if !strings.Contains(strings.ToLower(r), words) {
 			t.Errorf("%s: reason %q does not say %q", name, r, words)
 		}
+	}
+	if _, listed := reasons["text.jpg"]; listed || rep.SkippedByKind["text"] != 1 {
+		t.Errorf("text.jpg: listed in errors %v, skipped %v; want skipped as text only", listed, rep.SkippedByKind)
 	}
 	loop := false
 	for n, r := range reasons {

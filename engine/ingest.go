@@ -21,6 +21,8 @@ import (
 	"mmsearch/encoders"
 	"mmsearch/encoders/imageproc"
 	"mmsearch/engine/catalog"
+	"mmsearch/engine/filekind"
+	"mmsearch/engine/ignore"
 	"mmsearch/engine/store"
 	"mmsearch/engine/walk"
 )
@@ -46,6 +48,14 @@ type IngestOptions struct {
 	// decoder). Failures that can pass (store.ClassTransient) are tried
 	// again on every run anyway.
 	RetryFailed bool
+	// Exclude holds gitignore-style patterns matched against paths relative
+	// to each root (see package ignore); files and folders they match are
+	// not walked, and items already indexed under them are removed.
+	Exclude []string
+	// NoDefaultExcludes turns off ignore.Defaults (@eaDir, .git, ...).
+	NoDefaultExcludes bool
+	// NoIgnoreFiles disregards .mmsearchignore files.
+	NoIgnoreFiles bool
 	// Image holds the decoding limits.
 	Image imageproc.Options
 	// Progress, when set, is called from the pipeline's goroutines (never
@@ -64,6 +74,7 @@ type Progress struct {
 	Done      int           `json:"done"`      // queued files finished (indexed, reused or failed)
 	Unchanged int           `json:"unchanged"` // skipped: unchanged since the last run
 	Failed    int           `json:"failed"`    // failed in this run
+	Skipped   int           `json:"skipped"`   // not still images (videos, sidecars, ...)
 	Reused    int           `json:"reused"`    // moved or duplicate files whose vector was reused
 	Elapsed   time.Duration `json:"elapsed_ns"`
 }
@@ -104,6 +115,26 @@ type IngestReport struct {
 	Stages   StageTimes        `json:"stages"`
 	Errors   []store.FileError `json:"errors,omitempty"` // failures of this run
 	Stopped  bool              `json:"stopped"`          // cancelled before the end
+	// SkippedByKind counts the files found that are not still images, by
+	// kind ("video", "sidecar", ...; see package filekind): recognised in
+	// this run or recorded earlier and unchanged since. They are not failures.
+	SkippedByKind map[string]int `json:"skipped,omitempty"`
+	// SkippedNew counts the files of SkippedByKind looked at in this run
+	// (new or changed ones); the rest were recorded earlier.
+	SkippedNew int `json:"skipped_new,omitempty"`
+	// ExcludedRemoved counts items and failure or skip records removed
+	// because an exclude pattern (--exclude, a default, .mmsearchignore) now
+	// covers them.
+	ExcludedRemoved int `json:"excluded_removed,omitempty"`
+}
+
+// SkippedTotal is the number of files skipped as not still images.
+func (r IngestReport) SkippedTotal() int {
+	n := 0
+	for _, v := range r.SkippedByKind {
+		n += v
+	}
+	return n
 }
 
 // job is a file that needs embedding, or (fail set) a path the walk could
@@ -126,6 +157,7 @@ type decoded struct {
 	tensor []float32
 	reused []float32
 	err    *store.FileError
+	skip   *store.SkippedFile // not a still image
 }
 
 // Ingest walks roots and brings the library up to date with them: new and
@@ -158,6 +190,20 @@ func (l *Library) prepareIngest(ctx context.Context, roots []string, opt IngestO
 	if l.cat.ReadOnly() {
 		return nil, fmt.Errorf("index into %s: %w", l.dir, ErrReadOnly)
 	}
+	lock, err := lockLibrary(l.dir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := l.newPipeline(ctx, roots, opt, rep, start)
+	if err != nil {
+		lock.unlock()
+		return nil, err
+	}
+	p.lock = lock
+	return p, nil
+}
+
+func (l *Library) newPipeline(ctx context.Context, roots []string, opt IngestOptions, rep *IngestReport, start time.Time) (*pipeline, error) {
 	absRoots := make([]string, 0, len(roots))
 	for _, r := range roots {
 		a, err := filepath.Abs(r)
@@ -169,20 +215,13 @@ func (l *Library) prepareIngest(ctx context.Context, roots []string, opt IngestO
 		}
 		absRoots = append(absRoots, a)
 	}
-	lock, err := lockLibrary(l.dir)
+	excl, err := ignore.New(absRoots, ignore.Options{Patterns: opt.Exclude, NoDefaults: opt.NoDefaultExcludes,
+		NoFiles: opt.NoIgnoreFiles, OnError: func(path string, err error) {
+			l.log.Warn("ignore file", "path", path, "err", err)
+		}})
 	if err != nil {
 		return nil, err
 	}
-	p, err := l.newPipeline(ctx, absRoots, opt, rep, start)
-	if err != nil {
-		lock.unlock()
-		return nil, err
-	}
-	p.lock = lock
-	return p, nil
-}
-
-func (l *Library) newPipeline(ctx context.Context, roots []string, opt IngestOptions, rep *IngestReport, start time.Time) (*pipeline, error) {
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -206,8 +245,9 @@ func (l *Library) newPipeline(ctx context.Context, roots []string, opt IngestOpt
 		batch = enc.MaxBatch()
 	}
 	p := &pipeline{l: l, opt: opt, rep: rep, start: start, tensorLen: enc.TensorLen(),
-		roots: roots, snap: snap, workers: workers, streams: streams, batch: batch, enc: enc,
+		roots: absRoots, excl: excl, snap: snap, workers: workers, streams: streams, batch: batch, enc: enc,
 		known: make(map[uint64]struct{}, len(snap.Items))}
+	rep.SkippedByKind = map[string]int{}
 	for _, st := range snap.Items {
 		p.known[hashKey(st.Hash)] = struct{}{}
 	}
@@ -248,6 +288,7 @@ func (p *pipeline) runIngest(ctx context.Context) error {
 		walkErr = walk.Walk(work, p.roots, walk.Options{
 			IncludeHidden: p.opt.IncludeHidden,
 			Exclude:       w.excluded,
+			Ignore:        p.excl.Excluded,
 			OnError: func(path string, err error) {
 				w.reported[path] = struct{}{}
 				if fe := p.walkFailure(snap, path, err); fe != nil {
@@ -274,6 +315,9 @@ func (p *pipeline) runIngest(ctx context.Context) error {
 				}
 				return nil
 			case store.StatusFailed:
+				return nil
+			case store.StatusSkipped:
+				p.skippedAgain(snap.Skipped[f.Path].Kind)
 				return nil
 			}
 			return send(job{path: f.Path, size: f.Size, mtimeNs: f.ModTimeNs,
@@ -321,7 +365,7 @@ func (p *pipeline) finishIngest(ctx context.Context, runErr error) error {
 		return runErr
 	}
 	if ctx.Err() == nil {
-		if err := p.finishWalked(ctx, p.snap, p.walked, p.roots); err != nil {
+		if err := p.finishWalked(ctx, p.snap, p.walked, p.roots, p.excl); err != nil {
 			return err
 		}
 	}
@@ -351,6 +395,7 @@ type pipeline struct {
 
 	lock    *writeLock
 	roots   []string
+	excl    *ignore.Matcher
 	snap    *store.Snapshot
 	walked  *walkState // what the walk saw, once the run ended
 	workers int
@@ -362,6 +407,7 @@ type pipeline struct {
 	walkFinished bool
 	queued       int
 	done         int
+	nonImages    int // files skipped as not still images, for Progress
 
 	// known holds the first 8 bytes of every content hash in the store:
 	// those of the snapshot, then those committed by this run. A file whose
@@ -418,7 +464,7 @@ func (p *pipeline) progress() {
 	}
 	p.opt.Progress(Progress{
 		Walking: !p.walkFinished, Found: p.rep.Found, Queued: p.queued, Done: p.done,
-		Unchanged: p.rep.Unchanged, Failed: p.rep.Failed, Reused: p.rep.Reused,
+		Unchanged: p.rep.Unchanged, Failed: p.rep.Failed, Reused: p.rep.Reused, Skipped: p.nonImages,
 		Elapsed: time.Since(p.start),
 	})
 }
@@ -432,6 +478,8 @@ func (p *pipeline) found(st store.Status) {
 		p.rep.Unchanged++
 	case store.StatusFailed:
 		p.rep.Skipped++
+	case store.StatusSkipped:
+		// counted by kind in skippedAgain
 	case store.StatusChanged:
 		p.rep.Changed++
 		p.queued++
@@ -445,6 +493,14 @@ func (p *pipeline) found(st store.Status) {
 	if p.rep.Found%256 == 0 {
 		p.progress()
 	}
+}
+
+// skippedAgain counts a file recorded as skipped earlier and unchanged since.
+func (p *pipeline) skippedAgain(kind string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rep.SkippedByKind[kind]++
+	p.nonImages++
 }
 
 func (p *pipeline) walkDone() {
@@ -548,6 +604,13 @@ func (p *pipeline) decode(ctx context.Context, j job) decoded {
 		p.opt.testHookBeforeRead(j.path)
 	}
 	t0 := time.Now()
+	// A video or a sidecar is recognised from its first bytes, before the
+	// whole file is read, hashed or held against the size limit.
+	if r, ok := sniffSkippable(j.path); ok {
+		p.readNs.Add(int64(time.Since(t0)))
+		d.skip = &store.SkippedFile{Path: j.path, Size: j.size, MtimeNs: j.mtimeNs, Kind: string(r.Kind), Format: r.Format}
+		return d
+	}
 	data, err := readLimited(j.path, p.opt.Image.MaxFileBytes)
 	p.readNs.Add(int64(time.Since(t0)))
 	if err != nil {
@@ -568,9 +631,40 @@ func (p *pipeline) decode(ctx context.Context, j job) decoded {
 	if err != nil {
 		p.release(d.tensor)
 		d.tensor = nil
+		if errors.Is(err, imageproc.ErrNotImage) && !errors.Is(err, imageproc.ErrEmpty) {
+			if r := filekind.Sniff(data); r.Kind == filekind.Image {
+				err = fmt.Errorf("%w: %s, a format no decoder here handles", imageproc.ErrUnsupported, r.Format)
+			}
+		}
 		return fail(store.StageDecode, err)
 	}
 	return d
+}
+
+// sniffSkippable reads the first bytes of the file at path and reports
+// whether they are recognisably not a still image (see package filekind)
+// nor the start of an image format we decode. Anything it cannot open or
+// read, or that is not a regular file, is left to readLimited to report.
+func sniffSkippable(path string) (filekind.Result, bool) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a pipe never blocks it
+	if err != nil {
+		return filekind.Result{}, false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return filekind.Result{}, false
+	}
+	head := make([]byte, filekind.HeadSize)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return filekind.Result{}, false
+	}
+	head = head[:n]
+	r := filekind.Sniff(head)
+	if !r.Kind.Skip() || imageproc.Recognised(head) {
+		return r, false
+	}
+	return r, true
 }
 
 // readLimited reads a whole file, refusing files over limit bytes (0 = the
@@ -613,7 +707,8 @@ func readLimited(path string, limit int64) ([]byte, error) {
 type unit struct {
 	items   []store.Item
 	errs    []store.FileError
-	dropped []int64 // items whose files failed now: their old entries go
+	skips   []store.SkippedFile
+	dropped []int64 // items whose files failed now, or are no longer images: their old entries go
 	reused  int     // items whose vector came from identical content
 }
 
@@ -711,7 +806,12 @@ func (p *pipeline) encode(ctx context.Context, enc tensorEncoder, batch []decode
 func (p *pipeline) settled(ds []decoded) unit {
 	var u unit
 	for _, d := range ds {
-		if d.err != nil {
+		if d.skip != nil {
+			u.skips = append(u.skips, *d.skip)
+			if d.oldID != 0 {
+				u.dropped = append(u.dropped, d.oldID)
+			}
+		} else if d.err != nil {
 			u.fail(d.job, *d.err)
 		} else {
 			u.items = append(u.items, d.item(d.reused))
@@ -744,7 +844,7 @@ func (p *pipeline) commitLoop(units <-chan unit, stop context.CancelCauseFunc) e
 		if failed != nil {
 			continue
 		}
-		if _, err := p.apply(ctx, catalog.Batch{Delete: u.dropped, Upsert: u.items, Errors: u.errs}); err != nil {
+		if _, err := p.apply(ctx, catalog.Batch{Delete: u.dropped, Upsert: u.items, Errors: u.errs, Skipped: u.skips}); err != nil {
 			failed = err
 			stop(err)
 			continue
@@ -756,6 +856,12 @@ func (p *pipeline) commitLoop(units <-chan unit, stop context.CancelCauseFunc) e
 		p.rep.Failed += len(u.errs)
 		p.rep.Dropped += len(u.dropped)
 		p.rep.Errors = append(p.rep.Errors, u.errs...)
+		for _, sk := range u.skips {
+			p.rep.SkippedByKind[sk.Kind]++
+		}
+		p.nonImages += len(u.skips)
+		p.rep.SkippedNew += len(u.skips)
+		p.done += len(u.skips)
 		for _, fe := range u.errs {
 			if fe.Stage != store.StageWalk {
 				p.done++ // walk failures were never queued
@@ -782,7 +888,7 @@ func (p *pipeline) apply(ctx context.Context, b catalog.Batch) (catalog.Applied,
 // excluded folder, and the failure records that no longer apply: of files
 // gone, of paths the walk followed this time without a problem, of items
 // indexed as they are now, and of anything in an excluded folder.
-func (p *pipeline) finishWalked(ctx context.Context, snap *store.Snapshot, w *walkState, roots []string) error {
+func (p *pipeline) finishWalked(ctx context.Context, snap *store.Snapshot, w *walkState, roots []string, excl *ignore.Matcher) error {
 	// obsolete reports whether a path under the roots that the walk did not
 	// list as a file has no business in the library any more: missing, it
 	// is gone; else it is a pipe, socket, device or folder now, or lies in
@@ -798,12 +904,32 @@ func (p *pipeline) finishWalked(ctx context.Context, snap *store.Snapshot, w *wa
 		return errors.Is(err, fs.ErrNotExist), err == nil && !fi.Mode().IsRegular()
 	}
 	var gone []int64
+	patterned := 0 // removed because an exclude pattern now covers them
 	for path, st := range snap.Items {
 		if _, ok := w.seen[path]; ok || !underAny(path, roots) {
 			continue
 		}
+		if excl.Covers(path) {
+			gone = append(gone, st.ID)
+			patterned++
+			continue
+		}
 		if missing, replaced := obsolete(path); replaced || (missing && !p.opt.KeepMissing) {
 			gone = append(gone, st.ID)
+		}
+	}
+	// Skip records of files gone, no longer regular, or now excluded.
+	var unskip []string
+	for path := range snap.Skipped {
+		if _, ok := w.seen[path]; ok || !underAny(path, roots) {
+			continue
+		}
+		missing, replaced := obsolete(path)
+		if covered := excl.Covers(path); covered || missing || replaced {
+			unskip = append(unskip, path)
+			if covered {
+				patterned++
+			}
 		}
 	}
 	clear := w.staleErrs
@@ -814,20 +940,26 @@ func (p *pipeline) finishWalked(ctx context.Context, snap *store.Snapshot, w *wa
 		if _, ok := w.reported[path]; ok {
 			continue // still cannot be walked
 		}
+		if excl.Covers(path) {
+			clear = append(clear, path)
+			patterned++
+			continue
+		}
 		if missing, replaced := obsolete(path); fe.Stage == store.StageWalk || missing || replaced {
 			clear = append(clear, path)
 		}
 	}
-	if len(gone) == 0 && len(clear) == 0 {
+	if len(gone) == 0 && len(clear) == 0 && len(unskip) == 0 {
 		return nil
 	}
-	a, err := p.apply(ctx, catalog.Batch{Delete: gone, ClearErrors: clear})
+	a, err := p.apply(ctx, catalog.Batch{Delete: gone, ClearErrors: clear, Unskip: unskip})
 	if err != nil {
 		return err
 	}
 	cleared := a.Cleared
 	p.rep.Deleted = len(gone)
 	p.rep.Cleared = cleared
+	p.rep.ExcludedRemoved = patterned
 	return nil
 }
 

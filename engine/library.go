@@ -23,6 +23,7 @@ import (
 	"mmsearch/engine/store"
 	"mmsearch/index"
 	"mmsearch/index/hnsw"
+	"mmsearch/models"
 )
 
 // File names inside a library folder.
@@ -48,17 +49,19 @@ var ErrReadOnly = store.ErrReadOnly
 
 // DefaultLibrary returns the default library folder, DataDir/default.
 func DefaultLibrary(getenv func(string) string) string {
-	return filepath.Join(encoders.DataDir(getenv), "default")
+	return filepath.Join(models.DataDir(getenv), "default")
 }
 
 // Options configures Open.
 type Options struct {
-	// Model is a model name or folder. Empty means the model the library was
-	// made with, or DefaultModel for a new library.
+	// Model is a model name or folder (--model). Empty means the model the
+	// library was made with; a new library takes the rest of the resolve
+	// chain (models.Resolver.Resolve): the configured default, else the
+	// bundled model.
 	Model string
-	// DefaultModel is the model of new libraries when Model is empty
-	// (empty: encoders.DefaultModel).
-	DefaultModel string
+	// Models resolves model names; its zero value reads Getenv and has no
+	// embedded bundled model.
+	Models models.Resolver
 	// Runtime locates ONNX Runtime.
 	Runtime encoders.RuntimeOptions
 	// Threads is the number of threads per inference (0 = all cores).
@@ -114,6 +117,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Library, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Models.Getenv == nil {
+		opts.Models.Getenv = opts.Getenv
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -172,34 +178,23 @@ func (l *Library) openModel(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	spec := l.opts.Model
-	if spec == "" {
-		if has {
-			spec = recorded.Name
-		} else {
-			spec = l.opts.DefaultModel
+	req := models.Request{Flag: l.opts.Model}
+	if has {
+		req.Library = recorded.Name
+		if hint, err := os.ReadFile(filepath.Join(l.dir, ModelHintFile)); err == nil {
+			req.LibraryHint = strings.TrimSpace(string(hint))
 		}
 	}
-	dir, err := encoders.ResolveModel(spec, l.opts.Getenv)
-	if err != nil && has && l.opts.Model == "" {
-		// A model given as a folder is found again through the hint left
-		// by the last open; its fingerprint is checked below as always.
-		if hint, herr := os.ReadFile(filepath.Join(l.dir, ModelHintFile)); herr == nil {
-			if d, rerr := encoders.ResolveModel(strings.TrimSpace(string(hint)), l.opts.Getenv); rerr == nil {
-				dir, err = d, nil
-			}
-		}
-	}
+	res, err := l.opts.Models.Resolve(req)
 	if err != nil {
-		if has && l.opts.Model == "" {
-			return fmt.Errorf("library %s was made with model %s, which is not installed: %w", l.dir, recorded, err)
-		}
-		return err
+		return fmt.Errorf("library %s: %w", l.dir, err)
 	}
-	m, err := encoders.OpenModel(dir, l.opts.Runtime)
+	dir := res.Dir
+	m, opened, err := models.Open(dir, models.OpenOptions{Runtime: l.opts.Runtime, Getenv: l.opts.Getenv, Logger: l.log})
 	if err != nil {
 		return err
 	}
+	l.log.Debug("model", "dir", dir, "chosen_by", res.Source, "verified", opened.Verified, "stamp", opened.Stamp)
 	want := store.Model{Name: m.Manifest.Name, Version: m.Manifest.Version, Dim: m.Dim(), Fingerprint: m.Manifest.Fingerprint()}
 	if has && (recorded.Fingerprint != want.Fingerprint || recorded.Dim != want.Dim) {
 		return fmt.Errorf("library %s: %w", l.dir, &store.ModelMismatchError{Library: recorded, Requested: want})
@@ -248,7 +243,8 @@ func (l *Library) Dir() string { return l.dir }
 func (l *Library) Model() *encoders.Model { return l.model }
 
 func (l *Library) sessionOptions() encoders.SessionOptions {
-	return encoders.SessionOptions{IntraOpThreads: l.opts.Threads, MaxBatch: l.opts.BatchSize}
+	return encoders.SessionOptions{IntraOpThreads: l.opts.Threads, MaxBatch: l.opts.BatchSize,
+		GraphCache: models.GraphCacheDir(l.opts.Getenv)}
 }
 
 // imageEncoder opens the image tower on first use.
@@ -345,6 +341,8 @@ type Stats struct {
 	IndexProblem string `json:"index_problem,omitempty"`
 	// ReadOnly: the library cannot be written here (searches still work).
 	ReadOnly bool `json:"read_only,omitempty"`
+	// SkippedBy counts the files skipped as not still images, by kind.
+	SkippedBy map[string]int64 `json:"skipped_by_kind,omitempty"`
 }
 
 // Stats reads the library's counts and sizes.
@@ -359,6 +357,9 @@ func (l *Library) Stats(ctx context.Context) (Stats, error) {
 		for k, v := range s.ErrorsByStage {
 			out.ErrorsBy[string(k)] = v
 		}
+	}
+	if out.SkippedBy, err = l.store.SkippedByKind(ctx); err != nil {
+		return Stats{}, err
 	}
 	fs, err := l.cat.IndexFileState(ctx)
 	if err != nil {

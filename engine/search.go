@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +50,10 @@ type SearchOptions struct {
 	AllowPaths bool
 	// MaxImageBytes bounds an image read or fetched for a query (0 = 32 MiB).
 	MaxImageBytes int64
+	// KeepCopies returns items with identical content as separate results
+	// (benchmarks that score items). By default identical content is one
+	// result listing all its paths.
+	KeepCopies bool
 }
 
 // Result is one found item.
@@ -58,7 +64,15 @@ type Result struct {
 	Width  int     `json:"width"`
 	Height int     `json:"height"`
 	Format string  `json:"format"`
+	// Paths lists every path of this content when there are copies (the
+	// result's own path first, then the others by path); empty otherwise.
+	Paths []string `json:"paths,omitempty"`
+
+	hash store.Hash
 }
+
+// Copies is the number of other paths with the same content.
+func (r Result) Copies() int { return max(0, len(r.Paths)-1) }
 
 // TermInfo describes how one query term was understood.
 type TermInfo struct {
@@ -124,11 +138,44 @@ func (l *Library) Search(ctx context.Context, expr string, opt SearchOptions) (*
 	if opt.IncludeInputs {
 		exclude = nil
 	}
+	if err := l.excludeCopies(ctx, exclude); err != nil {
+		return nil, err
+	}
 	res, err := l.SearchTerms(ctx, terms, exclude, opt)
 	if err != nil {
 		return nil, err
 	}
 	return &SearchResult{Query: expr, Terms: infos, Mode: modeOf(opt), Results: res, Took: time.Since(start)}, nil
+}
+
+// excludeCopies adds to exclude every item with the content of one already
+// in it: a copy of a query input is an input too.
+func (l *Library) excludeCopies(ctx context.Context, exclude map[int64]bool) error {
+	if len(exclude) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(exclude))
+	for id := range exclude {
+		ids = append(ids, id)
+	}
+	hs, err := l.store.HashesOf(ctx, ids)
+	if err != nil {
+		return err
+	}
+	hashes := make([]store.Hash, 0, len(hs))
+	for _, h := range hs {
+		hashes = append(hashes, h)
+	}
+	copies, err := l.store.CopiesByHash(ctx, hashes)
+	if err != nil {
+		return err
+	}
+	for _, cs := range copies {
+		for _, c := range cs {
+			exclude[c.ID] = true
+		}
+	}
+	return nil
 }
 
 func modeOf(opt SearchOptions) string {
@@ -200,46 +247,57 @@ func (l *Library) SearchTerms(ctx context.Context, terms []Term, exclude map[int
 	if mode == ModeMul {
 		want = max(10*k, 100) // candidates to re-rank
 	}
-	ef := opt.Ef
-	if ef <= 0 {
-		ef = DefaultEf(want)
-	}
-	type scored struct {
-		id    int64
-		score float32
-	}
-	var cands []scored
+	// Identical content is one result: ask for more hits than results, and
+	// for more again while copies leave fewer than k distinct contents.
+	// The search reads one view of the index: one generation throughout.
+	var out []Result
 	err = l.cat.Read(ctx, func(v catalog.View) error {
 		if v.Len() == 0 {
 			return ErrEmptyLibrary
 		}
-		hits, err := v.Search(sum, want, index.SearchOptions{Ef: ef, Filter: filter})
-		if err != nil {
-			return err
-		}
-		cands = make([]scored, 0, len(hits))
-		for _, h := range hits {
-			cands = append(cands, scored{id: int64(h.ID), score: 1 - h.Distance})
-		}
-		if mode == ModeMul {
-			for i := range cands {
-				vec, err := v.Vector(cands[i].id)
-				if err != nil {
-					continue
-				}
-				cands[i].score = cosMul(vec, terms)
+		for fetch := want; ; fetch *= 2 {
+			res, exhausted, err := l.searchOnce(ctx, v.Searcher(), sum, terms, mode, k, fetch, opt.Ef, filter, opt.KeepCopies)
+			if err != nil || len(res) >= k || exhausted {
+				out = res
+				return err
 			}
 		}
-		return nil
 	})
+	return out, err
+}
+
+// searchOnce asks the index for fetch hits and turns them into at most k
+// results, one per content. exhausted reports that the index had no more.
+func (l *Library) searchOnce(ctx context.Context, idx interface {
+	Search([]float32, int, index.SearchOptions) ([]index.Result, error)
+	Vector(uint64) ([]float32, error)
+	Len() int
+}, sum []float32, terms []Term, mode string, k, fetch, ef int, filter index.Filter, keepCopies bool) ([]Result, bool, error) {
+	if ef <= 0 {
+		ef = DefaultEf(fetch)
+	}
+	hits, err := idx.Search(sum, fetch, index.SearchOptions{Ef: ef, Filter: filter})
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	exhausted := len(hits) < fetch || fetch >= idx.Len()
+	type scored struct {
+		id    int64
+		score float32
+	}
+	cands := make([]scored, 0, len(hits))
+	for _, h := range hits {
+		cands = append(cands, scored{id: int64(h.ID), score: 1 - h.Distance})
 	}
 	if mode == ModeMul {
-		sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
-		if len(cands) > k {
-			cands = cands[:k]
+		for i := range cands {
+			v, err := idx.Vector(uint64(cands[i].id))
+			if err != nil {
+				continue
+			}
+			cands[i].score = cosMul(v, terms)
 		}
+		sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
 	}
 	ids := make([]int64, len(cands))
 	for i, c := range cands {
@@ -247,17 +305,43 @@ func (l *Library) SearchTerms(ctx context.Context, terms []Term, exclude map[int
 	}
 	items, err := l.store.ItemsByIDs(ctx, ids)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	out := make([]Result, 0, len(cands))
+	out := make([]Result, 0, k)
+	seen := map[store.Hash]bool{}
+	var hashes []store.Hash
 	for _, c := range cands {
 		it, ok := items[c.id]
-		if !ok {
-			continue // deleted since the index was read
+		if !ok || !keepCopies && seen[it.Hash] {
+			continue // deleted since the index was read, or a copy
 		}
-		out = append(out, Result{ID: it.ID, Path: it.Path, Score: c.score, Width: it.Width, Height: it.Height, Format: it.Format})
+		seen[it.Hash] = true
+		hashes = append(hashes, it.Hash)
+		out = append(out, Result{ID: it.ID, Path: it.Path, Score: c.score, Width: it.Width, Height: it.Height, Format: it.Format, hash: it.Hash})
+		if len(out) == k {
+			break
+		}
 	}
-	return out, nil
+	if keepCopies {
+		return out, exhausted, nil
+	}
+	copies, err := l.store.CopiesByHash(ctx, hashes)
+	if err != nil {
+		return nil, false, err
+	}
+	for i := range out {
+		cs := copies[out[i].hash]
+		if len(cs) < 2 {
+			continue
+		}
+		out[i].Paths = append(out[i].Paths, out[i].Path)
+		for _, c := range cs {
+			if c.ID != out[i].ID {
+				out[i].Paths = append(out[i].Paths, c.Path)
+			}
+		}
+	}
+	return out, exhausted, nil
 }
 
 // cosMul is 3CosMul (Levy & Goldberg 2014) generalized to weighted terms:
@@ -336,9 +420,18 @@ func (l *Library) resolveTerm(ctx context.Context, t *query.Term, opt SearchOpti
 		if fi.IsDir() {
 			return nil, 0, t.Errorf("%s is a folder, not an image", t.Value)
 		}
-		v, err := l.embedImage(ctx, f, t.Value, fi.Size(), opt)
+		data, err := io.ReadAll(io.LimitReader(f, maxImageBytes(opt)+1))
+		if err != nil {
+			return nil, 0, t.Errorf("cannot read %s: %v", t.Value, err)
+		}
+		v, err := l.embedImage(ctx, bytes.NewReader(data), t.Value, int64(len(data)), opt)
 		if err != nil {
 			return nil, 0, t.Errorf("%v", err)
+		}
+		// A file outside the library may still have copies in it: those are
+		// the input too, and excluded from the results.
+		if same, err := l.store.ItemsByHash(ctx, sha256.Sum256(data)); err == nil && len(same) > 0 {
+			return v, same[0].ID, nil
 		}
 		return v, 0, nil
 	case query.URL:

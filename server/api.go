@@ -421,6 +421,9 @@ type StatsResponse struct {
 	DBBytes       int64            `json:"db_bytes"`
 	IndexBytes    int64            `json:"index_bytes"`
 	IndexFresh    bool             `json:"index_fresh"`
+	// SkippedByKind counts files skipped as not still images (videos,
+	// sidecars, ...), by kind.
+	SkippedByKind map[string]int64 `json:"skipped_by_kind,omitempty"`
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
@@ -432,7 +435,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, StatsResponse{
 		Library: s.paths.library(st.Dir), Items: st.Items, Errors: st.Errors, ErrorsByStage: st.ErrorsBy, Generation: st.Generation,
 		Model:   ModelInfo{Name: st.Model.Name, Version: st.Model.Version, Dim: st.Model.Dim, Fingerprint: st.Model.Fingerprint},
-		DBBytes: st.DBBytes, IndexBytes: st.IndexBytes, IndexFresh: st.IndexFresh,
+		DBBytes: st.DBBytes, IndexBytes: st.IndexBytes, IndexFresh: st.IndexFresh, SkippedByKind: st.SkippedBy,
 	})
 }
 

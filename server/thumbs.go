@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -24,6 +25,8 @@ import (
 
 	"mmsearch/encoders/imageproc"
 	"mmsearch/engine"
+
+	"mmsearch/internal/atomicfile"
 )
 
 // thumbCache makes JPEG thumbnails of indexed items once and keeps them in
@@ -191,19 +194,10 @@ func (c *thumbCache) make(it engine.ItemInfo, size int, dst string) error {
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return fmt.Errorf("thumbnail folder: %w", err)
 	}
-	tmp, err := os.CreateTemp(c.dir, ".thumb-*.tmp")
+	err = atomicfile.Write(dst, 0o644, func(w *bufio.Writer) error {
+		return jpeg.Encode(w, flat, &jpeg.Options{Quality: 85})
+	})
 	if err != nil {
-		return fmt.Errorf("thumbnail of item %d: %w", it.ID, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if err := jpeg.Encode(tmp, flat, &jpeg.Options{Quality: 85}); err != nil {
-		tmp.Close()
-		return fmt.Errorf("thumbnail of item %d: encode: %w", it.ID, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("thumbnail of item %d: %w", it.ID, err)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return fmt.Errorf("thumbnail of item %d: %w", it.ID, err)
 	}
 	return nil

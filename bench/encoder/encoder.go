@@ -17,6 +17,7 @@ import (
 
 	"mmsearch/bench"
 	"mmsearch/encoders"
+	"mmsearch/models"
 )
 
 // Config describes one run.
@@ -68,11 +69,11 @@ func Run(ctx context.Context, cfg Config) (*bench.Report, *Result, error) {
 	if cfg.Texts <= 0 {
 		cfg.Texts = 50
 	}
-	dir, err := encoders.ResolveModel(cfg.Model, cfg.Getenv)
+	chosen, err := models.Resolver{Getenv: cfg.Getenv}.Resolve(models.Request{Flag: cfg.Model})
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := encoders.OpenModel(dir, cfg.Runtime)
+	m, _, err := models.Open(chosen.Dir, models.OpenOptions{Runtime: cfg.Runtime, Getenv: cfg.Getenv})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -103,7 +104,7 @@ func Run(ctx context.Context, cfg Config) (*bench.Report, *Result, error) {
 		}
 		ours := float64(n*b) / time.Since(t0).Seconds()
 		enc.Close()
-		plain, err := plainImage(filepath.Join(dir, mf.Image.ONNX), mf, pixels, b, n, cfg.Threads)
+		plain, err := plainImage(filepath.Join(chosen.Dir, mf.Image.ONNX), mf, pixels, b, n, cfg.Threads)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -132,7 +133,7 @@ func Run(ctx context.Context, cfg Config) (*bench.Report, *Result, error) {
 	if mf.Text.TrimPadding {
 		ids, mask = encoders.TrimPadding(ids, mask) // the input our query path runs
 	}
-	res.PlainTextP50, err = plainText(filepath.Join(dir, mf.Text.ONNX), mf, ids[0], mask[0], cfg.Texts, cfg.Threads)
+	res.PlainTextP50, err = plainText(filepath.Join(chosen.Dir, mf.Text.ONNX), mf, ids[0], mask[0], cfg.Texts, cfg.Threads)
 	if err != nil {
 		return nil, nil, err
 	}

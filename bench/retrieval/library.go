@@ -12,6 +12,7 @@ import (
 	"mmsearch/encoders"
 	"mmsearch/engine"
 	"mmsearch/index/hnsw"
+	"mmsearch/models"
 )
 
 // Progress describes a running benchmark's current stage.
@@ -23,11 +24,11 @@ type Progress struct {
 
 // Engine says how a quality benchmark opens the library it runs on.
 type Engine struct {
-	// Model is a model name or folder ("" = the library's model, or
-	// DefaultModel for a new library).
+	// Model is a model name or folder ("" = the library's model, or the rest
+	// of the resolve chain for a new library).
 	Model string
-	// DefaultModel is the model of a new library when Model is empty.
-	DefaultModel string
+	// Models resolves model names (see engine.Options.Models).
+	Models models.Resolver
 	// Library is a library folder to index into and keep; "" means a
 	// temporary library removed at the end.
 	Library string
@@ -53,13 +54,13 @@ func (e Engine) Open(ctx context.Context) (*engine.Library, func() error, error)
 		dir, temp = d, true
 	}
 	lib, err := engine.Open(ctx, dir, engine.Options{
-		Model:        e.Model,
-		DefaultModel: e.DefaultModel,
-		Runtime:      e.Runtime,
-		Threads:      e.Threads,
-		Index:        hnsw.Config{Seed: 1},
-		Getenv:       e.Getenv,
-		Logger:       e.Logger,
+		Model:   e.Model,
+		Models:  e.Models,
+		Runtime: e.Runtime,
+		Threads: e.Threads,
+		Index:   hnsw.Config{Seed: 1},
+		Getenv:  e.Getenv,
+		Logger:  e.Logger,
 	})
 	if err != nil {
 		if temp {

@@ -240,7 +240,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	hnswImages := func(ctx context.Context, vec []float32) ([]found, error) {
 		res, err := lib.SearchTerms(ctx, []engine.Term{{Vec: vec, Coef: 1}}, ix.Exclude,
-			engine.SearchOptions{K: depth, Ef: cfg.Ef, Mode: engine.ModeAdd})
+			engine.SearchOptions{K: depth, Ef: cfg.Ef, Mode: engine.ModeAdd, KeepCopies: true})
 		if err != nil {
 			return nil, err
 		}

@@ -18,11 +18,12 @@ import (
 func benchCommand() *command {
 	return &command{
 		name:    "bench",
-		summary: "benchmarks: ann, ingest, query, encoder, serve, retrieval, analogy",
+		summary: "benchmarks: ann, ingest, query, cli, encoder, serve, retrieval, analogy",
 		children: []*command{
 			benchANNCommand(),
 			benchIngestCommand(),
 			benchQueryCommand(),
+			benchCLICommand(),
 			benchEncoderCommand(),
 			benchServeCommand(),
 			benchRetrievalCommand(),
@@ -206,11 +207,11 @@ func benchEncoderCommand() *command {
 				}
 				cfg.Batches = append(cfg.Batches, b)
 			}
-			dir, err := rf.modelDir(e)
+			chosen, err := rf.resolveModel(e)
 			if err != nil {
 				return err
 			}
-			cfg.Model, cfg.Threads = dir, rf.threads
+			cfg.Model, cfg.Threads = chosen.Dir, rf.threads
 			cfg.Runtime, cfg.Getenv, cfg.Log = rf.runtimeOptions(e), e.getenv, e.stderr
 			r, res, err := encoder.Run(ctx, cfg)
 			if err != nil {

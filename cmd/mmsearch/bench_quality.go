@@ -11,7 +11,6 @@ import (
 	"mmsearch/bench/analogy"
 	"mmsearch/bench/ann"
 	"mmsearch/bench/retrieval"
-	"mmsearch/encoders/modelhub"
 	"mmsearch/engine"
 )
 
@@ -61,16 +60,12 @@ func (f *qualityFlags) engine(e *env, args []string, name string) (retrieval.Eng
 	if err != nil {
 		return retrieval.Engine{}, nil, usagef("--k: %v", err)
 	}
-	def, err := modelhub.DefaultModel(e.getenv)
-	if err != nil {
-		return retrieval.Engine{}, nil, err
-	}
 	level := slog.LevelWarn
 	if f.verbose {
 		level = slog.LevelDebug
 	}
 	return retrieval.Engine{
-		Model: f.model, DefaultModel: def, Library: f.library,
+		Model: f.model, Models: e.models(), Library: f.library,
 		Runtime: f.runtimeOptions(e), Threads: f.threads, Getenv: e.getenv,
 		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
 	}, ks, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,8 +34,10 @@ func runQuality(t *testing.T, args ...string) (stdout, stderr string, err error)
 }
 
 // qualityDataset writes n distinct PNGs under dir/img with captions.jsonl
-// (labels L0..Ln-1, the first two withheld) and, with dup, a byte copy
-// img/dup.png of img/0.png labelled DUP.
+// (labels L0..Ln-1, the first two withheld) and, with dup, a copy
+// img/dup.png of img/0.png's pixels labelled DUP, in other bytes (another
+// PNG compression level): since issue 12 the engine treats byte copies as
+// one content and never returns a copy of a query input.
 func qualityDataset(t *testing.T, n int, dup bool) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -51,6 +54,11 @@ func qualityDataset(t *testing.T, n int, dup bool) string {
 	}
 	if dup {
 		write("img/dup.png", 1, "DUP", false)
+		var b bytes.Buffer
+		if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&b, imagetest.Pattern(1, 24, 16)); err != nil {
+			t.Fatal(err)
+		}
+		imagetest.Write(t, filepath.Join(dir, "img/dup.png"), b.Bytes())
 	}
 	if err := os.WriteFile(filepath.Join(dir, "captions.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -7,9 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sort"
 	"strings"
+
+	"mmsearch/models"
+	onnxmodels "mmsearch/onnx-models"
 )
 
 // Exit codes that scripts can rely on.
@@ -36,6 +40,14 @@ type env struct {
 	stdin          io.Reader
 	isTerminal     bool // stderr is a terminal (progress bars)
 	getenv         func(string) string
+	// bundle is the embedded bundled model (nil in tests that build an
+	// env by hand: the bundled model is then found on disk only).
+	bundle fs.FS
+}
+
+// models is the resolve chain as this process sees it.
+func (e *env) models() models.Resolver {
+	return models.Resolver{Getenv: e.getenv, Bundle: e.bundle}
 }
 
 // command is one subcommand. Subcommands with children (bench, models) dispatch
@@ -174,6 +186,7 @@ func newEnv() *env {
 		stdin:      os.Stdin,
 		isTerminal: isTerminal(os.Stderr),
 		getenv:     os.Getenv,
+		bundle:     onnxmodels.EmojiCLIP(),
 	}
 }
 

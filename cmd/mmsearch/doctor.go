@@ -8,7 +8,7 @@ import (
 
 	"mmsearch/bench"
 	"mmsearch/encoders"
-	"mmsearch/encoders/modelhub"
+	"mmsearch/models"
 )
 
 // runtimeFlags are the ONNX Runtime flags shared by commands that run models.
@@ -21,49 +21,47 @@ type runtimeFlags struct {
 func (r *runtimeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.ortLibrary, "ort-library", "", "ONNX Runtime shared library (default: $"+encoders.LibraryEnv+", then the set-up cache)")
 	fs.IntVar(&r.threads, "threads", 0, "threads per inference (0 = all cores)")
-	fs.StringVar(&r.model, "model", "", "model name or folder (default "+encoders.DefaultModel+")")
+	fs.StringVar(&r.model, "model", "", "model name or folder (default: the one set by 'models use', else "+models.BundledModel+")")
 }
 
 func (r *runtimeFlags) runtimeOptions(e *env) encoders.RuntimeOptions {
 	return encoders.RuntimeOptions{LibraryPath: r.ortLibrary, Getenv: e.getenv}
 }
 
-// openModel resolves and opens the selected model, starting ONNX Runtime.
+// openModel resolves the selected model (models.Resolver.Resolve: --model,
+// else the default set by 'models use', else the bundled model) and opens it
+// (checking its verification stamp), starting ONNX Runtime.
 func (r *runtimeFlags) openModel(e *env) (*encoders.Model, error) {
-	dir, err := r.modelDir(e)
+	res, err := r.resolveModel(e)
 	if err != nil {
 		return nil, err
 	}
-	return encoders.OpenModel(dir, r.runtimeOptions(e))
+	m, _, err := models.Open(res.Dir, models.OpenOptions{Runtime: r.runtimeOptions(e), Getenv: e.getenv})
+	return m, err
 }
 
-// modelDir resolves --model, else the default set by 'models use', else the
-// bundled model.
-func (r *runtimeFlags) modelDir(e *env) (string, error) {
-	spec := r.model
-	if spec == "" {
-		def, err := modelhub.DefaultModel(e.getenv)
-		if err != nil {
-			return "", err
-		}
-		spec = def
-	}
-	return encoders.ResolveModel(spec, e.getenv)
+// resolveModel walks the resolve chain for a command without a library.
+func (r *runtimeFlags) resolveModel(e *env) (models.Resolved, error) {
+	return e.models().Resolve(models.Request{Flag: r.model})
 }
 
 type doctorReport struct {
-	Version     string          `json:"version"`
-	Machine     bench.Machine   `json:"machine"`
-	ORTLibrary  string          `json:"ort_library,omitempty"`
-	ORTVersion  string          `json:"ort_version,omitempty"`
-	ORTError    string          `json:"ort_error,omitempty"`
-	Threads     int             `json:"threads"`
-	Model       string          `json:"model,omitempty"`
-	ModelDir    string          `json:"model_dir,omitempty"`
-	ModelDim    int             `json:"model_dim,omitempty"`
-	ModelError  string          `json:"model_error,omitempty"`
-	ModelSearch []string        `json:"model_search_path"`
-	Checks      map[string]bool `json:"checks"`
+	Version       string          `json:"version"`
+	Machine       bench.Machine   `json:"machine"`
+	ORTLibrary    string          `json:"ort_library,omitempty"`
+	ORTVersion    string          `json:"ort_version,omitempty"`
+	ORTError      string          `json:"ort_error,omitempty"`
+	Threads       int             `json:"threads"`
+	Model         string          `json:"model,omitempty"`
+	ModelDir      string          `json:"model_dir,omitempty"`
+	ModelSource   models.Source   `json:"model_source,omitempty"`
+	ModelDim      int             `json:"model_dim,omitempty"`
+	ModelStamp    string          `json:"model_stamp,omitempty"`
+	ModelError    string          `json:"model_error,omitempty"`
+	ModelSearch   []string        `json:"model_search_path"`
+	EmbeddedModel bool            `json:"embedded_model"`
+	DataDir       string          `json:"data_dir"`
+	Checks        map[string]bool `json:"checks"`
 }
 
 func doctorCommand() *command {
@@ -82,11 +80,13 @@ func doctorCommand() *command {
 				return usagef("doctor takes no arguments")
 			}
 			rep := doctorReport{
-				Version:     version,
-				Machine:     bench.DescribeMachine(),
-				Threads:     rf.threads,
-				ModelSearch: encoders.ModelSearchPath(e.getenv),
-				Checks:      map[string]bool{},
+				Version:       version,
+				Machine:       bench.DescribeMachine(),
+				Threads:       rf.threads,
+				ModelSearch:   models.SearchPath(e.getenv),
+				EmbeddedModel: e.bundle != nil,
+				DataDir:       models.DataDir(e.getenv),
+				Checks:        map[string]bool{},
 			}
 			if rep.Threads == 0 {
 				rep.Threads = runtime.GOMAXPROCS(0)
@@ -98,22 +98,26 @@ func doctorCommand() *command {
 				rep.ORTLibrary, rep.ORTVersion = info.LibraryPath, info.Version
 			}
 			rep.Checks["onnxruntime"] = err == nil
-			var modelErr error
-			if err == nil {
-				dir, rerr := rf.modelDir(e)
-				modelErr = rerr
-				if rerr == nil {
-					rep.ModelDir = dir
-					m, oerr := encoders.OpenModel(dir, rf.runtimeOptions(e))
-					modelErr = oerr
-					if oerr == nil {
-						rep.Model = m.Manifest.Name + " " + m.Manifest.Version
-						rep.ModelDim = m.Dim()
+			// Where the model is, even when ONNX Runtime is missing; the
+			// full check (digests and graphs) needs the runtime.
+			res, modelErr := rf.resolveModel(e)
+			if modelErr == nil {
+				rep.ModelDir, rep.ModelSource = res.Dir, res.Source
+				if err == nil {
+					// Doctor always verifies in full (and renews the stamp).
+					m, verr := models.VerifyFolder(res.Dir, rf.runtimeOptions(e), e.getenv, nil)
+					modelErr = verr
+					if verr == nil {
+						rep.Model = m.Name + " " + m.Version
+						rep.ModelDim = m.EmbeddingDim
+						rep.ModelStamp = models.StampPath(res.Dir, e.getenv)
 					}
 				}
-				if modelErr != nil {
-					rep.ModelError = modelErr.Error()
-				}
+			}
+			if modelErr != nil {
+				rep.ModelError = modelErr.Error()
+			}
+			if err == nil {
 				rep.Checks["model"] = modelErr == nil
 			}
 			if asJSON {
@@ -142,14 +146,20 @@ func printDoctor(e *env, r doctorReport) {
 	fmt.Fprintf(w, "mmsearch     %s\n", r.Version)
 	fmt.Fprintf(w, "machine      %s\n", r.Machine)
 	fmt.Fprintf(w, "threads      %d per inference\n", r.Threads)
+	fmt.Fprintf(w, "data folder  %s\n", r.DataDir)
 	if r.ORTError != "" {
 		fmt.Fprintf(w, "[%s] onnxruntime: %s\n", ok(false), r.ORTError)
+		if r.ModelDir != "" {
+			fmt.Fprintf(w, "       model folder %s (chosen by: %s), not checked without ONNX Runtime\n", r.ModelDir, r.ModelSource)
+		}
 		return
 	}
 	fmt.Fprintf(w, "[%s] onnxruntime %s (%s)\n", ok(true), r.ORTVersion, r.ORTLibrary)
 	if r.ModelError != "" {
 		fmt.Fprintf(w, "[%s] model: %s\n", ok(false), r.ModelError)
 	} else {
-		fmt.Fprintf(w, "[%s] model %s, dim %d (%s): digests and graphs match the manifest\n", ok(true), r.Model, r.ModelDim, r.ModelDir)
+		fmt.Fprintf(w, "[%s] model %s, dim %d: digests and graphs match the manifest\n", ok(true), r.Model, r.ModelDim)
+		fmt.Fprintf(w, "       folder %s (chosen by: %s)\n", r.ModelDir, r.ModelSource)
+		fmt.Fprintf(w, "       stamp  %s\n", r.ModelStamp)
 	}
 }

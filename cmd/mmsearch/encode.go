@@ -12,7 +12,8 @@ import (
 	"mmsearch/encoders"
 	"mmsearch/encoders/imageproc"
 	"mmsearch/encoders/tokenizer"
-	"mmsearch/index"
+	"mmsearch/internal/atomicfile"
+	"mmsearch/models"
 )
 
 func tokenizeCommand() *command {
@@ -75,18 +76,18 @@ func preprocessCommand() *command {
 		summary: "write the model input tensor of IMAGE (float32 little-endian, CHW)",
 		usage:   "[--model NAME|DIR] --out FILE IMAGE",
 		setFlags: func(fs *flag.FlagSet) {
-			fs.StringVar(&rf.model, "model", "", "model name or folder (default "+encoders.DefaultModel+")")
+			fs.StringVar(&rf.model, "model", "", "model name or folder (default: the one set by 'models use', else "+models.BundledModel+")")
 			fs.StringVar(&out, "out", "", "output file for the tensor")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) != 1 || out == "" {
 				return usagef("want --out FILE and exactly one IMAGE")
 			}
-			dir, err := encoders.ResolveModel(rf.model, e.getenv)
+			res, err := rf.resolveModel(e)
 			if err != nil {
 				return err
 			}
-			m, err := encoders.ReadManifest(dir)
+			m, err := encoders.ReadManifest(res.Dir)
 			if err != nil {
 				return err
 			}
@@ -106,7 +107,7 @@ func preprocessCommand() *command {
 }
 
 func writeFloat32File(path string, v []float32) error {
-	return index.WriteFileAtomic(path, func(w *bufio.Writer) error {
+	return atomicfile.Write(path, 0o644, func(w *bufio.Writer) error {
 		var b [4]byte
 		for _, x := range v {
 			binary.LittleEndian.PutUint32(b[:], math.Float32bits(x))

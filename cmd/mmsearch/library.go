@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"mmsearch/encoders/modelhub"
 	"mmsearch/engine"
 	"mmsearch/engine/query"
 )
@@ -59,24 +58,21 @@ func (f *libraryFlags) openLibrary(ctx context.Context, e *env, mustExist bool) 
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	def, err := modelhub.DefaultModel(e.getenv)
-	if err != nil {
-		return nil, err
-	}
 	return engine.Open(ctx, dir, engine.Options{
-		Model:        f.model,
-		DefaultModel: def,
-		Runtime:      f.runtimeOptions(e),
-		Threads:      f.threads,
-		BatchSize:    f.batch,
-		Getenv:       e.getenv,
-		Logger:       log,
-		MustExist:    mustExist,
+		Model:     f.model,
+		Models:    e.models(),
+		Runtime:   f.runtimeOptions(e),
+		Threads:   f.threads,
+		BatchSize: f.batch,
+		Getenv:    e.getenv,
+		Logger:    log,
+		MustExist: mustExist,
 	})
 }
 
 func indexCommand() *command {
 	var lf libraryFlags
+	var ex excludeFlags
 	var workers, streams int
 	var hidden, keep, retry, asJSON bool
 	return &command{
@@ -91,10 +87,14 @@ func indexCommand() *command {
 			fs.BoolVar(&keep, "keep-missing", false, "keep items whose files were deleted")
 			fs.BoolVar(&retry, "retry-failed", false, "also try again files whose content failed before and has not changed since\n(failures that can pass, such as I/O errors and permissions, are tried again on every run)")
 			fs.BoolVar(&asJSON, "json", false, "print the final report as JSON on stdout")
+			ex.register(fs)
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) == 0 {
 				return usagef("no PATH given")
+			}
+			if err := ex.check(); err != nil {
+				return err
 			}
 			lib, err := lf.open(ctx, e)
 			if err != nil {
@@ -104,12 +104,13 @@ func indexCommand() *command {
 			bar := newProgressBar(e.stderr, e.isTerminal, "indexing")
 			rep, err := lib.Ingest(ctx, args, engine.IngestOptions{
 				Workers: workers, Streams: streams, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep, RetryFailed: retry,
+				Exclude: ex.patterns, NoDefaultExcludes: ex.noDefaults, NoIgnoreFiles: ex.noIgnoreFile,
 				Progress: func(p engine.Progress) {
 					total := p.Queued
 					if p.Walking {
 						total = -1
 					}
-					bar.update(p.Done, total, p.Elapsed, false, map[string]any{"found": p.Found, "failed": p.Failed})
+					bar.update(p.Done, total, p.Elapsed, false, map[string]any{"found": p.Found, "failed": p.Failed, "skipped": p.Skipped})
 				},
 			})
 			if err != nil && !rep.Stopped && rep.Found == 0 && rep.Failed == 0 {
@@ -117,7 +118,8 @@ func indexCommand() *command {
 				// index, a root is missing): the error says it all.
 				return err
 			}
-			bar.update(rep.Indexed+rep.Reused+rep.Failed, rep.New+rep.Changed+rep.Retried, rep.Elapsed, true, map[string]any{"found": rep.Found, "failed": rep.Failed})
+			bar.update(rep.Indexed+rep.Reused+rep.Failed+rep.SkippedNew, rep.New+rep.Changed+rep.Retried, rep.Elapsed, true,
+				map[string]any{"found": rep.Found, "failed": rep.Failed, "skipped": rep.SkippedTotal()})
 			if asJSON {
 				printJSON(e.stdout, rep)
 			} else {
@@ -125,6 +127,12 @@ func indexCommand() *command {
 					fmt.Fprintln(e.stdout, stoppedSummary(rep))
 				} else {
 					fmt.Fprintln(e.stdout, indexSummary(rep))
+				}
+				if s := skippedSummary(rep.SkippedByKind); s != "" {
+					fmt.Fprintf(e.stdout, "not still images: %s\n", s)
+				}
+				if rep.ExcludedRemoved > 0 {
+					fmt.Fprintf(e.stdout, "%s items and records removed: now excluded\n", thousands(rep.ExcludedRemoved))
 				}
 				if rep.Failed > 0 {
 					fmt.Fprintf(e.stdout, "failures:\n")
@@ -250,7 +258,13 @@ func searchCommand() *command {
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintf(tw, "RANK\tSCORE\tID\tPATH\n")
 				for i, r := range res.Results {
-					fmt.Fprintf(tw, "%d\t%.4f\t%d\t%s\n", i+1, r.Score, r.ID, quotePath(r.Path))
+					path := quotePath(r.Path)
+					if n := r.Copies(); n == 1 {
+						path += "  +1 copy"
+					} else if n > 1 {
+						path += fmt.Sprintf("  +%d copies", n)
+					}
+					fmt.Fprintf(tw, "%d\t%.4f\t%d\t%s\n", i+1, r.Score, r.ID, path)
 				}
 				tw.Flush()
 			}
@@ -293,6 +307,13 @@ func statsCommand() *command {
 			}
 			if st.ReadOnly {
 				fmt.Fprintf(e.stdout, "read-only   yes (writes are disabled)\n")
+			}
+			skipped := map[string]int{}
+			for k, v := range st.SkippedBy {
+				skipped[k] = int(v)
+			}
+			if s := skippedSummary(skipped); s != "" {
+				fmt.Fprintf(e.stdout, "skipped     %s\n", strings.TrimSuffix(s, " skipped"))
 			}
 			return nil
 		},
@@ -340,6 +361,15 @@ func errorsCommand() *command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", fe.Stage, fe.Class, quotePath(fe.Path), fe.Reason)
 			}
 			tw.Flush()
+			if st, err := lib.Stats(ctx); err == nil {
+				skipped := map[string]int{}
+				for k, v := range st.SkippedBy {
+					skipped[k] = int(v)
+				}
+				if s := skippedSummary(skipped); s != "" {
+					fmt.Fprintf(e.stdout, "(not errors: %s as not still images)\n", s)
+				}
+			}
 			return nil
 		},
 	}

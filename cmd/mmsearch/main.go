@@ -36,6 +36,8 @@ func commands() []*command {
 		searchCommand(),
 		statsCommand(),
 		errorsCommand(),
+		forgetCommand(),
+		duplicatesCommand(),
 		benchCommand(),
 		sheetCommand(),
 		modelsCommand(),

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"mmsearch/encoders"
-	"mmsearch/encoders/modelhub"
+	"mmsearch/models"
 )
 
 // modelsCommand is `mmsearch models`: list, info, pull, import, verify, use.
@@ -41,7 +41,7 @@ type modelsFlags struct {
 }
 
 func (f *modelsFlags) registerRegistry(fs *flag.FlagSet) {
-	fs.StringVar(&f.registry, "registry", "", "model registry: a registry.json file or an http(s) URL (default: $"+modelhub.RegistryEnv+", then onnx-models/registry.json beside the executable or in the current folder)")
+	fs.StringVar(&f.registry, "registry", "", "model registry: a registry.json file or an http(s) URL (default: $"+models.RegistryEnv+", then onnx-models/registry.json beside the executable or in the current folder)")
 }
 
 func (f *modelsFlags) registerRuntime(fs *flag.FlagSet) {
@@ -53,8 +53,9 @@ func (f *modelsFlags) registerJSON(fs *flag.FlagSet) {
 }
 
 // hub returns a Hub on the data folder, logging warnings to w.
-func (f *modelsFlags) hub(e *env, w io.Writer) *modelhub.Hub {
-	h := modelhub.New(e.getenv)
+func (f *modelsFlags) hub(e *env, w io.Writer) *models.Hub {
+	h := models.New(e.getenv)
+	h.Bundle = e.bundle
 	h.Runtime = encoders.RuntimeOptions{LibraryPath: f.ortLibrary, Getenv: e.getenv}
 	h.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return h
@@ -62,15 +63,15 @@ func (f *modelsFlags) hub(e *env, w io.Writer) *modelhub.Hub {
 
 // loadRegistry finds and reads the registry; with optional set, a missing
 // registry is not an error (nil is returned).
-func (f *modelsFlags) loadRegistry(ctx context.Context, e *env, optional bool) (*modelhub.Registry, error) {
-	loc, err := modelhub.FindRegistry(f.registry, e.getenv)
+func (f *modelsFlags) loadRegistry(ctx context.Context, e *env, optional bool) (*models.Registry, error) {
+	loc, err := models.FindRegistry(f.registry, e.getenv)
 	if err != nil {
-		if optional && errors.Is(err, modelhub.ErrNoRegistry) {
+		if optional && errors.Is(err, models.ErrNoRegistry) {
 			return nil, nil
 		}
 		return nil, err
 	}
-	return modelhub.LoadRegistry(ctx, loc, nil)
+	return models.LoadRegistry(ctx, loc, nil)
 }
 
 // modelsNotFoundErr keeps an error's message and adds errNotFound (exit status 3).
@@ -80,7 +81,7 @@ func (n modelsNotFoundErr) Error() string   { return n.err.Error() }
 func (n modelsNotFoundErr) Unwrap() []error { return []error{errNotFound, n.err} }
 
 func modelsClassify(err error) error {
-	if errors.Is(err, modelhub.ErrUnknownModel) || errors.Is(err, encoders.ErrModelNotFound) {
+	if errors.Is(err, models.ErrUnknownModel) || errors.Is(err, models.ErrModelNotFound) {
 		return modelsNotFoundErr{err}
 	}
 	return err
@@ -126,13 +127,13 @@ func modelsListCommand() *command {
 			}
 			if f.asJSON {
 				if list == nil {
-					list = []modelhub.ModelInfo{}
+					list = []models.ModelInfo{}
 				}
 				return printJSON(e.stdout, list)
 			}
 			def, _ := h.Default()
 			if def == "" {
-				def = encoders.DefaultModel
+				def = models.BundledModel
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "\tNAME\tSTATUS\tDIM\tIMAGE\tSIZE\tDESCRIPTION")
@@ -151,7 +152,7 @@ func modelsListCommand() *command {
 				return err
 			}
 			if reg == nil {
-				fmt.Fprintf(e.stderr, "no model registry found: downloadable models are not listed (use --registry or $%s)\n", modelhub.RegistryEnv)
+				fmt.Fprintf(e.stderr, "no model registry found: downloadable models are not listed (use --registry or $%s)\n", models.RegistryEnv)
 			}
 			return nil
 		},
@@ -226,12 +227,12 @@ func modelsInfoCommand() *command {
 					fmt.Fprintf(w, "  %-32s %10s  sha256 %s  (%s)\n", pf.Path, modelBytes(pf.Size), pf.SHA256, pf.Checksum)
 				}
 			}
-			if r := info.Registry; r != nil && info.Status == modelhub.StatusAvailable {
+			if r := info.Registry; r != nil && info.Status == models.StatusAvailable {
 				fmt.Fprintf(w, "homepage:      %s\nfiles:\n", r.Homepage)
 				for _, rf := range r.Files {
 					digest := rf.SHA256
 					if digest == "" {
-						digest = "(none published: " + modelhub.VerifyTrustOnFirstUse + ")"
+						digest = "(none published: " + models.VerifyTrustOnFirstUse + ")"
 					}
 					fmt.Fprintf(w, "  %-32s %10s  sha256 %s\n", rf.Path, modelSize(rf.Size), digest)
 				}
@@ -276,7 +277,7 @@ func modelsPullCommand() *command {
 			}
 			bar := newDownloadProgress(e.stderr, e.isTerminal)
 			h := f.hub(e, bar)
-			res, err := h.Pull(ctx, reg, args[0], modelhub.PullOptions{Force: force, RequireChecksums: requireChecksums, Progress: bar.update})
+			res, err := h.Pull(ctx, reg, args[0], models.PullOptions{Force: force, RequireChecksums: requireChecksums, Progress: bar.update})
 			bar.finish()
 			if err != nil {
 				return modelsClassify(err)
@@ -327,11 +328,11 @@ func modelsImportCommand() *command {
 			switch layout {
 			case "auto":
 				layout = ""
-			case modelhub.LayoutHuggingFace, modelhub.LayoutOpenCLIP:
+			case models.LayoutHuggingFace, models.LayoutOpenCLIP:
 			default:
-				return usagef("--layout %q: want auto, %s or %s", layout, modelhub.LayoutHuggingFace, modelhub.LayoutOpenCLIP)
+				return usagef("--layout %q: want auto, %s or %s", layout, models.LayoutHuggingFace, models.LayoutOpenCLIP)
 			}
-			res, err := f.hub(e, e.stderr).Import(ctx, args[0], name, modelhub.ImportOptions{Layout: layout, InPlace: inPlace, Force: force, Description: description})
+			res, err := f.hub(e, e.stderr).Import(ctx, args[0], name, models.ImportOptions{Layout: layout, InPlace: inPlace, Force: force, Description: description})
 			if err != nil {
 				return err
 			}
@@ -408,7 +409,7 @@ func modelsUseCommand() *command {
 			if len(args) != 1 {
 				return usagef("want exactly one model NAME or DIR")
 			}
-			h := modelhub.New(e.getenv)
+			h := models.New(e.getenv)
 			if err := h.Use(args[0]); err != nil {
 				return modelsClassify(err)
 			}
@@ -455,11 +456,11 @@ func (p *downloadProgress) Write(b []byte) (int, error) {
 	return p.w.Write(b)
 }
 
-func (p *downloadProgress) update(pr modelhub.Progress) {
+func (p *downloadProgress) update(pr models.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
-	if pr.Phase != modelhub.PhaseDownload {
+	if pr.Phase != models.PhaseDownload {
 		if pr.Phase != p.phase {
 			p.endLine()
 			fmt.Fprintf(p.w, "%s %s ...\n", pr.Phase, pr.Model)

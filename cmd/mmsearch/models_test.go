@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"mmsearch/encoders/modelhub"
+	"mmsearch/models"
 )
 
 const modelsTinyDir = "../../encoders/testdata/tiny"
@@ -37,7 +37,7 @@ func tinyRegistry(t *testing.T) string {
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	e := modelhub.Entry{Name: "tiny", Description: "closed-form test model", Layout: modelhub.LayoutMMSearch, Dimension: 4, ImageSize: 8, Source: "test"}
+	e := models.Entry{Name: "tiny", Description: "closed-form test model", Layout: models.LayoutMMSearch, Dimension: 4, ImageSize: 8, Source: "test"}
 	for _, name := range modelsTinyFiles {
 		data, err := os.ReadFile(filepath.Join(modelsTinyDir, name))
 		if err != nil {
@@ -45,13 +45,13 @@ func tinyRegistry(t *testing.T) string {
 		}
 		mux.HandleFunc("/"+name, func(w http.ResponseWriter, r *http.Request) { w.Write(data) })
 		sum := sha256.Sum256(data)
-		f := modelhub.FileSpec{Path: name, URL: srv.URL + "/" + name, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+		f := models.FileSpec{Path: name, URL: srv.URL + "/" + name, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
 		if name == "vocab.json" {
-			f.SHA256, f.Verify = "", modelhub.VerifyTrustOnFirstUse
+			f.SHA256, f.Verify = "", models.VerifyTrustOnFirstUse
 		}
 		e.Files = append(e.Files, f)
 	}
-	data, err := json.Marshal(modelhub.Registry{Schema: modelhub.RegistrySchema, Models: []modelhub.Entry{e}})
+	data, err := json.Marshal(models.Registry{Schema: models.RegistrySchema, Models: []models.Entry{e}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +70,8 @@ func TestModelsPullListUseVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var list []modelhub.ModelInfo
-	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 1 || list[0].Status != modelhub.StatusAvailable {
+	var list []models.ModelInfo
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 1 || list[0].Status != models.StatusAvailable {
 		t.Fatalf("list before pull: %v %s", err, out)
 	}
 
@@ -118,7 +118,7 @@ func TestModelsPullListUseVerify(t *testing.T) {
 	if err == nil || exitCode(err) != exitFailure {
 		t.Fatalf("verify of a damaged model: %v (exit %d)", err, exitCode(err))
 	}
-	var rep modelhub.VerifyReport
+	var rep models.VerifyReport
 	if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil || rep.OK {
 		t.Fatalf("verify --json: %v %s", jerr, out)
 	}
@@ -157,10 +157,10 @@ func TestModelsErrors(t *testing.T) {
 func TestDownloadProgressTerminal(t *testing.T) {
 	var buf bytes.Buffer
 	p := newDownloadProgress(&buf, true)
-	p.update(modelhub.Progress{Model: "m", Phase: modelhub.PhaseDownload, File: "a.onnx", Index: 1, Count: 2, Done: 500_000, Total: 1_000_000})
+	p.update(models.Progress{Model: "m", Phase: models.PhaseDownload, File: "a.onnx", Index: 1, Count: 2, Done: 500_000, Total: 1_000_000})
 	p.Write([]byte("level=WARN msg=retry\n"))
-	p.update(modelhub.Progress{Model: "m", Phase: modelhub.PhaseDownload, File: "a.onnx", Index: 1, Count: 2, Done: 1_000_000, Total: 1_000_000})
-	p.update(modelhub.Progress{Model: "m", Phase: modelhub.PhaseVerify})
+	p.update(models.Progress{Model: "m", Phase: models.PhaseDownload, File: "a.onnx", Index: 1, Count: 2, Done: 1_000_000, Total: 1_000_000})
+	p.update(models.Progress{Model: "m", Phase: models.PhaseVerify})
 	p.finish()
 	s := buf.String()
 	for _, want := range []string{"\r\033[Ka.onnx [============            ] 500.0 kB/1.0 MB", "\r\033[Klevel=WARN msg=retry\n", "[========================] 1.0 MB/1.0 MB", "(1/2)\nverify m ...\n"} {

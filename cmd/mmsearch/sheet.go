@@ -17,7 +17,7 @@ import (
 
 	"mmsearch/encoders/imageproc"
 	"mmsearch/engine"
-	"mmsearch/index"
+	"mmsearch/internal/atomicfile"
 )
 
 func sheetCommand() *command {
@@ -65,7 +65,7 @@ func sheetCommand() *command {
 			if err := sheetTemplate.Execute(&buf, map[string]any{"Queries": sheets, "Thumb": thumb}); err != nil {
 				return err
 			}
-			if err := index.WriteFileAtomic(out, func(w *bufio.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
+			if err := atomicfile.Write(out, 0o644, func(w *bufio.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "wrote %s (%d queries)\n", out, len(sheets))

@@ -22,7 +22,7 @@ type Info struct {
 	// full resolution even when a reduced-resolution decode was used.
 	Width, Height int
 	// Format is the detected format: "jpeg", "png", "gif", "webp", "bmp",
-	// "tiff", "pbm", "pgm" or "ppm".
+	// "tiff", "pbm", "pgm", "ppm", "heic", "avif" or "heif".
 	Format string
 	// Orientation is the JPEG EXIF orientation found in the file, 1..8
 	// (1 when absent or not a JPEG). It has been applied to the pixels

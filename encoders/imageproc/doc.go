@@ -7,7 +7,8 @@
 // photo.jpg is refused with [ErrNotImage]. Supported formats are JPEG, PNG,
 // GIF (first frame), WebP, BMP, TIFF and the PNM family P1–P6 (plain and
 // raw PBM, PGM and PPM with any maxval up to 65535; the PNM decoder lives in
-// this package and is registered with [image.RegisterFormat]).
+// this package and is registered with [image.RegisterFormat]), and HEIC/HEIF
+// and AVIF through libheif (see below).
 //
 // Every decoded image is returned as an *image.NRGBA whose colour channels
 // are 8-bit sRGB: grey, 16-bit, palette, CMYK and YCbCr images are converted
@@ -47,6 +48,23 @@
 // Options.PureGo, uses the standard library's image/jpeg instead (always at
 // full resolution). The cgo build needs the libjpeg-turbo headers (Debian
 // package libjpeg62-turbo-dev).
+//
+// # HEIC, HEIF and AVIF
+//
+// Files whose 'ftyp' box names an image brand (heic, heix, heim, heis, hevc,
+// hevx: Info.Format "heic"; avif, avis: "avif"; the generic mif1, msf1:
+// "heif") are decoded with libheif (cgo, Debian package libheif-dev): the
+// primary image, grids assembled and the container's transformations
+// (irot rotation, imir mirror, clap crop) applied, exactly as libheif's
+// heif_decode_image and heif-convert do. The Exif orientation a HEIC
+// carries beside them is informational and never applied on top. The size
+// read from the header (display size, after transformations) is checked
+// against Options.MaxPixels before decoding. Video brands (isom, mp41,
+// qt, 3gp…) are not registered: such files stay [ErrNotImage]. Builds
+// without libheif (CGO_ENABLED=0, or the tags imageproc_noheif or
+// imageproc_purego) still recognise these files and refuse them with
+// [ErrUnsupported] and "HEIC: this build has no libheif"; [HEIFCompiled]
+// says which build this is.
 //
 // # Preprocessing
 //

@@ -180,6 +180,13 @@ type Reads interface {
 	Model(ctx context.Context) (store.Model, error)
 	Generation(ctx context.Context) (int64, error)
 	Check(ctx context.Context) error
+	CopiesByHash(ctx context.Context, hashes []store.Hash) (map[store.Hash][]store.Copy, error)
+	DuplicateGroups(ctx context.Context) (map[store.Hash][]store.Copy, error)
+	AllCopies(ctx context.Context) (map[store.Hash][]store.Copy, error)
+	HashesOf(ctx context.Context, ids []int64) (map[int64]store.Hash, error)
+	Skipped(ctx context.Context) ([]store.SkippedFile, error)
+	SkippedByKind(ctx context.Context) (map[string]int64, error)
+	CountUnder(ctx context.Context, path string) (int64, error)
 }
 
 // Reads returns the store's read side.
@@ -206,6 +213,13 @@ type Batch struct {
 	Upsert      []store.Item
 	Errors      []store.FileError
 	ClearErrors []string
+	// Skipped records files skipped as not still images; Unskip removes
+	// such records.
+	Skipped []store.SkippedFile
+	Unskip  []string
+	// ForgetUnder removes every item, failure and skip record at or below
+	// these paths (see store.Tx.ForgetUnder).
+	ForgetUnder []string
 }
 
 // Applied reports what Apply did.
@@ -216,6 +230,8 @@ type Applied struct {
 	Deleted int
 	// Cleared is how many of Batch.ClearErrors had a record.
 	Cleared int
+	// Forgotten is what Batch.ForgetUnder removed.
+	Forgotten store.Forgotten
 	// Generation is the store generation the commit left, which the index
 	// now reflects.
 	Generation int64
@@ -269,6 +285,21 @@ func (c *Catalog) Apply(ctx context.Context, b Batch) (out Applied, err error) {
 			return out, fmt.Errorf("catalog: apply: %w", err)
 		}
 	}
+	if len(b.Skipped) > 0 {
+		if err := tx.RecordSkipped(commitCtx, b.Skipped); err != nil {
+			return out, fmt.Errorf("catalog: apply: %w", err)
+		}
+	}
+	if len(b.Unskip) > 0 {
+		if err := tx.DeleteSkipped(commitCtx, b.Unskip); err != nil {
+			return out, fmt.Errorf("catalog: apply: %w", err)
+		}
+	}
+	if len(b.ForgetUnder) > 0 {
+		if out.Forgotten, err = tx.ForgetUnder(commitCtx, b.ForgetUnder); err != nil {
+			return out, fmt.Errorf("catalog: apply: %w", err)
+		}
+	}
 	after, err := tx.CommitGeneration()
 	if err != nil {
 		return out, fmt.Errorf("catalog: apply: %w", err)
@@ -298,7 +329,7 @@ func (c *Catalog) Apply(ctx context.Context, b Batch) (out Applied, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var ierr error
-	for _, id := range b.Delete {
+	for _, id := range append(b.Delete, out.Forgotten.IDs...) {
 		if err := c.idx.Delete(uint64(id)); err != nil && !errors.Is(err, index.ErrNotFound) {
 			ierr = err
 			break
@@ -339,8 +370,31 @@ func (v View) Vector(id int64) ([]float32, error) { return v.idx.Vector(uint64(i
 // Len is the number of indexed items.
 func (v View) Len() int { return v.idx.Len() }
 
+// Searcher is the view's index as a Searcher, for code written against
+// index ids; like the view, it is held still only inside Read.
+func (v View) Searcher() Searcher { return v.idx }
+
 // Generation is the store generation the view reflects.
 func (v View) Generation() int64 { return v.gen }
+
+// Searcher is the read side of the index, for scans too long to hold a
+// view (duplicates): it stays usable while Apply changes the index.
+type Searcher interface {
+	Search(q []float32, k int, opts index.SearchOptions) ([]index.Result, error)
+	Vector(id uint64) ([]float32, error)
+	Len() int
+}
+
+// Current returns the current index's read side after the same refresh as
+// Read, without holding it still: later Applies show through.
+func (c *Catalog) Current(ctx context.Context) (Searcher, error) {
+	if err := c.sync(ctx); err != nil {
+		return nil, err
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.idx, nil
+}
 
 // Read calls fn with a view of the index, loading the index first when
 // needed and picking up other processes' writes (at most once per

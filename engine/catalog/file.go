@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"mmsearch/index"
+	"mmsearch/internal/atomicfile"
 )
 
 // The index file: a header naming what the index was built from, the
@@ -61,7 +62,7 @@ func writeFile(path, backend string, gen int64, fingerprint string, idx index.In
 	if len(fingerprint) > 0xffff || len(backend) > 0xff {
 		return fmt.Errorf("index file: fingerprint or backend name too long")
 	}
-	return index.WriteFileAtomic(path, func(bw *bufio.Writer) error {
+	return atomicfile.Write(path, 0o644, func(bw *bufio.Writer) error {
 		cw := &countingWriter{w: bw, crc: crc32.New(castagnoli)}
 		var b []byte
 		b = append(b, fileMagic...)

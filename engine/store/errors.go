@@ -154,6 +154,8 @@ func (s Status) String() string {
 		return "failed"
 	case StatusRetry:
 		return "retry"
+	case StatusSkipped:
+		return "skipped"
 	}
 	return fmt.Sprintf("status(%d)", int(s))
 }
@@ -165,6 +167,8 @@ type Snapshot struct {
 	Items map[string]State
 	// Errors maps failed paths to their records.
 	Errors map[string]FileError
+	// Skipped maps skipped paths (not still images) to their records.
+	Skipped map[string]SkippedFile
 }
 
 // Snapshot reads the state of every item and failure in one read
@@ -183,9 +187,17 @@ func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: snapshot: %w", err)
 	}
-	snap := &Snapshot{Items: items, Errors: make(map[string]FileError, len(errs))}
+	skipped, err := skippedFiles(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("store: snapshot: %w", err)
+	}
+	snap := &Snapshot{Items: items, Errors: make(map[string]FileError, len(errs)),
+		Skipped: make(map[string]SkippedFile, len(skipped))}
 	for _, e := range errs {
 		snap.Errors[e.Path] = e
+	}
+	for _, f := range skipped {
+		snap.Skipped[f.Path] = f
 	}
 	return snap, nil
 }
@@ -201,6 +213,9 @@ func (s *Snapshot) Check(path string, size, mtimeNs int64) Status {
 			return StatusRetry
 		}
 		return StatusFailed
+	}
+	if sk, ok := s.Skipped[path]; ok && sk.Size == size && sk.MtimeNs == mtimeNs {
+		return StatusSkipped
 	}
 	if st, ok := s.Items[path]; ok {
 		if st.Same(size, mtimeNs) {

@@ -224,6 +224,17 @@ var migrations = []string{
 	// file changing. Older records take the class of their stage.
 	`ALTER TABLE errors ADD COLUMN class TEXT NOT NULL DEFAULT 'content';
 	UPDATE errors SET class = CASE stage WHEN 'decode' THEN 'content' ELSE 'transient' END;`,
+	// Version 3: files that are not still images (videos, sidecars, ...),
+	// skipped rather than failed.
+	`CREATE TABLE skipped (
+		id       INTEGER PRIMARY KEY,
+		path     BLOB    NOT NULL UNIQUE,
+		size     INTEGER NOT NULL,
+		mtime_ns INTEGER NOT NULL,
+		kind     TEXT    NOT NULL,
+		format   TEXT    NOT NULL,
+		at       INTEGER NOT NULL
+	);`,
 }
 
 // SchemaVersion returns the schema version this package writes.

@@ -142,6 +142,13 @@ func (t *Tx) UpsertItems(ctx context.Context, items []Item) ([]int64, error) {
 			return nil, fmt.Errorf("store: upsert item %q: clear error record: %w", it.Path, err)
 		}
 	}
+	paths := make([]string, len(items))
+	for i := range items {
+		paths[i] = items[i].Path
+	}
+	if err := clearSkipped(ctx, t.tx, paths); err != nil {
+		return nil, fmt.Errorf("store: upsert items: %w", err)
+	}
 	t.itemsChanged = true
 	return ids, nil
 }
@@ -207,6 +214,9 @@ func (t *Tx) RecordErrors(ctx context.Context, errs []FileError) error {
 		}
 		if _, err := ins.ExecContext(ctx, []byte(e.Path), e.Size, e.MtimeNs, string(e.Stage), string(class), e.Reason, at); err != nil {
 			return fmt.Errorf("store: record error of %q: %w", e.Path, err)
+		}
+		if err := clearSkipped(ctx, t.tx, []string{e.Path}); err != nil {
+			return fmt.Errorf("store: record errors: %w", err)
 		}
 	}
 	return nil

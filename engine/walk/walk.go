@@ -73,6 +73,10 @@ type Options struct {
 	// purpose and why: ErrNotRegular (a named pipe, socket or device inside
 	// a folder) or ErrExcluded. Nil ignores them.
 	OnSkip func(path string, why error)
+	// Ignore, when set, is asked about every file and folder below a root
+	// (never a root itself; isDir as followed through links): true leaves
+	// the file out, or the folder unwalked, silently (exclude patterns).
+	Ignore func(path string, isDir bool) bool
 }
 
 // RevisitError reports a folder reached a second time. errors.Is matches it
@@ -288,6 +292,9 @@ func (w *walker) dir(path string, fi fs.FileInfo) error {
 				w.report(child, w.statError(child, err))
 				continue
 			}
+			if w.ignored(child, cfi.IsDir()) {
+				continue
+			}
 			switch {
 			case cfi.IsDir():
 				w.linked = append(w.linked, child)
@@ -307,6 +314,9 @@ func (w *walker) dir(path string, fi fs.FileInfo) error {
 				w.report(child, err)
 				continue
 			}
+			if w.ignored(child, true) {
+				continue
+			}
 			if err := w.dir(child, cfi); err != nil {
 				return err
 			}
@@ -317,6 +327,9 @@ func (w *walker) dir(path string, fi fs.FileInfo) error {
 			}
 			if err != nil {
 				w.report(child, err)
+				continue
+			}
+			if w.ignored(child, false) {
 				continue
 			}
 			if err := w.file(child, cfi); err != nil {
@@ -344,6 +357,10 @@ func typeName(m fs.FileMode) string {
 		return "file of unknown type"
 	}
 	return m.String()
+}
+
+func (w *walker) ignored(path string, isDir bool) bool {
+	return w.opts.Ignore != nil && w.opts.Ignore(path, isDir)
 }
 
 // fileID identifies a file on its device.

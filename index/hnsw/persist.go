@@ -288,6 +288,7 @@ func (x *Index) validate(live int) error {
 		}
 	}
 	dead := 0
+	x.labels = make(map[uint64]uint32, live) // sized once: no rehashing while it fills
 	for id := range uint32(n) {
 		if x.isDead(id) {
 			dead++

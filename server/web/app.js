@@ -160,6 +160,12 @@
     const meta = el("div", { class: "meta" },
       el("span", { class: "name", title: hit.path, text: hit.name }),
       el("span", { class: "score", text: "#" + (i + 1) + " · " + hit.score.toFixed(3) + " · " + ref }));
+    // Identical files are one result; say how many other paths it has.
+    const copies = (hit.paths || []).length - 1;
+    if (copies > 0) {
+      meta.append(el("span", { class: "copies", title: hit.paths.join("\n"),
+        text: "+" + copies + (copies === 1 ? " copy" : " copies") }));
+    }
     const add = el("button", { type: "button", class: "use-add", "aria-label": "Use " + ref + " in the query (add)",
       title: "Add " + ref + " to the query", text: "+" });
     add.addEventListener("click", () => useInQuery("+", ref));
