@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"mmsearch/internal/atomicfile"
+	"mmsearch/internal/regfile"
 )
 
 // ManifestFile is the name of a model's manifest inside its folder.
@@ -114,7 +115,7 @@ type TextTower struct {
 // digests and graphs.
 func ReadManifest(dir string) (*Manifest, error) {
 	path := filepath.Join(dir, ManifestFile)
-	f, err := os.Open(path)
+	f, _, err := regfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", dir, err)
 	}
@@ -326,7 +327,7 @@ func (m *Manifest) Fingerprint() string {
 
 // FileSHA256 returns the hex sha256 digest of a file.
 func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	f, _, err := regfile.Open(path)
 	if err != nil {
 		return "", err
 	}

@@ -574,7 +574,7 @@ func TestClassifyFailures(t *testing.T) {
 		t.Helper()
 		done := make(chan error, 1)
 		go func() {
-			_, err := readLimited(path, limit)
+			_, err := readLimited(context.Background(), path, limit)
 			done <- err
 		}()
 		select {

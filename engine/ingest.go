@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -15,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"mmsearch/encoders"
@@ -25,6 +23,7 @@ import (
 	"mmsearch/engine/ignore"
 	"mmsearch/engine/store"
 	"mmsearch/engine/walk"
+	"mmsearch/internal/regfile"
 )
 
 // IngestOptions tunes Library.Ingest.
@@ -340,7 +339,9 @@ func (p *pipeline) runIngest(ctx context.Context) error {
 					results <- decoded{job: j, err: j.fail}
 					continue
 				}
-				results <- p.decode(work, j)
+				if d, ok := p.decode(work, j); ok {
+					results <- d
+				}
 			}
 		}()
 	}
@@ -592,9 +593,10 @@ func (p *pipeline) release(t []float32) {
 }
 
 // decode reads, hashes and preprocesses one file, or finds a stored vector
-// for identical content.
-func (p *pipeline) decode(ctx context.Context, j job) decoded {
-	d := decoded{job: j}
+// for identical content. ok is false when ctx ended first: the file is left
+// for the next run.
+func (p *pipeline) decode(ctx context.Context, j job) (d decoded, ok bool) {
+	d = decoded{job: j}
 	fail := func(stage store.Stage, err error) decoded {
 		d.err = &store.FileError{Path: j.path, Size: j.size, MtimeNs: j.mtimeNs, Stage: stage,
 			Class: classify(stage, err), Reason: err.Error()}
@@ -609,12 +611,15 @@ func (p *pipeline) decode(ctx context.Context, j job) decoded {
 	if r, ok := sniffSkippable(j.path); ok {
 		p.readNs.Add(int64(time.Since(t0)))
 		d.skip = &store.SkippedFile{Path: j.path, Size: j.size, MtimeNs: j.mtimeNs, Kind: string(r.Kind), Format: r.Format}
-		return d
+		return d, true
 	}
-	data, err := readLimited(j.path, p.opt.Image.MaxFileBytes)
+	data, err := readLimited(ctx, j.path, p.opt.Image.MaxFileBytes)
 	p.readNs.Add(int64(time.Since(t0)))
 	if err != nil {
-		return fail(store.StageRead, err)
+		if ctx.Err() != nil {
+			return d, false // stopped while reading: not the file's fault
+		}
+		return fail(store.StageRead, err), true
 	}
 	t0 = time.Now()
 	d.hash = sha256.Sum256(data)
@@ -622,23 +627,26 @@ func (p *pipeline) decode(ctx context.Context, j job) decoded {
 	if it, ok := p.stored(ctx, d.hash); ok {
 		d.reused = it.Vector
 		d.info = imageproc.Info{Width: it.Width, Height: it.Height, Format: it.Format, Bytes: j.size}
-		return d
+		return d, true
 	}
 	t0 = time.Now()
 	d.tensor = p.tensor()
-	d.info, err = imageproc.DecodeTensor(bytes.NewReader(data), j.path, int64(len(data)), p.opt.Image, p.l.model.Manifest.Image.Preprocess(), d.tensor)
+	d.info, err = p.l.decodeTensor(ctx, data, j.path, p.opt.Image, d.tensor)
 	p.prepNs.Add(int64(time.Since(t0)))
 	if err != nil {
 		p.release(d.tensor)
 		d.tensor = nil
+		if ctx.Err() != nil {
+			return d, false // stopped waiting for decode memory: not the file's fault
+		}
 		if errors.Is(err, imageproc.ErrNotImage) && !errors.Is(err, imageproc.ErrEmpty) {
 			if r := filekind.Sniff(data); r.Kind == filekind.Image {
 				err = fmt.Errorf("%w: %s, a format no decoder here handles", imageproc.ErrUnsupported, r.Format)
 			}
 		}
-		return fail(store.StageDecode, err)
+		return fail(store.StageDecode, err), true
 	}
-	return d
+	return d, true
 }
 
 // sniffSkippable reads the first bytes of the file at path and reports
@@ -646,14 +654,11 @@ func (p *pipeline) decode(ctx context.Context, j job) decoded {
 // nor the start of an image format we decode. Anything it cannot open or
 // read, or that is not a regular file, is left to readLimited to report.
 func sniffSkippable(path string) (filekind.Result, bool) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a pipe never blocks it
+	f, _, err := regfile.Open(path) // regular files only: a pipe never blocks it
 	if err != nil {
 		return filekind.Result{}, false
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return filekind.Result{}, false
-	}
 	head := make([]byte, filekind.HeadSize)
 	n, err := io.ReadFull(f, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -667,40 +672,26 @@ func sniffSkippable(path string) (filekind.Result, bool) {
 	return r, true
 }
 
-// readLimited reads a whole file, refusing files over limit bytes (0 = the
-// imageproc default) before reading them.
-func readLimited(path string, limit int64) ([]byte, error) {
+// readLimited reads a whole regular file, refusing files over limit bytes
+// (0 = the imageproc default) before reading them, and anything that is not
+// a regular file (a FIFO put in a file's place) without blocking.
+func readLimited(ctx context.Context, path string, limit int64) ([]byte, error) {
 	if limit <= 0 {
 		limit = imageproc.DefaultMaxFileBytes
 	}
-	// Non-blocking, so that a file replaced by a named pipe since the walk
-	// is refused below instead of waiting for a writer.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("file vanished before it could be read: %w", err)
-		}
-		return nil, err
+	data, err := regfile.ReadFile(ctx, path, limit)
+	var nr *regfile.NotRegularError
+	switch {
+	case err == nil:
+		return data, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("file vanished before it could be read: %w", err)
+	case errors.As(err, &nr):
+		return nil, fmt.Errorf("not a regular file (%s)", regfile.Describe(nr.Mode))
+	case errors.Is(err, regfile.ErrTooLarge):
+		return nil, fmt.Errorf("%w: %w", imageproc.ErrTooLarge, err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
-	}
-	if fi.Size() > limit {
-		return nil, fmt.Errorf("file is %d bytes, over the %d-byte limit: %w", fi.Size(), limit, imageproc.ErrTooLarge)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("file grew over the %d-byte limit while read: %w", limit, imageproc.ErrTooLarge)
-	}
-	return data, nil
+	return nil, err
 }
 
 // unit is what the encoders hand the committer: one batch.

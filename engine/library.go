@@ -23,6 +23,7 @@ import (
 	"mmsearch/engine/store"
 	"mmsearch/index"
 	"mmsearch/index/hnsw"
+	"mmsearch/internal/membudget"
 	"mmsearch/models"
 )
 
@@ -86,7 +87,16 @@ type Options struct {
 	Getenv func(string) string
 	// Logger receives diagnostics (nil = discard).
 	Logger *slog.Logger
+	// DecodeMemory is the memory budget, in bytes, of the image decodes that
+	// run at once, in ingests and queries together (0 = DefaultDecodeMemory).
+	// Each decode holds its estimate (imageproc.TensorMemory) while it runs;
+	// one that needs more than the whole budget runs alone.
+	DecodeMemory int64
 }
+
+// DefaultDecodeMemory is the decode memory budget when Options.DecodeMemory
+// is zero.
+const DefaultDecodeMemory int64 = 256 << 20
 
 // Library is an open library folder. Its methods are safe for concurrent use;
 // searches run while an ingest adds items.
@@ -102,6 +112,8 @@ type Library struct {
 	img       *encoders.ImageEncoder // for queries
 	txt       *encoders.TextEncoder
 	ingestImg *encoders.ImageEncoder // for ingests, threads per inference may differ
+
+	decodeMem *membudget.Budget // shared by all decodes of ingests and queries
 }
 
 // Open opens the library folder dir, creating it when absent (unless
@@ -153,7 +165,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Library, error) {
 	if readOnly {
 		opts.Logger.Info("the library is read-only: searches work, writes are disabled", "library", abs)
 	}
-	l := &Library{dir: abs, opts: opts, log: opts.Logger, cat: cat, store: cat.Reads()}
+	if opts.DecodeMemory <= 0 {
+		opts.DecodeMemory = DefaultDecodeMemory
+	}
+	l := &Library{dir: abs, opts: opts, log: opts.Logger, cat: cat, store: cat.Reads(), decodeMem: membudget.New(opts.DecodeMemory)}
 	if err := l.openModel(ctx); err != nil {
 		cat.Close()
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"mmsearch/engine/query"
 	"mmsearch/engine/store"
 	"mmsearch/index"
+	"mmsearch/internal/regfile"
 )
 
 // Scoring modes.
@@ -85,6 +86,7 @@ type TermInfo struct {
 // SearchResult is the answer to a query.
 type SearchResult struct {
 	Query   string        `json:"query"`
+	ReadAs  string        `json:"read_as"` // how the query was read: query.Query.Describe
 	Terms   []TermInfo    `json:"terms"`
 	Mode    string        `json:"mode"`
 	Results []Result      `json:"results"`
@@ -145,7 +147,7 @@ func (l *Library) Search(ctx context.Context, expr string, opt SearchOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	return &SearchResult{Query: expr, Terms: infos, Mode: modeOf(opt), Results: res, Took: time.Since(start)}, nil
+	return &SearchResult{Query: expr, ReadAs: q.Describe(), Terms: infos, Mode: modeOf(opt), Results: res, Took: time.Since(start)}, nil
 }
 
 // excludeCopies adds to exclude every item with the content of one already
@@ -405,27 +407,33 @@ func (l *Library) resolveTerm(ctx context.Context, t *query.Term, opt SearchOpti
 		if it, err := l.store.ItemByPath(ctx, abs); err == nil {
 			return it.Vector, it.ID, nil // an indexed file: reuse its vector
 		}
-		f, err := os.Open(abs)
+		f, _, err := regfile.Open(abs)
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
+			var nr *regfile.NotRegularError
+			switch {
+			case errors.Is(err, os.ErrNotExist):
 				return nil, 0, t.Errorf("unknown file %s", t.Value)
+			case errors.As(err, &nr) && nr.IsDir():
+				return nil, 0, t.Errorf("%s is a folder, not an image", t.Value)
+			case errors.As(err, &nr):
+				return nil, 0, t.Errorf("%s is %s, not an image file", t.Value, regfile.Describe(nr.Mode))
 			}
 			return nil, 0, t.Errorf("cannot open %s: %v", t.Value, err)
 		}
 		defer f.Close()
-		fi, err := f.Stat()
+		limit := maxImageBytes(opt)
+		data, err := regfile.ReadAll(ctx, io.LimitReader(f, limit+1), t.Value, -1, limit+1)
 		if err != nil {
-			return nil, 0, t.Errorf("cannot read %s: %v", t.Value, err)
-		}
-		if fi.IsDir() {
-			return nil, 0, t.Errorf("%s is a folder, not an image", t.Value)
-		}
-		data, err := io.ReadAll(io.LimitReader(f, maxImageBytes(opt)+1))
-		if err != nil {
+			if ctx.Err() != nil {
+				return nil, 0, fmt.Errorf("%s: %w", t.Value, context.Cause(ctx))
+			}
 			return nil, 0, t.Errorf("cannot read %s: %v", t.Value, err)
 		}
 		v, err := l.embedImage(ctx, bytes.NewReader(data), t.Value, int64(len(data)), opt)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, 0, fmt.Errorf("%s: %w", t.Value, context.Cause(ctx))
+			}
 			return nil, 0, t.Errorf("%v", err)
 		}
 		// A file outside the library may still have copies in it: those are
@@ -440,6 +448,9 @@ func (l *Library) resolveTerm(ctx context.Context, t *query.Term, opt SearchOpti
 		}
 		v, err := l.fetchImage(ctx, t.Value, opt)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, 0, fmt.Errorf("%s: %w", t.Value, context.Cause(ctx))
+			}
 			return nil, 0, t.Errorf("%v", err)
 		}
 		return v, 0, nil
@@ -466,15 +477,24 @@ func maxImageBytes(opt SearchOptions) int64 {
 	return 32 << 20
 }
 
-// embedImage decodes, preprocesses and embeds one image.
+// embedImage reads (honouring ctx), decodes, preprocesses and embeds one
+// image; the decode waits for its share of the library's decode memory.
 func (l *Library) embedImage(ctx context.Context, r io.Reader, name string, size int64, opt SearchOptions) ([]float32, error) {
 	enc, err := l.imageEncoder()
 	if err != nil {
 		return nil, err
 	}
+	limit := maxImageBytes(opt)
+	data, err := regfile.ReadAll(ctx, r, name, size, limit)
+	if errors.Is(err, regfile.ErrTooLarge) {
+		return nil, &imageproc.Error{Name: name, Err: fmt.Errorf("%w: over the %d-byte limit", imageproc.ErrTooLarge, limit)}
+	}
+	if err != nil {
+		return nil, err
+	}
 	dst := make([]float32, enc.TensorLen())
-	iopt := imageproc.Options{MaxFileBytes: maxImageBytes(opt)}
-	if _, err := imageproc.DecodeTensor(r, name, size, iopt, enc.Tower().Preprocess(), dst); err != nil {
+	iopt := imageproc.Options{MaxFileBytes: limit}
+	if _, err := l.decodeTensor(ctx, data, name, iopt, dst); err != nil {
 		return nil, err
 	}
 	vecs, err := enc.EncodeTensors(ctx, dst, 1)

@@ -35,6 +35,7 @@ type Hit struct {
 // SearchResponse is the answer of the search endpoints.
 type SearchResponse struct {
 	Query   string            `json:"query"`
+	ReadAs  string            `json:"read_as,omitempty"` // how the query was read, as `1.0 × item @12 − 1.0 × text "dog"`
 	Mode    string            `json:"mode"`
 	K       int               `json:"k"`
 	Terms   []engine.TermInfo `json:"terms"`
@@ -199,7 +200,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, SearchResponse{
-		Query: res.Query, Mode: res.Mode, K: opt.K, Terms: res.Terms,
+		Query: res.Query, ReadAs: res.ReadAs, Mode: res.Mode, K: opt.K, Terms: res.Terms,
 		Results: s.hits(res.Results), TookMS: ms(res.Took),
 	})
 }

@@ -218,6 +218,16 @@ func TestAPI(t *testing.T) {
 			if res.Mode != "mul" || len(res.Results) != 4 || len(res.Terms) != 3 || res.Terms[1].Coef != -1 {
 				t.Fatalf("response %+v", res)
 			}
+			if want := fmt.Sprintf(`1.0 × item @%d − 1.0 × text "dog" + 1.0 × text "cat"`, id1); res.ReadAs != want {
+				t.Fatalf("read_as %q, want %q", res.ReadAs, want)
+			}
+		}},
+		{name: "unicode minus", path: "/api/search?q=" + url.QueryEscape(fmt.Sprintf("@%d − 0.5:dog", id1)), status: 200, check: func(t *testing.T, rec *httptest.ResponseRecorder) {
+			res := decodeSearch(t, rec)
+			if len(res.Terms) != 2 || res.Terms[0].Kind != "item" || res.Terms[1].Coef != -0.5 || res.Terms[1].Value != "dog" ||
+				res.ReadAs != fmt.Sprintf(`1.0 × item @%d − 0.5 × text "dog"`, id1) {
+				t.Fatalf("response %+v", res)
+			}
 		}},
 		{name: "prefix", path: "/api/search?q=red&k=20&prefix=" + url.QueryEscape(filepath.Join(f.photos, "a")+"/"), status: 200, check: func(t *testing.T, rec *httptest.ResponseRecorder) {
 			res := decodeSearch(t, rec)
@@ -241,6 +251,7 @@ func TestAPI(t *testing.T) {
 		{name: "empty query", path: "/api/search?q=", status: 400, code: CodeBadQuery, check: wantPosition(0, -1, "empty")},
 		{name: "unknown item in query", path: "/api/search?q=" + url.QueryEscape("red - @9999"), status: 400, code: CodeBadQuery, check: wantPosition(6, 5, "no indexed item")},
 		{name: "bad weight", path: "/api/search?q=" + url.QueryEscape("dog + -2:cat"), status: 400, code: CodeBadQuery},
+		{name: "glued operator", path: "/api/search?q=" + url.QueryEscape("red -car"), status: 400, code: CodeBadQuery, check: wantPosition(4, 4, "glued")},
 		{name: "cancel out", path: fmt.Sprintf("/api/search?q=@%d+-+@%d", id1, id1), status: 400, code: CodeBadQuery},
 		{name: "post bad query", method: "POST", path: "/api/search", header: jsonHeader, body: jsonBody(SearchRequest{Q: "cat - "}),
 			status: 400, code: CodeBadQuery, check: wantPosition(4, 1, "")},

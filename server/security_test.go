@@ -123,6 +123,10 @@ func TestPathTraversalRefused(t *testing.T) {
 		{"query item by outside path", "/api/search?q=" + url.QueryEscape("@"+outside), []int{400}},
 		{"query item by dot-dot path", "/api/search?q=" + url.QueryEscape(`@"../../etc/passwd"`), []int{400}},
 		{"post query path", "/api/search?q=" + url.QueryEscape("../"+rel), []int{400}},
+		{"query single-quoted path", "/api/search?q=" + url.QueryEscape("'"+secret+"' - cat"), []int{400}},
+		{"query double-quoted path", "/api/search?q=" + url.QueryEscape(`"`+secret+`"`), []int{400}},
+		{"query file prefix", "/api/search?q=" + url.QueryEscape("file:"+secret), []int{400}},
+		{"query relative file prefix", "/api/search?q=" + url.QueryEscape("file:'"+rel+"'"), []int{400}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,6 +154,14 @@ func TestPathTraversalRefused(t *testing.T) {
 	status, body := rawGet(t, addr, "/api/search?q="+url.QueryEscape("red + ./../x"))
 	if status != 400 || !strings.Contains(body, `"position":6`) || !strings.Contains(body, "not allowed") {
 		t.Fatalf("path term: %d %s", status, body)
+	}
+
+	// So is a quoted path, the same whether or not the file exists.
+	for _, q := range []string{"red − '" + secret + "'", "red − '" + secret + ".none'"} {
+		status, body := rawGet(t, addr, "/api/search?q="+url.QueryEscape(q))
+		if status != 400 || !strings.Contains(body, `"position":8`) || !strings.Contains(body, "not allowed") {
+			t.Fatalf("quoted path term %q: %d %s", q, status, body)
+		}
 	}
 
 	// Following redirects never reaches anything but JSON 404s.

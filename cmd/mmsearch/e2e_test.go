@@ -51,7 +51,14 @@ type result struct {
 
 func run(t *testing.T, args ...string) result {
 	t.Helper()
+	return runIn(t, "", args...)
+}
+
+// runIn is run in the working directory dir ("" for the test's own).
+func runIn(t *testing.T, dir string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(mmsearchBin, args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "MMSEARCH_DATA_DIR="+t.TempDir())
 	return runCmd(t, cmd)
 }

@@ -20,13 +20,23 @@ type libraryFlags struct {
 	library string
 	batch   int
 	verbose bool
+	// decodeMiB is the decode memory budget in MiB (0 = the engine default).
+	decodeMiB int64
 }
+
+// Bounds of --decode-memory, in MiB.
+const (
+	minDecodeMiB = 16
+	maxDecodeMiB = 1 << 20
+)
 
 func (f *libraryFlags) register(fs *flag.FlagSet) {
 	f.runtimeFlags.register(fs)
 	fs.StringVar(&f.library, "library", "", "library folder (default $XDG_DATA_HOME/mmsearch/default)")
 	fs.IntVar(&f.batch, "batch", 0, "images per inference and per transaction (default 32)")
 	fs.BoolVar(&f.verbose, "v", false, "log diagnostics to stderr")
+	fs.Int64Var(&f.decodeMiB, "decode-memory", engine.DefaultDecodeMemory>>20,
+		fmt.Sprintf("MiB that the image decodes running at once may use together; one needing more runs alone (%d..%d)", minDecodeMiB, maxDecodeMiB))
 }
 
 // open opens the library, creating it when it does not exist (index).
@@ -49,6 +59,9 @@ func (f *libraryFlags) openExisting(ctx context.Context, e *env) (*engine.Librar
 }
 
 func (f *libraryFlags) openLibrary(ctx context.Context, e *env, mustExist bool) (*engine.Library, error) {
+	if f.decodeMiB < minDecodeMiB || f.decodeMiB > maxDecodeMiB {
+		return nil, usagef("--decode-memory %d out of range [%d, %d] (MiB)", f.decodeMiB, minDecodeMiB, maxDecodeMiB)
+	}
 	dir := f.library
 	if dir == "" {
 		dir = engine.DefaultLibrary(e.getenv)
@@ -59,14 +72,15 @@ func (f *libraryFlags) openLibrary(ctx context.Context, e *env, mustExist bool) 
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	return engine.Open(ctx, dir, engine.Options{
-		Model:     f.model,
-		Models:    e.models(),
-		Runtime:   f.runtimeOptions(e),
-		Threads:   f.threads,
-		BatchSize: f.batch,
-		Getenv:    e.getenv,
-		Logger:    log,
-		MustExist: mustExist,
+		Model:        f.model,
+		Models:       e.models(),
+		Runtime:      f.runtimeOptions(e),
+		Threads:      f.threads,
+		BatchSize:    f.batch,
+		Getenv:       e.getenv,
+		Logger:       log,
+		DecodeMemory: f.decodeMiB << 20,
+		MustExist:    mustExist,
 	})
 }
 
@@ -255,6 +269,7 @@ func searchCommand() *command {
 					fmt.Fprintln(e.stdout, r.Path)
 				}
 			default:
+				fmt.Fprintf(e.stderr, "query: %s\n", res.ReadAs)
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintf(tw, "RANK\tSCORE\tID\tPATH\n")
 				for i, r := range res.Results {

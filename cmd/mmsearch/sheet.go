@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"html/template"
 	"image/jpeg"
-	"os"
 	"path/filepath"
 
 	"github.com/disintegration/imaging"
@@ -18,7 +17,11 @@ import (
 	"mmsearch/encoders/imageproc"
 	"mmsearch/engine"
 	"mmsearch/internal/atomicfile"
+	"mmsearch/internal/regfile"
 )
+
+// maxSheetInput bounds the size of one 'search --json' output read by sheet.
+const maxSheetInput = 64 << 20
 
 func sheetCommand() *command {
 	var out string
@@ -40,7 +43,7 @@ func sheetCommand() *command {
 			}
 			var sheets []sheetQuery
 			for _, p := range args {
-				b, err := os.ReadFile(p)
+				b, err := regfile.ReadFile(ctx, p, maxSheetInput)
 				if err != nil {
 					return err
 				}

@@ -9,11 +9,12 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
-	"os"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp" // registers WebP
+
+	"mmsearch/internal/regfile"
 )
 
 // Info describes a loaded image.
@@ -30,8 +31,8 @@ type Info struct {
 	Orientation int
 	// Bytes is the size of the encoded file.
 	Bytes int64
-	// Scale is the reduced-resolution divisor the JPEG was decoded with
-	// (2, 4 or 8), or 1 for a full-resolution decode.
+	// Scale is the reduced-resolution divisor the JPEG or PNG was decoded
+	// with (2, 4 or 8), or 1 for a full-resolution decode.
 	Scale int
 }
 
@@ -75,25 +76,23 @@ func Decode(r io.Reader, name string, size int64, opt Options) (*image.NRGBA, In
 	return d.img, d.info, nil
 }
 
-// readFile checks the file's size, then reads it whole.
+// readFile checks that path is a regular file (a FIFO or device named as an
+// image is refused at once instead of blocking) and its size, then reads it
+// whole.
 func readFile(path string, opt Options) ([]byte, error) {
-	f, err := os.Open(path)
+	f, fi, err := regfile.Open(path)
 	if err != nil {
+		var nr *regfile.NotRegularError
+		if errors.As(err, &nr) && nr.IsDir() {
+			return nil, newError(path, "", fmt.Errorf("%w: is a directory", ErrNotImage))
+		}
+		if errors.As(err, &nr) {
+			return nil, newError(path, "", fmt.Errorf("%w: is %s, not a regular file", ErrNotImage, regfile.Describe(nr.Mode)))
+		}
 		return nil, newError(path, "", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, newError(path, "", err)
-	}
-	if st.IsDir() {
-		return nil, newError(path, "", fmt.Errorf("%w: is a directory", ErrNotImage))
-	}
-	size := int64(-1)
-	if st.Mode().IsRegular() {
-		size = st.Size()
-	}
-	return readAll(f, path, size, opt)
+	return readAll(f, path, fi.Size(), opt)
 }
 
 // readAll reads at most opt.maxFileBytes() bytes from r. size, when not
@@ -210,6 +209,20 @@ func decodeBytes(data []byte, name string, opt Options, minSide int) (decoded, e
 		case !errors.Is(err, errTurboFallback):
 			return decoded{}, newError(name, format, err)
 		}
+	}
+	if format == "webp" && webpAnimated(data) {
+		var err error
+		if d.img, d.opaque, err = decodeAnimatedWebP(data); err != nil {
+			return decoded{}, newError(name, format, err)
+		}
+	}
+	if format == "png" {
+		r := reduceFactor(cfg.Width, cfg.Height, minSide)
+		var err error
+		if d.img, d.opaque, err = pngReduce(data, r); err != nil {
+			return decoded{}, newError(name, format, err)
+		}
+		d.info.Scale = r
 	}
 	if d.img == nil {
 		var m image.Image

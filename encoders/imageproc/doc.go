@@ -10,6 +10,11 @@
 // this package and is registered with [image.RegisterFormat]), and HEIC/HEIF
 // and AVIF through libheif (see below).
 //
+// PNGs are decoded by this package, row by row, straight into 8-bit
+// pixels (image/png would first hold the whole image at its own depth: 800
+// MB for a 100-megapixel 16-bit RGBA PNG of under a megabyte). Animated
+// WebPs give their first frame on the animation's canvas.
+//
 // Every decoded image is returned as an *image.NRGBA whose colour channels
 // are 8-bit sRGB: grey, 16-bit, palette, CMYK and YCbCr images are converted
 // (16-bit samples keep their high byte). Alpha, when the file has it, is kept
@@ -65,6 +70,14 @@
 // imageproc_purego) still recognise these files and refuse them with
 // [ErrUnsupported] and "HEIC: this build has no libheif"; [HEIFCompiled]
 // says which build this is.
+//
+// # Memory
+//
+// [TensorMemory] estimates from the header what a decode into a tensor
+// will hold at its peak, so callers can budget concurrent decodes
+// (mmsearch/internal/membudget). For tensors, large PNGs are reduced by 2,
+// 4 or 8 while decoding (averaging blocks, alpha-weighted) with the same
+// rule as the JPEG fast path below, so a 100-megapixel PNG costs a few MB.
 //
 // # Preprocessing
 //

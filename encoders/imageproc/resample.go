@@ -148,11 +148,22 @@ func resampleCrop(src *image.NRGBA, opaque bool, fullW, fullH, reduce int, win w
 	}
 	s := win.size
 	needH, needV := win.rw != w, win.rh != h
-	pix, stride := src.Pix, src.Stride
+	// Rows are premultiplied one at a time as they are read, not as a
+	// copy of the whole image.
+	premul := !opaque && (needH || needV)
 	ch := 3
-	if !opaque && (needH || needV) {
+	var premulRow []uint8
+	if premul {
 		ch = 4
-		pix, stride = premultiply(src), 4*w
+		premulRow = make([]uint8, 4*w)
+	}
+	row := func(y int) []uint8 {
+		in := src.Pix[y*src.Stride : y*src.Stride+4*w]
+		if !premul {
+			return in
+		}
+		premultiplyRow(in, premulRow)
+		return premulRow
 	}
 	var vk kernel
 	first, last := win.y, win.y+s
@@ -165,7 +176,7 @@ func resampleCrop(src *image.NRGBA, opaque bool, fullW, fullH, reduce int, win w
 	if needH {
 		hk := newKernel(w, extW, win.rw, f, win.x, win.x+s)
 		for y := first; y < last; y++ {
-			in := pix[y*stride : y*stride+4*w]
+			in := row(y)
 			out := tmp[(y-first)*rowLen : (y-first+1)*rowLen]
 			if ch == 3 {
 				horizontal3(in, out, hk)
@@ -175,7 +186,7 @@ func resampleCrop(src *image.NRGBA, opaque bool, fullW, fullH, reduce int, win w
 		}
 	} else {
 		for y := first; y < last; y++ {
-			in := pix[y*stride+4*win.x : y*stride+4*(win.x+s)]
+			in := row(y)[4*win.x : 4*(win.x+s)]
 			out := tmp[(y-first)*rowLen : (y-first+1)*rowLen]
 			for x := 0; x < s; x++ {
 				copy(out[x*ch:x*ch+ch], in[4*x:4*x+ch])
@@ -265,23 +276,16 @@ func horizontal4(in, out []uint8, k kernel) {
 	}
 }
 
-// premultiply returns src's pixels premultiplied by alpha the way Pillow's
-// RGBA→RGBa conversion rounds.
-func premultiply(src *image.NRGBA) []uint8 {
-	w, h := src.Rect.Dx(), src.Rect.Dy()
-	out := make([]uint8, 4*w*h)
-	for y := 0; y < h; y++ {
-		in := src.Pix[y*src.Stride : y*src.Stride+4*w]
-		o := out[4*w*y : 4*w*(y+1)]
-		for x := 0; x < 4*w; x += 4 {
-			a := uint32(in[x+3])
-			o[x] = uint8(muldiv255(uint32(in[x]), a))
-			o[x+1] = uint8(muldiv255(uint32(in[x+1]), a))
-			o[x+2] = uint8(muldiv255(uint32(in[x+2]), a))
-			o[x+3] = in[x+3]
-		}
+// premultiplyRow writes a row of NRGBA pixels premultiplied by alpha, the
+// way Pillow's RGBA→RGBa conversion rounds, into out.
+func premultiplyRow(in, out []uint8) {
+	for x := 0; x+3 < len(in); x += 4 {
+		a := uint32(in[x+3])
+		out[x] = uint8(muldiv255(uint32(in[x]), a))
+		out[x+1] = uint8(muldiv255(uint32(in[x+1]), a))
+		out[x+2] = uint8(muldiv255(uint32(in[x+2]), a))
+		out[x+3] = in[x+3]
 	}
-	return out
 }
 
 // unpremulPIL is Pillow's RGBa→RGBA for one channel: 255·c/a truncated, clipped.

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"mmsearch/internal/regfile"
 )
 
 const (
@@ -74,7 +76,7 @@ func exists(path string) bool {
 
 // readFile reads a whole file of at most maxFileSize bytes.
 func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, _, err := regfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
@@ -99,7 +101,7 @@ func readLimited(r io.Reader) ([]byte, error) {
 
 // LoadCLIPGzip loads OpenAI CLIP's bpe_simple_vocab_16e6.txt.gz.
 func LoadCLIPGzip(path string) (*Tokenizer, error) {
-	f, err := os.Open(path)
+	f, _, err := regfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}

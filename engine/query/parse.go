@@ -1,6 +1,7 @@
 package query
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -28,26 +29,26 @@ func Parse(input string, opts Options) (*Query, error) {
 
 	sign := float32(1)
 	opPos := -1     // position of a pending operator, -1 when none
+	opLen := 0      // its length in bytes
 	needOp := false // a term was just read: the next token must be an operator
 	for {
 		p.skipSpace()
 		if p.i >= len(p.in) {
 			break
 		}
-		if p.isOpAt(p.i) {
+		if s, n := p.opAt(p.i); n > 0 {
 			if opPos >= 0 {
-				return nil, p.errf(p.i, 1, "two operators in a row: '%c' after '%c'", p.in[p.i], p.in[opPos])
+				return nil, p.errf(p.i, n, "two operators in a row: '%s' after '%s'", p.in[p.i:p.i+n], p.in[opPos:opPos+opLen])
 			}
-			opPos = p.i
-			sign = 1
-			if p.in[p.i] == '-' {
-				sign = -1
-			}
-			p.i++
+			opPos, opLen, sign = p.i, n, s
+			p.i += n
 			needOp = false
 			continue
 		}
 		if needOp {
+			if err := p.gluedOp(p.i); err != nil {
+				return nil, err
+			}
 			return nil, p.errf(p.i, p.tokenEnd(p.i)-p.i, "missing '+' or '-' before %q", p.in[p.i:p.tokenEnd(p.i)])
 		}
 		if len(q.Terms) == maxTerms {
@@ -64,7 +65,7 @@ func Parse(input string, opts Options) (*Query, error) {
 		sign, opPos, needOp = 1, -1, true
 	}
 	if opPos >= 0 {
-		return nil, p.errf(opPos, 1, "dangling '%c' operator: no term after it", p.in[opPos])
+		return nil, p.errf(opPos, opLen, "dangling '%s' operator: no term after it", p.in[opPos:opPos+opLen])
 	}
 	if len(q.Terms) == 0 {
 		return nil, p.errf(0, len(input), "empty query")
@@ -113,9 +114,62 @@ func (p *parser) skipSpace() {
 	}
 }
 
+// opRune returns the sign of an operator character at i in s and its length
+// in bytes, or 0, 0 when there is none. Besides '+' and '-' the Unicode
+// minus sign, en and em dashes and the full-width plus and minus are
+// operators, so that "A − B" pasted from a page or typed by an input method
+// reads as it looks.
+func opRune(s string, i int) (float32, int) {
+	if i >= len(s) {
+		return 0, 0
+	}
+	switch s[i] {
+	case '+':
+		return 1, 1
+	case '-':
+		return -1, 1
+	}
+	if s[i] < utf8.RuneSelf {
+		return 0, 0
+	}
+	r, n := utf8.DecodeRuneInString(s[i:])
+	switch r {
+	case '\u2212', '\u2013', '\u2014', '\uFF0D': // − – — －
+		return -1, n
+	case '\uFF0B': // ＋
+		return 1, n
+	}
+	return 0, 0
+}
+
+// opAt returns the sign and length of a standalone operator (one with
+// whitespace or the end of the input after it) starting at i, or 0, 0.
+func (p *parser) opAt(i int) (float32, int) {
+	s, n := opRune(p.in, i)
+	if n == 0 || !p.boundaryAt(i+n) {
+		return 0, 0
+	}
+	return s, n
+}
+
 // isOpAt reports whether a standalone operator starts at i (a token start).
 func (p *parser) isOpAt(i int) bool {
-	return i < len(p.in) && (p.in[i] == '+' || p.in[i] == '-') && p.boundaryAt(i+1)
+	_, n := p.opAt(i)
+	return n > 0
+}
+
+// gluedOp returns an error when the word at i starts with an operator
+// character glued to more text ("-dog"): such a word is neither an operator
+// nor plain text that the user is likely to mean, so it is refused rather
+// than read either way.
+func (p *parser) gluedOp(i int) error {
+	_, n := opRune(p.in, i)
+	if n == 0 || p.boundaryAt(i+n) {
+		return nil
+	}
+	end := p.tokenEnd(i)
+	op, rest := p.in[i:i+n], p.in[i+n:end]
+	return p.errf(i, end-i, "operator '%s' glued to %q: put spaces around it to use it as an operator (\"%s %s\"), or quote the words to search for them as text", op, rest, op, rest)
 }
 
 // tokenEnd returns the end of the whitespace-delimited token starting at i.
@@ -198,6 +252,32 @@ func (p *parser) parseWeight(text string, pos int) (float32, error) {
 
 var pathPrefixes = []string{"./", "../", "/", "~/"}
 
+// looksLikePath reports whether a quoted string names a file: it starts
+// with one of pathPrefixes.
+func looksLikePath(s string) bool { return hasAnyPrefix(s, pathPrefixes) }
+
+// hasFilePrefix reports whether s starts with the explicit "file:" prefix
+// (any case) that is not a file:// URL.
+func hasFilePrefix(s string) bool {
+	return hasPrefixFold(s, "file:") && !hasPrefixFold(s, "file://")
+}
+
+// imageExts are the file name endings that make a bare word look like a
+// file name ("cat.jpg"), which is refused as text.
+var imageExts = []string{".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".avif",
+	".tif", ".tiff", ".bmp", ".pgm", ".pnm", ".ppm"}
+
+// imageFileName reports whether word ends in an image file extension after
+// at least one other character.
+func imageFileName(word string) bool {
+	for _, ext := range imageExts {
+		if len(word) > len(ext) && hasPrefixFold(word[len(word)-len(ext):], ext) {
+			return true
+		}
+	}
+	return false
+}
+
 // suspicious reports whether a word inside a text term looks like the start
 // of another atom, which means an operator was forgotten.
 func suspicious(word string) bool {
@@ -207,13 +287,19 @@ func suspicious(word string) bool {
 	if strings.HasPrefix(word, `"`) || strings.HasPrefix(word, `@"`) {
 		return true
 	}
+	if strings.HasPrefix(word, "'") && (looksLikePath(word[1:]) || hasFilePrefix(word[1:])) {
+		return true
+	}
+	if len(word) > 1 && word[0] == '@' && word[1] >= '0' && word[1] <= '9' {
+		return true
+	}
 	for _, pre := range []string{"./", "../", "~/"} {
 		if strings.HasPrefix(word, pre) {
 			return true
 		}
 	}
-	for _, pre := range []string{"file://", "http://", "https://"} {
-		if hasPrefixFold(word, pre) {
+	for _, pre := range []string{"file:", "http://", "https://"} {
+		if hasPrefixFold(word, pre) && len(word) > len(pre) {
 			return true
 		}
 	}
@@ -244,18 +330,25 @@ func (p *parser) term() (Term, error) {
 			return t, p.errf(j, n+1-j, "bad weight %q: a weight has no sign; the sign comes from a separate '+' or '-' operator", p.in[j:n+1])
 		}
 	}
+	if err := p.gluedOp(j); err != nil {
+		return t, err
+	}
 
 	var end int
 	var err error
 	switch {
 	case p.in[j] == '"':
 		end, err = p.quotedText(&t, j, hasWeight)
+	case p.in[j] == '\'':
+		end, err = p.singleQuoted(&t, j, hasWeight)
 	case p.in[j] == '@':
 		end, err = p.item(&t, j)
 	case hasPrefixFold(p.in[j:], "http://") || hasPrefixFold(p.in[j:], "https://"):
 		end, err = p.webURL(&t, j)
 	case hasPrefixFold(p.in[j:], "file://"):
 		end, err = p.fileURL(&t, j)
+	case hasFilePrefix(p.in[j:]):
+		end, err = p.filePrefix(&t, j)
 	case hasAnyPrefix(p.in[j:], pathPrefixes):
 		end, err = p.path(&t, j)
 	default:
@@ -278,20 +371,31 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 	return false
 }
 
-// quoted reads a quoted string whose opening quote is at i and returns its
-// unescaped contents and the offset after the closing quote.
+const msgUnterminated = "unterminated quote"
+
+// quoted reads a quoted string whose opening quote (" or ') is at i and
+// returns its unescaped contents and the offset after the closing quote.
+// A double-quoted string ends at the first unescaped '"', which must be
+// followed by whitespace or the end of the input. A single-quoted string
+// ends at the first unescaped '\” so followed, so that apostrophes inside
+// words ('dog's toy') need no escape.
 func (p *parser) quoted(i int) (string, int, error) {
+	q := p.in[i]
 	var b strings.Builder
 	for j := i + 1; j < len(p.in); j++ {
 		switch c := p.in[j]; c {
-		case '"':
+		case q:
 			if !p.boundaryAt(j + 1) {
+				if q == '\'' {
+					b.WriteByte(c)
+					continue
+				}
 				e := p.tokenEnd(j + 1)
 				return "", 0, p.errf(j+1, e-j-1, "unexpected %q after closing quote (put a space and an operator between terms)", p.in[j+1:e])
 			}
 			return b.String(), j + 1, nil
 		case '\\':
-			if j+1 < len(p.in) && (p.in[j+1] == '"' || p.in[j+1] == '\\') {
+			if j+1 < len(p.in) && (p.in[j+1] == q || p.in[j+1] == '\\') {
 				j++
 				b.WriteByte(p.in[j])
 				continue
@@ -301,7 +405,7 @@ func (p *parser) quoted(i int) (string, int, error) {
 			b.WriteByte(c)
 		}
 	}
-	return "", 0, p.errf(i, 1, "unterminated quote")
+	return "", 0, p.errf(i, 1, msgUnterminated)
 }
 
 func (p *parser) quotedText(t *Term, i int, hasWeight bool) (int, error) {
@@ -325,10 +429,82 @@ func (p *parser) quotedText(t *Term, i int, hasWeight bool) (int, error) {
 			t.Weight, text = w, rest
 		}
 	}
+	t.Quoted = true
+	if looksLikePath(text) {
+		if err := p.setPath(t, text, i+1); err != nil {
+			return 0, err
+		}
+		return end, nil
+	}
 	if !utf8.ValidString(text) {
 		return 0, p.errf(i, end-i, "text is not valid UTF-8")
 	}
-	t.Kind, t.Value, t.Quoted = Text, text, true
+	t.Kind, t.Value = Text, text
+	return end, nil
+}
+
+// singleQuoted reads a term starting with '\”. A closed single-quoted
+// string is read like a double-quoted one. An unclosed one is an error when
+// it starts like a path ('./a b.jpg) and the start of bare text otherwise
+// ('90s fashion).
+func (p *parser) singleQuoted(t *Term, i int, hasWeight bool) (int, error) {
+	end, err := p.quotedText(t, i, hasWeight)
+	if err == nil {
+		return end, nil
+	}
+	var se *SyntaxError
+	if errors.As(err, &se) && se.Msg == msgUnterminated && !looksLikePath(p.in[i+1:]) && !hasFilePrefix(p.in[i+1:]) {
+		*t = Term{Weight: t.Weight, Pos: t.Pos}
+		return p.bareText(t, i)
+	}
+	return 0, err
+}
+
+// setPath makes t a path term for v, whose first byte is at pos in the
+// input: "~/" is expanded and NUL bytes are refused.
+func (p *parser) setPath(t *Term, v string, pos int) error {
+	if k := strings.IndexByte(v, 0); k >= 0 {
+		return p.errf(pos, 1, "path contains a NUL byte")
+	}
+	if strings.HasPrefix(v, "~/") {
+		if p.home == "" {
+			return p.errf(pos, 1, "cannot expand '~': no home directory is known")
+		}
+		v = strings.TrimRight(p.home, "/") + v[1:]
+	}
+	t.Kind, t.Value = Path, v
+	return nil
+}
+
+// filePrefix reads "file:" followed by a quoted or bare path, which may be
+// relative without "./" (file:cat.jpg). A bare path runs to the next
+// operator, like other paths.
+func (p *parser) filePrefix(t *Term, at int) (int, error) {
+	i := at + len("file:")
+	if p.boundaryAt(i) {
+		return 0, p.errf(at, i-at, "'file:' must be followed by a path, as in file:cat.jpg or file:'a b.jpg'")
+	}
+	var v string
+	var end int
+	if c := p.in[i]; c == '"' || c == '\'' {
+		var err error
+		if v, end, err = p.quoted(i); err != nil {
+			return 0, err
+		}
+		t.Quoted = true
+	} else {
+		end = p.runEnd(i, nil)
+		v = p.in[i:end]
+	}
+	if v == "" {
+		return 0, p.errf(at, end-at, "empty path after 'file:'")
+	}
+	if k := strings.IndexByte(v, 0); k >= 0 {
+		return 0, p.errf(at, end-at, "path contains a NUL byte")
+	}
+	if err := p.setPath(t, v, at); err != nil {
+		return 0, err
+	}
 	return end, nil
 }
 
@@ -431,18 +607,31 @@ func (p *parser) path(t *Term, i int) (int, error) {
 	if k := strings.IndexByte(v, 0); k >= 0 {
 		return 0, p.errf(i+k, 1, "path contains a NUL byte")
 	}
-	if strings.HasPrefix(v, "~/") {
-		if p.home == "" {
-			return 0, p.errf(i, 1, "cannot expand '~': no home directory is known")
-		}
-		v = strings.TrimRight(p.home, "/") + v[1:]
+	if err := p.setPath(t, v, i); err != nil {
+		return 0, err
 	}
-	t.Kind, t.Value = Path, v
 	return end, nil
 }
 
+// bareText reads unquoted words up to the next operator. A word with an
+// operator glued to its front ("-dog") or one that reads as an image file
+// name ("cat.jpg") is refused: the user almost certainly meant an operator
+// or a file, and silently searching for the text would hide that.
 func (p *parser) bareText(t *Term, i int) (int, error) {
 	end := p.runEnd(i, suspicious)
+	for w := i; w < end; {
+		e := p.tokenEnd(w)
+		if err := p.gluedOp(w); err != nil {
+			return 0, err
+		}
+		if word := p.in[w:e]; imageFileName(word) {
+			return 0, p.errf(w, e-w, "%q looks like a file name: write ./%s or file:%s for the image, or quote it (\"%s\") to search for the text", word, word, word, word)
+		}
+		w = e
+		for w < end && p.spaceAt(w) > 0 {
+			w += p.spaceAt(w)
+		}
+	}
 	text := strings.Join(strings.FieldsFunc(p.in[i:end], unicode.IsSpace), " ")
 	if !utf8.ValidString(text) {
 		return 0, p.errf(i, end-i, "text is not valid UTF-8")

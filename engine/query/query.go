@@ -3,15 +3,24 @@
 // Grammar:
 //
 //	expr  := [ op ] term { op term }
-//	op    := '+' | '-'                      (a token of its own)
+//	op    := '+' | '-' | '−' | '–' | '—' | '－' | '＋'   (a token of its own)
 //	term  := [ weight ':' ] atom
-//	atom  := "quoted text" | bare words | ./path | ../path | ~/path | /abs/path
-//	       | file://url | http(s)://url | @ITEM
+//	atom  := "quoted text" | 'quoted text' | bare words
+//	       | ./path | ../path | ~/path | /abs/path | "./quoted path" | './quoted path'
+//	       | file:path | file:"path" | file:'path' | file://url | http(s)://url | @ITEM
 //
 // Rules, in the order they matter:
 //
-//   - Operators are tokens of their own: a '+' or '-' with whitespace (or the
-//     start or end of the query) on both sides. "t-shirt" and "a+b" are words.
+//   - Operators are tokens of their own: an operator character with
+//     whitespace (or the start or end of the query) on both sides. Besides
+//     '+' and '-', U+2212 '−' (minus sign), U+2013 '–' (en dash), U+2014 '—'
+//     (em dash) and the full-width U+FF0D '－' subtract and U+FF0B '＋' adds.
+//     "t-shirt" and "a+b" are words.
+//   - An operator glued to the front of a word ("cat -dog", "-2", "a -- b")
+//     is an error pointing at the word: it is refused rather than guessed,
+//     since "cat -dog" silently read as the text "cat -dog" hides a mistake.
+//     Spaces make it an operator ("cat - dog"), quotes make it text
+//     ("\"cat -dog\"").
 //   - A leading operator is allowed: "- dog + cat" makes the first term
 //     negative; "+ dog" is the same as "dog". A query may consist of negative
 //     terms only; whether that is useful is for the caller to decide.
@@ -23,15 +32,27 @@
 //     the text "re:zero". The sign of a term comes from its operator, never from
 //     its weight, so "-2:dog" is refused. A weight must be positive and finite
 //     and must be followed directly by its atom: "2:" or "2: dog" is an error.
-//   - "quoted text" is always text, never a path. Inside quotes \" stands for
-//     a quote and \\ for a backslash; any other backslash is kept as is. A
+//   - Quoted strings use double or single quotes. Inside double quotes \"
+//     stands for a quote and \\ for a backslash; inside single quotes \' and
+//     \\ do, and a single quote not followed by whitespace or the end is an
+//     apostrophe ('dog's toy'). A single quote that is never closed starts
+//     bare text ('90s fashion) unless what follows looks like a path. A
 //     weight may be written inside the quotes as rclip does ("2:golden
 //     retriever"); with a weight outside the quotes the inside is taken
 //     literally, so 1:"2:00 pm" is the text "2:00 pm" with weight 1.
+//   - A quoted string whose contents start with "./", "../", "/" or "~/" is a
+//     path, spaces and all ('./camera roll/cat.jpg'); any other quoted
+//     string is text. Whether the file exists is the caller's check, so a
+//     quoted path that names nothing is an error there, never text.
+//   - "file:" (any case, not followed by "//") makes the rest a path, also a
+//     relative one without "./": file:cat.jpg, file:'a b.jpg'.
 //   - A term whose first word starts with "./", "../", "/", "~/" or "file://"
 //     is a path. Like rclip, a path runs to the next operator and keeps its
 //     inner whitespace exactly, so "./my photo.jpg - dog" works. "~/" is
 //     expanded with [Options.Home]. A path may hold any bytes but NUL.
+//   - A bare word ending in an image file extension (cat.jpg, IMG_1.HEIC) is
+//     an error, not text: write ./cat.jpg or file:cat.jpg for the file, or
+//     "cat.jpg" in quotes for the text.
 //   - A term starting with "http://" or "https://" is a URL; it must be one
 //     word.
 //   - "@123" names an indexed item by id; "@some/path" and "@\"a path\"" name
@@ -39,8 +60,9 @@
 //     to the next operator ("@12 dog" is the path "12 dog"). A quoted item is
 //     always a path, so "@\"123\"" is the item whose path is "123".
 //   - Inside a text term, a later word that starts with "./", "../", "~/",
-//     "file://", "http://", "https://" or a quote is refused with "missing
-//     operator": it almost always means a forgotten '+' or '-'.
+//     "file:", "http://", "https://", "@" and a digit, a double quote or a
+//     single quote and a path is refused with "missing operator": it almost
+//     always means a forgotten '+' or '-'.
 //   - Text and URLs must be valid UTF-8. A query is at most
 //     [DefaultMaxBytes] long and has at most [DefaultMaxTerms] terms unless
 //     [Options] says otherwise.
@@ -54,6 +76,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Default limits used when [Options] leaves them zero.
@@ -106,7 +130,8 @@ type Term struct {
 	Value string
 	// ItemID is the id of an item written as "@123"; 0 otherwise.
 	ItemID int64
-	// Quoted reports whether the atom was written in double quotes.
+	// Quoted reports whether the atom was written in quotes (double or
+	// single, a quoted path or file:"path" included).
 	Quoted bool
 	// Pos is the byte offset of the term in the input, weight included.
 	Pos int
@@ -174,6 +199,8 @@ func (q *Query) String() string {
 			} else {
 				writeQuoted(&b, t.Value)
 			}
+		case URL:
+			b.WriteString(t.Value)
 		default:
 			writePath(&b, t.Value)
 		}
@@ -204,11 +231,76 @@ func writePath(b *strings.Builder, v string) {
 		}
 	}
 	if !strings.HasPrefix(v, "/") {
-		b.WriteString(v) // cannot happen for a path the parser made
+		// A relative path without "./" (file:cat.jpg) or one holding an
+		// operator word ('./a - b.jpg').
+		b.WriteString("file:")
+		writeQuoted(b, v)
 		return
 	}
 	u := url.URL{Scheme: "file", Path: v}
 	b.WriteString(u.String())
+}
+
+// Describe returns how the query was read, one "COEF × KIND VALUE" per term
+// joined by " + " and " − ", as in
+//
+//	1.0 × image ./a.jpg − 1.0 × text "cat"
+//
+// Paths are shown after "~/" expansion, texts and unusual paths quoted.
+func (q *Query) Describe() string {
+	var b strings.Builder
+	for i := range q.Terms {
+		t := &q.Terms[i]
+		switch {
+		case i == 0 && t.Sign < 0:
+			b.WriteString("−")
+		case i > 0 && t.Sign < 0:
+			b.WriteString(" − ")
+		case i > 0:
+			b.WriteString(" + ")
+		}
+		w := strconv.FormatFloat(float64(t.Weight), 'f', -1, 32)
+		if !strings.ContainsAny(w, ".e") {
+			w += ".0"
+		}
+		b.WriteString(w)
+		b.WriteString(" × ")
+		switch t.Kind {
+		case Text:
+			b.WriteString("text ")
+			b.WriteString(strconv.Quote(t.Value))
+		case Path, URL:
+			b.WriteString("image ")
+			b.WriteString(showPath(t.Value))
+		case Item:
+			b.WriteString("item @")
+			if t.ItemID > 0 {
+				b.WriteString(strconv.FormatInt(t.ItemID, 10))
+			} else {
+				b.WriteString(showPath(t.Value))
+			}
+		default:
+			b.WriteString(t.Kind.String())
+		}
+	}
+	return b.String()
+}
+
+// showPath shows a path bare when it is plain printable text without
+// spaces or quotes, in single quotes when it only has spaces, and as a Go
+// string literal otherwise (control characters, invalid UTF-8).
+func showPath(v string) string {
+	plain := utf8.ValidString(v) && strings.IndexFunc(v, func(r rune) bool {
+		return !unicode.IsPrint(r) && r != ' '
+	}) < 0 && !strings.ContainsAny(v, `'"\`)
+	switch {
+	case plain && !strings.Contains(v, " "):
+		return v
+	case plain:
+		return "'" + v + "'"
+	default:
+		return strconv.Quote(v)
+	}
 }
 
 // hasWeightPrefix reports whether s starts with something the parser would

@@ -63,9 +63,6 @@ func TestParse(t *testing.T) {
 		}},
 		{"hyphen inside a word", "t-shirt", []tw{{1, 1, Text, "t-shirt", 0, 0, 7, false}}},
 		{"plus inside a word", "a+b", []tw{{1, 1, Text, "a+b", 0, 0, 3, false}}},
-		{"operator glued to a word is text", "dog -cat", []tw{{1, 1, Text, "dog -cat", 0, 0, 8, false}}},
-		{"signed number word", "-2", []tw{{1, 1, Text, "-2", 0, 0, 2, false}}},
-		{"doubled operator is a word", "a -- b", []tw{{1, 1, Text, "a -- b", 0, 0, 6, false}}},
 		{"leading minus", "- dog + cat", []tw{
 			{-1, 1, Text, "dog", 0, 2, 3, false},
 			{1, 1, Text, "cat", 0, 8, 3, false},
@@ -89,7 +86,7 @@ func TestParse(t *testing.T) {
 		{"weight inside a text run is text", "golden 2:retriever", []tw{{1, 1, Text, "golden 2:retriever", 0, 0, 18, false}}},
 		{"escapes", `"say \"hi\" \\ now"`, []tw{{1, 1, Text, `say "hi" \ now`, 0, 0, 19, true}}},
 		{"unknown escape kept", `"C:\dir"`, []tw{{1, 1, Text, `C:\dir`, 0, 0, 8, true}}},
-		{"quoted path is text", `"./dog.jpg"`, []tw{{1, 1, Text, "./dog.jpg", 0, 0, 11, true}}},
+		{"quoted path is a path", `"./dog.jpg"`, []tw{{1, 1, Path, "./dog.jpg", 0, 0, 11, true}}},
 		{"quote inside a word", `12" record`, []tw{{1, 1, Text, `12" record`, 0, 0, 10, false}}},
 		{"item id", "@123", []tw{{1, 1, Item, "", 123, 0, 4, false}}},
 		{"weighted item", "3:@12 - cat", []tw{
@@ -134,6 +131,75 @@ func TestParse(t *testing.T) {
 			{1, 1, Text, "dog", 0, 0, 3, false},
 			{-1, 1, Text, "cat", 0, 8, 3, false},
 		}},
+		// Unicode operators (issue 13): −, –, —, full-width － and ＋.
+		{"unicode minus after an item", `@394 − "cow" + "panda"`, []tw{
+			{1, 1, Item, "", 394, 0, 4, false},
+			{-1, 1, Text, "cow", 0, 9, 5, true},
+			{1, 1, Text, "panda", 0, 17, 7, true},
+		}},
+		{"en dash", "cat – dog", []tw{
+			{1, 1, Text, "cat", 0, 0, 3, false},
+			{-1, 1, Text, "dog", 0, 8, 3, false},
+		}},
+		{"em dash", "cat — dog", []tw{
+			{1, 1, Text, "cat", 0, 0, 3, false},
+			{-1, 1, Text, "dog", 0, 8, 3, false},
+		}},
+		{"full-width plus and minus", "犬 ＋ 猫 － 鳥", []tw{
+			{1, 1, Text, "犬", 0, 0, 3, false},
+			{1, 1, Text, "猫", 0, 8, 3, false},
+			{-1, 1, Text, "鳥", 0, 16, 3, false},
+		}},
+		{"leading unicode minus", "− dog", []tw{{-1, 1, Text, "dog", 0, 4, 3, false}}},
+		{"unicode minus inside a word", "a−b", []tw{{1, 1, Text, "a−b", 0, 0, 5, false}}},
+		{"path ends at a unicode minus", "./a b.jpg − cat", []tw{
+			{1, 1, Path, "./a b.jpg", 0, 0, 9, false},
+			{-1, 1, Text, "cat", 0, 14, 3, false},
+		}},
+		// Quoted paths and the file: prefix.
+		{"single-quoted path with spaces", `'./camera roll/cat.jpg' - "cat"`, []tw{
+			{1, 1, Path, "./camera roll/cat.jpg", 0, 0, 23, true},
+			{-1, 1, Text, "cat", 0, 26, 5, true},
+		}},
+		{"double-quoted path with spaces", `"./a b.jpg" + dog`, []tw{
+			{1, 1, Path, "./a b.jpg", 0, 0, 11, true},
+			{1, 1, Text, "dog", 0, 14, 3, false},
+		}},
+		{"quoted absolute path keeps an operator word", `"/x/a - b.jpg"`, []tw{{1, 1, Path, "/x/a - b.jpg", 0, 0, 14, true}}},
+		{"quoted parent path", `'../up one.jpg'`, []tw{{1, 1, Path, "../up one.jpg", 0, 0, 15, true}}},
+		{"quoted home path", `'~/a b.jpg'`, []tw{{1, 1, Path, home + "/a b.jpg", 0, 0, 11, true}}},
+		{"weighted single-quoted path", `0.5:'./a b.jpg'`, []tw{{1, 0.5, Path, "./a b.jpg", 0, 0, 15, true}}},
+		{"inner weight then quoted path", `"2:./a.jpg"`, []tw{{1, 2, Path, "./a.jpg", 0, 0, 11, true}}},
+		{"escaped apostrophe in a single-quoted path", `'./it\'s.jpg'`, []tw{{1, 1, Path, "./it's.jpg", 0, 0, 13, true}}},
+		{"apostrophe inside single quotes", `'./dog's toy.jpg'`, []tw{{1, 1, Path, "./dog's toy.jpg", 0, 0, 17, true}}},
+		{"single-quoted text", `'golden retriever' + cat`, []tw{
+			{1, 1, Text, "golden retriever", 0, 0, 18, true},
+			{1, 1, Text, "cat", 0, 21, 3, false},
+		}},
+		{"unclosed apostrophe is text", `'90s fashion - cat`, []tw{
+			{1, 1, Text, "'90s fashion", 0, 0, 12, false},
+			{-1, 1, Text, "cat", 0, 15, 3, false},
+		}},
+		{"apostrophes inside text", `rock 'n' roll`, []tw{{1, 1, Text, "rock 'n' roll", 0, 0, 13, false}}},
+		{"quoted file name without a prefix is text", `"cat.jpg"`, []tw{{1, 1, Text, "cat.jpg", 0, 0, 9, true}}},
+		{"quoted text starting with a space is text", `" ./x"`, []tw{{1, 1, Text, " ./x", 0, 0, 6, true}}},
+		{"file prefix", "file:cat.jpg", []tw{{1, 1, Path, "cat.jpg", 0, 0, 12, false}}},
+		{"file prefix runs to the operator", "file:my cat.jpg - dog", []tw{
+			{1, 1, Path, "my cat.jpg", 0, 0, 15, false},
+			{-1, 1, Text, "dog", 0, 18, 3, false},
+		}},
+		{"file prefix with single quotes", `file:'a b.jpg' + x`, []tw{
+			{1, 1, Path, "a b.jpg", 0, 0, 14, true},
+			{1, 1, Text, "x", 0, 17, 1, false},
+		}},
+		{"upper-case file prefix with double quotes", `FILE:"x - y.png"`, []tw{{1, 1, Path, "x - y.png", 0, 0, 16, true}}},
+		{"weighted file prefix", "cat - 2:file:a.png", []tw{
+			{1, 1, Text, "cat", 0, 0, 3, false},
+			{-1, 2, Path, "a.png", 0, 6, 12, false},
+		}},
+		{"file prefix with home", "file:~/a.jpg", []tw{{1, 1, Path, home + "/a.jpg", 0, 0, 12, false}}},
+		{"file prefix absolute", "file:/abs/a.jpg", []tw{{1, 1, Path, "/abs/a.jpg", 0, 0, 15, false}}},
+		{"word with colon is not a file prefix", "profile:x", []tw{{1, 1, Text, "profile:x", 0, 0, 9, false}}},
 		{"item path runs to the operator", "@12 dog - x", []tw{
 			{1, 1, Item, "12 dog", 0, 0, 7, false},
 			{-1, 1, Text, "x", 0, 10, 1, false},
@@ -150,7 +216,7 @@ func TestParse(t *testing.T) {
 			}
 			checkTerms(t, tc.input, q.Terms, tc.want)
 			for i, term := range q.Terms {
-				if i == 0 && term.OpPos >= 0 && tc.input[term.OpPos] != '+' && tc.input[term.OpPos] != '-' {
+				if _, n := opRune(tc.input, max(term.OpPos, 0)); i == 0 && term.OpPos >= 0 && n == 0 {
 					t.Errorf("term %d OpPos %d is not an operator", i, term.OpPos)
 				}
 				if i > 0 && (term.OpPos < 0 || term.OpPos >= term.Pos) {
@@ -194,6 +260,11 @@ func TestString(t *testing.T) {
 		{`file:///x/%2B%20+%20y`, `file:///x/+%20+%20y`},
 		{`~/a b.jpg`, `/home/ann/a b.jpg`},
 		{`https://example.com/x.png`, `https://example.com/x.png`},
+		{`file:cat.jpg`, `file:"cat.jpg"`},
+		{`'./a - b.jpg'`, `file:"./a - b.jpg"`},
+		{`'./a b.jpg'`, `./a b.jpg`},
+		{`'golden retriever' − x`, `"golden retriever" - "x"`},
+		{`"cat -dog"`, `"cat -dog"`},
 	}
 	for _, tc := range tests {
 		q, err := Parse(tc.input, Options{Home: home})
@@ -267,6 +338,34 @@ func TestParseErrors(t *testing.T) {
 		{"invalid UTF-8 quoted", "\"\xff\"", Options{}, 0, 3, "text is not valid UTF-8"},
 		{"NUL in path", "./a\x00b", Options{}, 3, 1, "path contains a NUL byte"},
 		{"NUL in item path", "@a\x00b", Options{}, 2, 1, "item path contains a NUL byte"},
+		// Operators glued to words are refused, never read as text.
+		{"glued minus", "cat -dog", Options{}, 4, 4, `operator '-' glued to "dog": put spaces around it`},
+		{"glued minus first", "-dog + cat", Options{}, 0, 4, `operator '-' glued to "dog"`},
+		{"glued plus", "cat +dog", Options{}, 4, 4, `operator '+' glued to "dog"`},
+		{"glued unicode minus", "cat −dog", Options{}, 4, 6, `operator '−' glued to "dog"`},
+		{"glued after quotes", `"cat" -dog`, Options{}, 6, 4, `operator '-' glued to "dog"`},
+		{"glued after an operator", "cat - -dog", Options{}, 6, 4, `operator '-' glued to "dog"`},
+		{"doubled operator", "a -- b", Options{}, 2, 2, `operator '-' glued to "-"`},
+		{"signed number", "-2", Options{}, 0, 2, `operator '-' glued to "2"`},
+		{"two unicode operators", "dog − – cat", Options{}, 8, 3, "two operators in a row: '–' after '−'"},
+		{"dangling unicode minus", "dog −", Options{}, 4, 3, "dangling '−' operator: no term after it"},
+		{"dangling full-width plus", "犬 ＋", Options{}, 4, 3, "dangling '＋' operator"},
+		// Things that look like files or items are never text.
+		{"bare file name", "cat.jpg - dog", Options{}, 0, 7, `"cat.jpg" looks like a file name: write ./cat.jpg or file:cat.jpg`},
+		{"bare file name later in text", "my photo.JPG", Options{}, 3, 9, `"photo.JPG" looks like a file name`},
+		{"item id inside text", "cow @394", Options{}, 4, 4, `missing '+' or '-' before "@394"`},
+		{"file prefix inside text", "dog file:a.jpg", Options{}, 4, 10, `missing '+' or '-' before "file:a.jpg"`},
+		{"quoted path inside text", "dog './a b.jpg'", Options{}, 4, 4, `missing '+' or '-' before "'./a"`},
+		{"unterminated quoted path", "'./a b.jpg - cat", Options{}, 0, 1, "unterminated quote"},
+		{"unterminated quoted file prefix", "'file:a.jpg", Options{}, 0, 1, "unterminated quote"},
+		{"unterminated double-quoted path", `cat - "./a b.jpg`, Options{}, 6, 1, "unterminated quote"},
+		{"file prefix alone", "file:", Options{}, 0, 5, "'file:' must be followed by a path"},
+		{"file prefix then space", "cat + file: x", Options{}, 6, 5, "'file:' must be followed by a path"},
+		{"file prefix empty quotes", `file:""`, Options{}, 0, 7, "empty path after 'file:'"},
+		{"file prefix unterminated", `file:'a b`, Options{}, 5, 1, "unterminated quote"},
+		{"quoted home path without home", `'~/x.jpg'`, Options{}, 1, 1, "cannot expand '~'"},
+		{"NUL in quoted path", "\"./a\x00b\"", Options{}, 1, 1, "path contains a NUL byte"},
+		{"empty single quotes", "''", Options{}, 0, 2, "empty quotes"},
 		{"too long", long, Options{}, DefaultMaxBytes, 0, "query is 4097 bytes long; the limit is 4096"},
 		{"custom length limit", "golden retriever", Options{MaxBytes: 10}, 10, 0, "query is 16 bytes long; the limit is 10"},
 		{"too many terms", terms65, Options{}, 4 * DefaultMaxTerms, 0, "too many terms: the limit is 64"},
@@ -352,6 +451,11 @@ func TestCaret(t *testing.T) {
 		{"combining mark", "e\u0301 + +", "e\u0301 + +\n    ^"},
 		{"unterminated", `x + "abc`, "x + \"abc\n    ^"},
 		{"empty", "", "\n^"},
+		{"unicode operators", "dog − – cat", "dog − – cat\n      ^"},
+		{"glued operator", "cat -dog", "cat -dog\n    ^~~~"},
+		{"glued unicode operator", "犬 −dog", "犬 −dog\n   ^~~~"},
+		{"file name", "cat + dog.png", "cat + dog.png\n      ^~~~~~~"},
+		{"unterminated quoted path", "x - './a b.jpg", "x - './a b.jpg\n    ^"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -413,7 +517,8 @@ func FuzzParse(f *testing.F) {
 		"", "dog", `"2:golden retriever" + ./pool.jpg - fruit`, `./dog.jpg - "dog" + "cat"`,
 		"- dog + cat", "2:", "@", `@"a b"`, "@12 - 0.5:@x/y.jpg", "~/x + file:///a%20b",
 		"https://example.com/a.jpg", "чёрный кот - 犬", "\"\xff\"", "./\xff", `"a\"b\\"`,
-		"a\u00a0-\u00a0b", "dog + - cat", `1:"2:00 pm"`, "-2:dog", "99999999999999999999999999999999999999999:x",
+		"a\u00a0-\u00a0b", "dog + - cat", `@394 − "cow" + "panda"`, `'./camera roll/cat.jpg' - "cat"`,
+		"file:a b.jpg - file:'c d.png'", "cat -dog", "'90s fashion", `"./a\"b.jpg" – x`, "犬 ＋ 猫", `1:"2:00 pm"`, "-2:dog", "99999999999999999999999999999999999999999:x",
 	} {
 		f.Add(s)
 	}
@@ -476,4 +581,44 @@ func FuzzParse(f *testing.F) {
 		}
 		sameTerms(t, q, again)
 	})
+}
+
+func TestDescribe(t *testing.T) {
+	tests := []struct{ input, want string }{
+		{`./a.jpg - "cat"`, `1.0 × image ./a.jpg − 1.0 × text "cat"`},
+		{`- 0.5:dog + 2:@12 + https://x.org/a.png`, `−0.5 × text "dog" + 2.0 × item @12 + 1.0 × image https://x.org/a.png`},
+		{`'./camera roll/cat.jpg' − cat`, `1.0 × image './camera roll/cat.jpg' − 1.0 × text "cat"`},
+		{`~/x.jpg`, `1.0 × image /home/ann/x.jpg`},
+		{`@"a b.jpg" + @c.jpg`, `1.0 × item @'a b.jpg' + 1.0 × item @c.jpg`},
+		{`"./it's.jpg"`, `1.0 × image "./it's.jpg"`},
+		{`1.25:"say \"hi\""`, `1.25 × text "say \"hi\""`},
+		{`file:a.jpg`, `1.0 × image a.jpg`},
+		{"./\xff.jpg", `1.0 × image "./\xff.jpg"`},
+	}
+	for _, tc := range tests {
+		q, err := Parse(tc.input, Options{Home: home})
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tc.input, err)
+		}
+		if got := q.Describe(); got != tc.want {
+			t.Errorf("Parse(%q).Describe() =\n%s\nwant\n%s", tc.input, got, tc.want)
+		}
+	}
+}
+
+// TestTermErrorfQuotedPath: a quoted path that names no file is reported by
+// the caller at the whole term, quotes included.
+func TestTermErrorfQuotedPath(t *testing.T) {
+	q, err := Parse(`'./camera roll/cat.jpg' - "cat"`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	term := q.Terms[0]
+	var se *SyntaxError
+	if !errors.As(term.Errorf("unknown file %s", term.Value), &se) {
+		t.Fatal("Errorf did not return a *SyntaxError")
+	}
+	if got, want := se.Caret(), "'./camera roll/cat.jpg' - \"cat\"\n^~~~~~~~~~~~~~~~~~~~~~~"; got != want {
+		t.Errorf("Caret() =\n%s\nwant\n%s", got, want)
+	}
 }
