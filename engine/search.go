@@ -17,6 +17,7 @@ import (
 
 	"mmsearch/encoders"
 	"mmsearch/encoders/imageproc"
+	"mmsearch/engine/catalog"
 	"mmsearch/engine/query"
 	"mmsearch/engine/store"
 	"mmsearch/index"
@@ -27,7 +28,7 @@ import (
 type SearchOptions struct {
 	// K is the number of results (0 = 10).
 	K int
-	// Ef is the HNSW beam width (0 = max(64, 2K)).
+	// Ef is the HNSW beam width (0 = DefaultEf of the candidates wanted).
 	Ef int
 	// Mode is ModeAdd (default, also the zero value) or ModeMul.
 	Mode Mode
@@ -93,6 +94,14 @@ type SearchResult struct {
 	Results []Result      `json:"results"`
 	Took    time.Duration `json:"took_ns"`
 }
+
+// DefaultEf is the engine's one default search beam width for k wanted
+// results: max(64, 2k). The CLI, the server and the benchmarks pass 0 to
+// get it.
+func DefaultEf(k int) int { return max(64, 2*k) }
+
+// DefaultEfRule describes DefaultEf for reports and help texts.
+const DefaultEfRule = "max(64, 2k)"
 
 // ErrZeroQuery is returned when a query's weighted terms sum to the zero vector.
 var ErrZeroQuery = errors.New("the query's terms cancel out")
@@ -216,13 +225,6 @@ func (l *Library) SearchTerms(ctx context.Context, terms []Term, exclude map[int
 	if err != nil {
 		return nil, err
 	}
-	idx, err := l.ix.get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if idx.Len() == 0 {
-		return nil, ErrEmptyLibrary
-	}
 	var filter index.Filter
 	var prefixPaths map[int64]bool
 	if opt.PathPrefix != "" {
@@ -248,12 +250,21 @@ func (l *Library) SearchTerms(ctx context.Context, terms []Term, exclude map[int
 	}
 	// Identical content is one result: ask for more hits than results, and
 	// for more again while copies leave fewer than k distinct contents.
-	for fetch := want; ; fetch *= 2 {
-		out, exhausted, err := l.searchOnce(ctx, idx, sum, terms, mode, k, fetch, opt.Ef, filter, opt.KeepCopies)
-		if err != nil || len(out) >= k || exhausted {
-			return out, err
+	// The search reads one view of the index: one generation throughout.
+	var out []Result
+	err = l.cat.Read(ctx, func(v catalog.View) error {
+		if v.Len() == 0 {
+			return ErrEmptyLibrary
 		}
-	}
+		for fetch := want; ; fetch *= 2 {
+			res, exhausted, err := l.searchOnce(ctx, v.Searcher(), sum, terms, mode, k, fetch, opt.Ef, filter, opt.KeepCopies)
+			if err != nil || len(res) >= k || exhausted {
+				out = res
+				return err
+			}
+		}
+	})
+	return out, err
 }
 
 // searchOnce asks the index for fetch hits and turns them into at most k
@@ -264,7 +275,7 @@ func (l *Library) searchOnce(ctx context.Context, idx interface {
 	Len() int
 }, sum []float32, terms []Term, mode Mode, k, fetch, ef int, filter index.Filter, keepCopies bool) ([]Result, bool, error) {
 	if ef <= 0 {
-		ef = max(64, 2*fetch)
+		ef = DefaultEf(fetch)
 	}
 	hits, err := idx.Search(sum, fetch, index.SearchOptions{Ef: ef, Filter: filter})
 	if err != nil {

@@ -41,7 +41,7 @@ func TestExtremeWeightsGiveFiniteScores(t *testing.T) {
 		writeImage(t, filepath.Join(photos, fmt.Sprintf("%02d.png", i)), i, "png")
 	}
 	lib := openLib(t, t.TempDir(), tinyModel)
-	if _, err := lib.Index(ctx, []string{photos}, IngestOptions{}); err != nil {
+	if _, err := lib.Ingest(ctx, []string{photos}, IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	tiny := "0." + strings.Repeat("0", 29) + "1" // 1e-30
@@ -90,7 +90,7 @@ func TestTermsThatCancelPointAtTheQuery(t *testing.T) {
 	writeImage(t, filepath.Join(photos, "a.png"), 1, "png")
 	writeImage(t, filepath.Join(photos, "b.png"), 2, "png")
 	lib := openLib(t, t.TempDir(), tinyModel)
-	if _, err := lib.Index(ctx, []string{photos}, IngestOptions{}); err != nil {
+	if _, err := lib.Ingest(ctx, []string{photos}, IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {

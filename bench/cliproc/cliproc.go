@@ -253,7 +253,7 @@ func fill(ctx context.Context, lib *engine.Library, cfg Config, empty bool, res 
 		return err
 	}
 	defer os.RemoveAll(emptyDir)
-	if _, err := lib.Index(ctx, []string{emptyDir}, engine.IngestOptions{KeepMissing: true}); err != nil {
+	if _, err := lib.Ingest(ctx, []string{emptyDir}, engine.IngestOptions{KeepMissing: true}); err != nil {
 		return fmt.Errorf("bench cli: build the index: %w", err)
 	}
 	res.FillS = time.Since(t0).Seconds()

@@ -115,7 +115,7 @@ func runRound(ctx context.Context, cfg Config, res *Result, rerun bool, logf fun
 
 	logf("ingest: indexing %s with %s (batch %d) ...", cfg.Dataset, res.Model, cfg.Batch)
 	opt := engine.IngestOptions{Workers: cfg.Workers, BatchSize: cfg.Batch, Streams: cfg.Streams}
-	rep, err := lib.Index(ctx, []string{cfg.Dataset}, opt)
+	rep, err := lib.Ingest(ctx, []string{cfg.Dataset}, opt)
 	if err != nil {
 		return r, fmt.Errorf("ingest: %w", err)
 	}
@@ -126,7 +126,7 @@ func runRound(ctx context.Context, cfg Config, res *Result, rerun bool, logf fun
 	logf("ingest: %d images in %.2fs (%.1f images/s), %d failed", rep.Indexed, r.IngestSeconds, r.IngestPerSec, rep.Failed)
 
 	if rerun {
-		rr, err := lib.Index(ctx, []string{cfg.Dataset}, opt)
+		rr, err := lib.Ingest(ctx, []string{cfg.Dataset}, opt)
 		if err != nil {
 			return r, fmt.Errorf("re-run: %w", err)
 		}

@@ -16,7 +16,6 @@ import (
 	"mmsearch/bench"
 	"mmsearch/encoders"
 	"mmsearch/engine"
-	"mmsearch/engine/store"
 )
 
 // Config describes one latency benchmark.
@@ -143,7 +142,7 @@ func FillSynthetic(ctx context.Context, lib *engine.Library, n int, centres [][]
 	dim := lib.Model().Dim()
 	const chunk = 2000
 	for start := 0; start < n; start += chunk {
-		items := make([]store.Item, 0, chunk)
+		items := make([]engine.ImportItem, 0, chunk)
 		for i := start; i < min(start+chunk, n); i++ {
 			v := make([]float32, dim)
 			if i%2 == 0 {
@@ -157,19 +156,11 @@ func FillSynthetic(ctx context.Context, lib *engine.Library, n int, centres [][]
 				}
 			}
 			encoders.Normalize(v)
-			var h store.Hash
+			var h [32]byte
 			h[0], h[1], h[2], h[3] = byte(i), byte(i>>8), byte(i>>16), byte(i>>24)
-			items = append(items, store.Item{Path: fmt.Sprintf("/synthetic/%07d.png", i), Size: 1, MtimeNs: 1, Hash: h, Width: 64, Height: 64, Format: "png", Vector: v})
+			items = append(items, engine.ImportItem{Path: fmt.Sprintf("/synthetic/%07d.png", i), Size: 1, MtimeNs: 1, Hash: h, Width: 64, Height: 64, Format: "png", Vector: v})
 		}
-		tx, err := lib.Store().Begin(ctx)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.UpsertItems(ctx, items); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
+		if _, err := lib.Import(ctx, items); err != nil {
 			return err
 		}
 	}

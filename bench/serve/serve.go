@@ -92,7 +92,7 @@ func GenerateLibrary(ctx context.Context, dir string, n int, open func(ctx conte
 	if log != nil {
 		fmt.Fprintf(log, "indexing %d generated pictures...\n", n)
 	}
-	rep, err := lib.Index(ctx, []string{photos}, engine.IngestOptions{})
+	rep, err := lib.Ingest(ctx, []string{photos}, engine.IngestOptions{})
 	if err == nil && rep.Failed > 0 {
 		err = fmt.Errorf("%d failed", rep.Failed)
 	}

@@ -46,7 +46,26 @@ func (f *libraryFlags) registerBatch(fs *flag.FlagSet) {
 	countVar(fs, &f.batch, "batch", 0, maxBatch, "images per inference and per transaction (0 = 32)")
 }
 
+// open opens the library, creating it when it does not exist (index).
 func (f *libraryFlags) open(ctx context.Context, e *env) (*engine.Library, error) {
+	return f.openLibrary(ctx, e, false)
+}
+
+// openExisting opens a library that must exist: read-only commands (stats,
+// errors, search, serve) never create one at a mistyped path. A library
+// this process cannot write opens with a note that writes are disabled.
+func (f *libraryFlags) openExisting(ctx context.Context, e *env) (*engine.Library, error) {
+	lib, err := f.openLibrary(ctx, e, true)
+	if err != nil {
+		return nil, err
+	}
+	if lib.ReadOnly() {
+		fmt.Fprintf(e.stderr, "mmsearch: note: library %s is read-only here (read-only file system or no write permission): searching works, writes are disabled\n", lib.Dir())
+	}
+	return lib, nil
+}
+
+func (f *libraryFlags) openLibrary(ctx context.Context, e *env, mustExist bool) (*engine.Library, error) {
 	dir := f.library
 	if dir == "" {
 		dir = engine.DefaultLibrary(e.getenv)
@@ -65,6 +84,7 @@ func (f *libraryFlags) open(ctx context.Context, e *env) (*engine.Library, error
 		Getenv:       e.getenv,
 		Logger:       log,
 		DecodeMemory: int64(f.decodeMiB) << 20,
+		MustExist:    mustExist,
 	})
 }
 
@@ -102,7 +122,7 @@ func indexCommand() *command {
 			}
 			defer lib.Close()
 			bar := newProgressBar(e.stderr, e.isTerminal, "indexing")
-			rep, err := lib.Index(ctx, args, engine.IngestOptions{
+			rep, err := lib.Ingest(ctx, args, engine.IngestOptions{
 				Workers: workers, Streams: streams, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep, RetryFailed: retry,
 				Exclude: ex.patterns, NoDefaultExcludes: ex.noDefaults, NoIgnoreFiles: ex.noIgnoreFile,
 				Progress: func(p engine.Progress) {
@@ -227,7 +247,7 @@ func searchCommand() *command {
 				return usagef("--json, -f and -0 exclude each other")
 			}
 			expr := strings.Join(args, " ")
-			lib, err := lf.open(ctx, e)
+			lib, err := lf.openExisting(ctx, e)
 			if err != nil {
 				return err
 			}
@@ -295,7 +315,7 @@ func statsCommand() *command {
 			fs.BoolVar(&asJSON, "json", false, "print as JSON")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-			lib, err := lf.open(ctx, e)
+			lib, err := lf.openExisting(ctx, e)
 			if err != nil {
 				return err
 			}
@@ -309,6 +329,12 @@ func statsCommand() *command {
 			}
 			fmt.Fprintf(e.stdout, "library     %s\nmodel       %s\nitems       %d\nerrors      %d\ngeneration  %d\ndatabase    %s\nindex       %s (fresh: %v)\n",
 				st.Dir, st.Model, st.Items, st.Errors, st.Generation, humanBytes(st.DBBytes), humanBytes(st.IndexBytes), st.IndexFresh)
+			if st.IndexProblem != "" {
+				fmt.Fprintf(e.stdout, "            index file %s; the next search rebuilds and saves it\n", st.IndexProblem)
+			}
+			if st.ReadOnly {
+				fmt.Fprintf(e.stdout, "read-only   yes (writes are disabled)\n")
+			}
 			skipped := map[string]int{}
 			for k, v := range st.SkippedBy {
 				skipped[k] = int(v)
@@ -333,7 +359,7 @@ func errorsCommand() *command {
 			fs.BoolVar(&asJSON, "json", false, "print as JSON")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-			lib, err := lf.open(ctx, e)
+			lib, err := lf.openExisting(ctx, e)
 			if err != nil {
 				return err
 			}

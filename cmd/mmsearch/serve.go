@@ -104,7 +104,7 @@ Stop with Ctrl-C: requests in flight are given time to finish.`,
 			if !loopback && token == "" && !insecure {
 				return usageError{fmt.Errorf("--addr %s: %w", addr, server.ErrNeedToken)}
 			}
-			lib, err := lf.open(ctx, e)
+			lib, err := lf.openExisting(ctx, e)
 			if err != nil {
 				return err
 			}
