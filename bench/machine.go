@@ -6,7 +6,8 @@
 // Benchmarks are commands, not timed tests. Each one (bench/ann, and later
 // retrieval, analogy, ingest and serve) builds a Report whose Header names the
 // machine, dataset, parameters, date, revision and the peers measured in the
-// same run, and writes it under an output folder (DefaultOutDir).
+// same run, and writes it under an output folder (the CLI's --out; the
+// committed ResultsDir only when named).
 package bench
 
 import (
@@ -22,8 +23,10 @@ import (
 	"time"
 )
 
-// DefaultOutDir is where reports go unless the caller picks another folder.
-const DefaultOutDir = "bench/results"
+// ResultsDir is the repository folder of the committed reports. Commands
+// write there only when it is named as --out; by default they write under
+// the cache folder, so a run never overwrites the committed figures.
+const ResultsDir = "bench/results"
 
 // Machine describes the computer a benchmark ran on.
 type Machine struct {

@@ -78,10 +78,14 @@ func (t *Table) AddRow(values ...any) {
 type Report struct {
 	Header
 	Headline []string `json:"headline"`
-	Tables   []Table  `json:"tables"`
-	Plots    []string `json:"plots"` // file names relative to the report's folder
-	Notes    []string `json:"notes"`
-	Data     any      `json:"data,omitempty"`
+	// Figures are the headline's numbers as data, by name (such as
+	// "qps_ratio_ours_over_hnswlib_at_recall10_0.95"), for scripts: the
+	// headline sentences hold the same figures as prose.
+	Figures map[string]float64 `json:"figures,omitempty"`
+	Tables  []Table            `json:"tables"`
+	Plots   []string           `json:"plots"` // file names relative to the report's folder
+	Notes   []string           `json:"notes"`
+	Data    any                `json:"data,omitempty"`
 }
 
 // WriteJSON writes the report as indented JSON.
@@ -279,4 +283,10 @@ func (t Table) check() error {
 		}
 	}
 	return nil
+}
+
+// Figurer is a benchmark result that can state its headline figures as
+// data; see Report.Figures.
+type Figurer interface {
+	Figures() map[string]float64
 }

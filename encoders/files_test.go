@@ -3,18 +3,16 @@ package encoders
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"mmsearch/encoders/imageproc"
+
+	"mmsearch/internal/sharedtest"
 )
 
 func TestEncodeFiles(t *testing.T) {
-	dir := "../../shared/images/formats"
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared test images absent (%v); they live in ../shared beside the checkout", err)
-	}
+	dir := sharedtest.Require(t, "../../shared/images/formats")
 	m := openTiny(t)
 	enc, err := NewImageEncoder(m, SessionOptions{MaxBatch: 4})
 	if err != nil {

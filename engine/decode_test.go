@@ -75,7 +75,7 @@ func TestDecodesShareTheMemoryBudget(t *testing.T) {
 			}
 		}
 	}()
-	rep, err := lib.Index(context.Background(), []string{photos}, IngestOptions{Workers: 4})
+	rep, err := lib.Ingest(context.Background(), []string{photos}, IngestOptions{Workers: 4})
 	if err != nil || rep.New != 4 || rep.Failed != 0 {
 		t.Fatalf("index: %v %+v", err, rep)
 	}
@@ -123,7 +123,7 @@ func TestIndexStoppedWhileWaitingForMemory(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
-	rep, err := lib.Index(ctx, []string{photos}, IngestOptions{Workers: 4})
+	rep, err := lib.Ingest(ctx, []string{photos}, IngestOptions{Workers: 4})
 	if err == nil {
 		t.Skipf("the ingest finished before it was stopped: %+v", rep)
 	}
@@ -134,7 +134,7 @@ func TestIndexStoppedWhileWaitingForMemory(t *testing.T) {
 	if err != nil || len(errs) != 0 {
 		t.Fatalf("errors after a stop: %v %+v", err, errs)
 	}
-	rep, err = lib.Index(context.Background(), []string{photos}, IngestOptions{Workers: 4})
+	rep, err = lib.Ingest(context.Background(), []string{photos}, IngestOptions{Workers: 4})
 	if err != nil || rep.Failed != 0 || rep.New+rep.Unchanged != 12 {
 		t.Fatalf("second run: %v %+v", err, rep)
 	}

@@ -86,7 +86,7 @@ func (l *Library) nearDuplicates(ctx context.Context, opt DuplicateOptions) ([]D
 	if k == 0 {
 		k = 16
 	}
-	idx, err := l.ix.get(ctx)
+	idx, err := l.cat.Current(ctx)
 	if err != nil {
 		return nil, err
 	}

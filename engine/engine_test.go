@@ -72,7 +72,7 @@ func TestIndexSearchIncremental(t *testing.T) {
 		writeImage(t, filepath.Join(photos, fmt.Sprintf("sub%d/img%02d.png", i%3, i)), i, "png")
 	}
 	lib := openLib(t, t.TempDir(), tinyModel)
-	rep, err := lib.Index(ctx, []string{photos}, IngestOptions{BatchSize: 5})
+	rep, err := lib.Ingest(ctx, []string{photos}, IngestOptions{BatchSize: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestIndexSearchIncremental(t *testing.T) {
 	}
 
 	// A second run over unchanged files embeds nothing.
-	rep, err = lib.Index(ctx, []string{photos}, IngestOptions{})
+	rep, err = lib.Ingest(ctx, []string{photos}, IngestOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestIndexSearchIncremental(t *testing.T) {
 	os.WriteFile(filepath.Join(photos, "copy.png"), dup, 0o644)
 	os.Remove(filepath.Join(photos, "sub0/img03.png"))
 
-	rep, err = lib.Index(ctx, []string{photos}, IngestOptions{})
+	rep, err = lib.Ingest(ctx, []string{photos}, IngestOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,10 +175,10 @@ func TestSearchModesAndText(t *testing.T) {
 		writeImage(t, filepath.Join(photos, fmt.Sprintf("%02d.png", i)), i, "png")
 	}
 	lib := openLib(t, t.TempDir(), tinyModel)
-	if _, err := lib.Index(ctx, []string{photos}, IngestOptions{}); err != nil {
+	if _, err := lib.Ingest(ctx, []string{photos}, IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []string{ModeAdd, ModeMul} {
+	for _, mode := range Modes {
 		res, err := lib.Search(ctx, `@1 - "the dog" + 2:"the cat"`, SearchOptions{K: 4, Mode: mode})
 		if err != nil {
 			t.Fatalf("%s: %v", mode, err)
@@ -218,7 +218,7 @@ func TestSearchErrorsPointAtTheTerm(t *testing.T) {
 	writeImage(t, filepath.Join(photos, "a.png"), 1, "png")
 	os.WriteFile(filepath.Join(photos, "notes.jpg"), []byte("just text, not a picture"), 0o644)
 	lib := openLib(t, t.TempDir(), tinyModel)
-	if _, err := lib.Index(ctx, []string{filepath.Join(photos, "a.png")}, IngestOptions{}); err != nil {
+	if _, err := lib.Ingest(ctx, []string{filepath.Join(photos, "a.png")}, IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	notes := filepath.Join(photos, "notes.jpg")
@@ -325,7 +325,7 @@ func TestBadInputIsRecordedAndSkipped(t *testing.T) {
 			os.Remove(path)
 		}
 	}}
-	rep, err := lib.Index(ctx, []string{photos}, opt)
+	rep, err := lib.Ingest(ctx, []string{photos}, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +375,7 @@ func TestBadInputIsRecordedAndSkipped(t *testing.T) {
 		t.Errorf("symlink loop not recorded: %v", reasons)
 	}
 	// Failed files are not retried while unchanged.
-	rep, err = lib.Index(ctx, []string{photos}, IngestOptions{})
+	rep, err = lib.Ingest(ctx, []string{photos}, IngestOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +407,7 @@ func TestSearchWhileIndexing(t *testing.T) {
 	lib := openLib(t, t.TempDir(), tinyModel)
 	done := make(chan error, 1)
 	go func() {
-		_, err := lib.Index(ctx, []string{photos}, IngestOptions{BatchSize: 4})
+		_, err := lib.Ingest(ctx, []string{photos}, IngestOptions{BatchSize: 4})
 		done <- err
 	}()
 	searches, found := 0, 0
@@ -445,7 +445,7 @@ func TestIndexFileRebuiltWhenCorrupt(t *testing.T) {
 	}
 	dir := t.TempDir()
 	lib := openLib(t, dir, tinyModel)
-	if _, err := lib.Index(ctx, []string{photos}, IngestOptions{}); err != nil {
+	if _, err := lib.Ingest(ctx, []string{photos}, IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	want, err := lib.Search(ctx, "@2", SearchOptions{K: 5})
@@ -493,7 +493,7 @@ func TestSecondWriterRefused(t *testing.T) {
 	lib := openLib(t, dir, tinyModel)
 	photos := t.TempDir()
 	writeImage(t, filepath.Join(photos, "a.png"), 1, "png")
-	if _, err := lib.Index(context.Background(), []string{photos}, IngestOptions{}); !errors.Is(err, ErrLocked) {
+	if _, err := lib.Ingest(context.Background(), []string{photos}, IngestOptions{}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("err = %v, want ErrLocked", err)
 	}
 }
@@ -506,7 +506,7 @@ func TestIndexCancelledKeepsCommittedBatches(t *testing.T) {
 	lib := openLib(t, t.TempDir(), tinyModel)
 	ctx, cancel := context.WithCancel(context.Background())
 	var once sync.Once
-	rep, err := lib.Index(ctx, []string{photos}, IngestOptions{BatchSize: 4, Progress: func(p Progress) {
+	rep, err := lib.Ingest(ctx, []string{photos}, IngestOptions{BatchSize: 4, Progress: func(p Progress) {
 		if p.Done >= 4 {
 			once.Do(cancel)
 		}
@@ -518,7 +518,7 @@ func TestIndexCancelledKeepsCommittedBatches(t *testing.T) {
 	if n < 4 || n >= 60 {
 		t.Fatalf("%d items committed after the stop", n)
 	}
-	rep, err = lib.Index(context.Background(), []string{photos}, IngestOptions{})
+	rep, err = lib.Ingest(context.Background(), []string{photos}, IngestOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

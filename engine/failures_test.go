@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"mmsearch/encoders"
+	"mmsearch/engine/catalog"
 	"mmsearch/engine/store"
 	"mmsearch/index/hnsw"
 )
@@ -119,7 +120,7 @@ func TestChangedFileThatFailsLosesItsEntry(t *testing.T) {
 			cat := filepath.Join(photos, "cat.jpg")
 			writeImage(t, cat, 3, "jpeg")
 			lib := openLib(t, t.TempDir(), tinyModel)
-			if _, err := lib.Index(ctx, []string{photos}, IngestOptions{}); err != nil {
+			if _, err := lib.Ingest(ctx, []string{photos}, IngestOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			old, err := lib.store.ItemByPath(ctx, cat)
@@ -128,7 +129,7 @@ func TestChangedFileThatFailsLosesItsEntry(t *testing.T) {
 			}
 
 			tc.replace(t, cat)
-			rep, err := lib.Index(ctx, []string{photos}, tc.second)
+			rep, err := lib.Ingest(ctx, []string{photos}, tc.second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,12 +143,13 @@ func TestChangedFileThatFailsLosesItsEntry(t *testing.T) {
 			} else if rep.Dropped != 1 || rep.Failed != 1 {
 				t.Errorf("report %+v: want 1 failure and 1 dropped item", rep)
 			}
-			idx, err := lib.ix.get(ctx)
-			if err != nil {
+			if err := lib.cat.Read(ctx, func(v catalog.View) error {
+				if _, err := v.Vector(old.ID); err == nil || v.Len() != 2 {
+					t.Errorf("index still holds item %d (%d live vectors, want 2)", old.ID, v.Len())
+				}
+				return nil
+			}); err != nil {
 				t.Fatal(err)
-			}
-			if idx.Contains(uint64(old.ID)) || idx.Len() != 2 {
-				t.Errorf("index still holds item %d (%d live vectors, want 2)", old.ID, idx.Len())
 			}
 			res, err := lib.Search(ctx, "cat", SearchOptions{K: 10})
 			if err != nil {
@@ -224,17 +226,14 @@ func TestLibraryInsideTheTreeIsNotIndexed(t *testing.T) {
 			}
 			thumb := a
 			thumb.ID, thumb.Path = 0, filepath.Join(libDir, "thumbs", "1-128.png")
-			if _, err := lib.store.UpsertItems(ctx, []store.Item{thumb}); err != nil {
-				t.Fatal(err)
-			}
-			if err := lib.store.RecordErrors(ctx, []store.FileError{
+			if _, err := lib.cat.Apply(ctx, catalog.Batch{Upsert: []store.Item{thumb}, Errors: []store.FileError{
 				{Path: filepath.Join(libDir, DBFile), Stage: store.StageDecode, Reason: "not an image"},
 				{Path: filepath.Join(cacheDir, "onnxruntime.so"), Stage: store.StageDecode, Reason: "not an image"},
-			}); err != nil {
+			}}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		rep, err := lib.Index(ctx, roots, IngestOptions{IncludeHidden: true})
+		rep, err := lib.Ingest(ctx, roots, IngestOptions{IncludeHidden: true})
 		if err != nil {
 			t.Fatalf("index %q: %v", roots, err)
 		}
@@ -390,7 +389,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 			writeImage(t, filepath.Join(photos, "ok.png"), 1, "png")
 			path, opt, again, fix := tc.setup(t, photos)
 			lib := openLib(t, t.TempDir(), tinyModel)
-			rep, err := lib.Index(ctx, []string{photos}, opt)
+			rep, err := lib.Ingest(ctx, []string{photos}, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -404,7 +403,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 			if again != nil {
 				again()
 			}
-			rep, err = lib.Index(ctx, []string{photos}, opt)
+			rep, err = lib.Ingest(ctx, []string{photos}, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -427,7 +426,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 			}
 
 			fix()
-			rep, err = lib.Index(ctx, []string{photos}, tc.second)
+			rep, err = lib.Ingest(ctx, []string{photos}, tc.second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -462,13 +461,13 @@ func TestStaleRecordOfAnIndexedFileIsCleared(t *testing.T) {
 	path := filepath.Join(photos, "a.png")
 	writeImage(t, path, 1, "png")
 	lib := openLib(t, t.TempDir(), tinyModel)
-	if _, err := lib.Index(ctx, []string{photos}, IngestOptions{}); err != nil {
+	if _, err := lib.Ingest(ctx, []string{photos}, IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := lib.store.RecordErrors(ctx, []store.FileError{{Path: path, Size: 1, MtimeNs: 1, Stage: store.StageDecode, Reason: "old"}}); err != nil {
+	if _, err := lib.cat.Apply(ctx, catalog.Batch{Errors: []store.FileError{{Path: path, Size: 1, MtimeNs: 1, Stage: store.StageDecode, Reason: "old"}}}); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := lib.Index(ctx, []string{photos}, IngestOptions{})
+	rep, err := lib.Ingest(ctx, []string{photos}, IngestOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

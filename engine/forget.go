@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"mmsearch/engine/catalog"
 	"path/filepath"
 
 	"mmsearch/engine/store"
@@ -51,32 +52,16 @@ func (l *Library) Forget(ctx context.Context, paths []string) (ForgetReport, err
 		}
 		abs = append(abs, a)
 	}
-	idx, err := l.ix.get(ctx)
+	if l.cat.ReadOnly() {
+		return rep, fmt.Errorf("forget in %s: %w", l.dir, ErrReadOnly)
+	}
+	a, err := l.cat.Apply(ctx, catalog.Batch{ForgetUnder: abs})
 	if err != nil {
 		return rep, err
 	}
-	tx, err := l.store.Begin(ctx)
-	if err != nil {
-		return rep, err
-	}
-	f, err := tx.ForgetUnder(ctx, abs)
-	if err != nil {
-		tx.Rollback()
-		return rep, err
-	}
-	if err := tx.Commit(); err != nil {
-		return rep, err
-	}
-	for _, id := range f.IDs {
-		idx.Delete(uint64(id)) // absent ids (never indexed) are fine
-	}
+	f := a.Forgotten
 	rep = ForgetReport{Items: len(f.IDs), Errors: f.Errors, Skipped: f.Skipped}
-	gen, err := l.store.Generation(context.WithoutCancel(ctx))
-	if err == nil {
-		err = l.ix.save(idx, gen)
-		l.ix.advance(gen)
-	}
-	if err != nil {
+	if err := l.cat.Checkpoint(context.WithoutCancel(ctx)); err != nil {
 		return rep, fmt.Errorf("save index: %w", err)
 	}
 	return rep, nil

@@ -18,6 +18,7 @@ import (
 
 	"mmsearch/encoders"
 	"mmsearch/encoders/imageproc"
+	"mmsearch/engine/catalog"
 	"mmsearch/engine/filekind"
 	"mmsearch/engine/ignore"
 	"mmsearch/engine/store"
@@ -25,7 +26,7 @@ import (
 	"mmsearch/internal/regfile"
 )
 
-// IngestOptions tunes Library.Index.
+// IngestOptions tunes Library.Ingest.
 type IngestOptions struct {
 	// Workers is the number of goroutines reading, hashing, decoding and
 	// preprocessing files while the encoder runs (0 = GOMAXPROCS).
@@ -158,29 +159,58 @@ type decoded struct {
 	skip   *store.SkippedFile // not a still image
 }
 
-// Index walks roots and brings the library up to date with them: new and
+// Ingest walks roots and brings the library up to date with them: new and
 // changed files are embedded, moved and duplicate files reuse the vector of
 // identical content, deleted files are removed, unchanged files are skipped.
 // Files that fail are recorded (see Errors) and never stop the run. When ctx
-// is cancelled the batch in hand is committed and Index returns ctx.Err()
+// is cancelled the batch in hand is committed and Ingest returns ctx.Err()
 // with the report so far; a later run carries on where it stopped.
-func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) (IngestReport, error) {
-	start := time.Now()
+//
+// It runs in three steps: prepare (take the library's write lock, check the
+// roots, bring the catalog in step with the store, read the snapshot the
+// walk compares against), run (walk → decode → encode → catalog Apply, one
+// transaction per batch) and finish (bring the store in line with what the
+// walk saw, checkpoint the index).
+func (l *Library) Ingest(ctx context.Context, roots []string, opt IngestOptions) (IngestReport, error) {
 	var rep IngestReport
-	lock, err := lockLibrary(l.dir)
+	p, err := l.prepareIngest(ctx, roots, opt, &rep)
 	if err != nil {
 		return rep, err
 	}
-	defer lock.unlock()
+	defer p.lock.unlock()
+	runErr := p.runIngest(ctx)
+	return rep, p.finishIngest(ctx, runErr)
+}
 
+// prepareIngest checks the roots, takes the write lock and gathers what the
+// run needs.
+func (l *Library) prepareIngest(ctx context.Context, roots []string, opt IngestOptions, rep *IngestReport) (*pipeline, error) {
+	start := time.Now()
+	if l.cat.ReadOnly() {
+		return nil, fmt.Errorf("index into %s: %w", l.dir, ErrReadOnly)
+	}
+	lock, err := lockLibrary(l.dir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := l.newPipeline(ctx, roots, opt, rep, start)
+	if err != nil {
+		lock.unlock()
+		return nil, err
+	}
+	p.lock = lock
+	return p, nil
+}
+
+func (l *Library) newPipeline(ctx context.Context, roots []string, opt IngestOptions, rep *IngestReport, start time.Time) (*pipeline, error) {
 	absRoots := make([]string, 0, len(roots))
 	for _, r := range roots {
 		a, err := filepath.Abs(r)
 		if err != nil {
-			return rep, fmt.Errorf("index %s: %w", r, err)
+			return nil, fmt.Errorf("index %s: %w", r, err)
 		}
 		if _, err := os.Stat(a); err != nil {
-			return rep, fmt.Errorf("index: %w", err)
+			return nil, fmt.Errorf("index: %w", err)
 		}
 		absRoots = append(absRoots, a)
 	}
@@ -189,7 +219,7 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 			l.log.Warn("ignore file", "path", path, "err", err)
 		}})
 	if err != nil {
-		return rep, err
+		return nil, err
 	}
 	workers := opt.Workers
 	if workers <= 0 {
@@ -198,33 +228,41 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 	streams, threads := EncodeStreams(runtime.GOMAXPROCS(0), l.opts.Threads, opt.Streams)
 	enc, err := l.ingestEncoder(threads)
 	if err != nil {
-		return rep, err
+		return nil, err
 	}
-	idx, err := l.ix.get(ctx)
-	if err != nil {
-		return rep, err
+	// Another process may have written since this one last looked: the
+	// catalog catches up now, under the write lock, once.
+	if err := l.cat.Sync(ctx); err != nil {
+		return nil, err
 	}
 	snap, err := l.store.Snapshot(ctx)
 	if err != nil {
-		return rep, err
+		return nil, err
 	}
-
 	batch := opt.BatchSize
 	if batch <= 0 {
 		batch = enc.MaxBatch()
 	}
-	p := &pipeline{l: l, opt: opt, rep: &rep, start: start, tensorLen: enc.TensorLen(),
+	p := &pipeline{l: l, opt: opt, rep: rep, start: start, tensorLen: enc.TensorLen(),
+		roots: absRoots, excl: excl, snap: snap, workers: workers, streams: streams, batch: batch, enc: enc,
 		known: make(map[uint64]struct{}, len(snap.Items))}
 	rep.SkippedByKind = map[string]int{}
 	for _, st := range snap.Items {
 		p.known[hashKey(st.Hash)] = struct{}{}
 	}
+	return p, nil
+}
 
+// runIngest walks the roots, decodes and embeds what changed and applies
+// each batch to the catalog.
+func (p *pipeline) runIngest(ctx context.Context) error {
+	snap := p.snap
 	// The walk, the decode workers and the batcher stop taking new work when
 	// work is done: the caller's ctx is cancelled, or the committer failed.
 	// Batches already handed to the encoders are embedded and committed.
 	work, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
+	batch := p.batch
 	jobs := make(chan job, 4*batch)
 	results := make(chan decoded, 2*batch)
 	// Written by the walk goroutine, read after it ends.
@@ -232,7 +270,7 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 		seen:     make(map[string]struct{}, len(snap.Items)),
 		reported: make(map[string]struct{}),
 		special:  make(map[string]struct{}),
-		excluded: l.excludedFolders(),
+		excluded: p.l.excludedFolders(),
 	}
 	var walkErr error
 	go func() {
@@ -246,10 +284,10 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 				return work.Err()
 			}
 		}
-		walkErr = walk.Walk(work, absRoots, walk.Options{
-			IncludeHidden: opt.IncludeHidden,
+		walkErr = walk.Walk(work, p.roots, walk.Options{
+			IncludeHidden: p.opt.IncludeHidden,
 			Exclude:       w.excluded,
-			Ignore:        excl.Excluded,
+			Ignore:        p.excl.Excluded,
 			OnError: func(path string, err error) {
 				w.reported[path] = struct{}{}
 				if fe := p.walkFailure(snap, path, err); fe != nil {
@@ -265,7 +303,7 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 			}
 			w.seen[f.Path] = struct{}{}
 			st := snap.Check(f.Path, f.Size, f.ModTimeNs)
-			if st == store.StatusFailed && opt.RetryFailed {
+			if st == store.StatusFailed && p.opt.RetryFailed {
 				st = store.StatusRetry
 			}
 			p.found(st)
@@ -289,7 +327,7 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 	}()
 
 	var wg sync.WaitGroup
-	for range workers {
+	for range p.workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -309,45 +347,42 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 	}
 	go func() { wg.Wait(); close(results) }()
 
-	commitErr := p.run(work, stop, results, batch, streams, enc, idx)
+	commitErr := p.run(work, stop, results, batch, p.streams, p.enc)
 	// Drain whatever the workers still produce after a failure or a stop.
 	for range results {
 	}
+	p.walked = w
 	if walkErr != nil && !errors.Is(walkErr, context.Canceled) && !errors.Is(walkErr, context.DeadlineExceeded) {
-		return rep, fmt.Errorf("walk: %w", walkErr)
+		return fmt.Errorf("walk: %w", walkErr)
 	}
-	if commitErr != nil {
-		return rep, commitErr
+	return commitErr
+}
+
+// finishIngest brings the store in line with what a complete walk saw and
+// checkpoints the index, even after a stop, so the next open need not
+// rebuild it.
+func (p *pipeline) finishIngest(ctx context.Context, runErr error) error {
+	if runErr != nil {
+		return runErr
 	}
 	if ctx.Err() == nil {
-		if err := p.finishWalked(ctx, snap, w, absRoots, idx, excl); err != nil {
-			return rep, err
+		if err := p.finishWalked(ctx, p.snap, p.walked, p.roots, p.excl); err != nil {
+			return err
 		}
 	}
-	// Save the index for the store's current generation, even after a stop,
-	// so the next open need not rebuild it.
 	t0 := time.Now()
-	gen, err := l.store.Generation(context.WithoutCancel(ctx))
-	if err == nil {
-		if idx.Deleted() > idx.Len()/5 && idx.Deleted() > 0 && ctx.Err() == nil {
-			if cerr := idx.Compact(ctx); cerr != nil {
-				l.log.Warn("compact index", "err", cerr)
-			}
-		}
-		err = l.ix.save(idx, gen)
-		l.ix.advance(gen)
-	}
+	err := p.l.cat.Checkpoint(context.WithoutCancel(ctx))
 	p.stages.Save = time.Since(t0)
 	if err != nil {
-		return rep, fmt.Errorf("save index: %w", err)
+		return fmt.Errorf("save index: %w", err)
 	}
-	rep.Stages = p.stages
-	rep.Elapsed = time.Since(start)
+	p.rep.Stages = p.stages
+	p.rep.Elapsed = time.Since(p.start)
 	if ctx.Err() != nil {
-		rep.Stopped = true
-		return rep, ctx.Err()
+		p.rep.Stopped = true
+		return ctx.Err()
 	}
-	return rep, nil
+	return nil
 }
 
 // pipeline holds the shared state of one ingest.
@@ -358,6 +393,16 @@ type pipeline struct {
 	start     time.Time
 	tensorLen int
 	pool      sync.Pool
+
+	lock    *writeLock
+	roots   []string
+	excl    *ignore.Matcher
+	snap    *store.Snapshot
+	walked  *walkState // what the walk saw, once the run ended
+	workers int
+	streams int
+	batch   int
+	enc     *encoders.ImageEncoder
 
 	mu           sync.Mutex // guards rep counters and progress calls
 	walkFinished bool
@@ -667,11 +712,11 @@ type tensorEncoder interface {
 // concurrent inferences and commits each batch in one transaction, so that
 // decoding, inference and commits overlap. When the committer fails it calls
 // stop, which winds the walk and the workers down.
-func (p *pipeline) run(ctx context.Context, stop context.CancelCauseFunc, results <-chan decoded, batch, streams int, enc tensorEncoder, idx indexWriter) error {
+func (p *pipeline) run(ctx context.Context, stop context.CancelCauseFunc, results <-chan decoded, batch, streams int, enc tensorEncoder) error {
 	toEncode := make(chan []decoded, streams)
 	units := make(chan unit, streams)
 	commitDone := make(chan error, 1)
-	go func() { commitDone <- p.commitLoop(units, idx, stop) }()
+	go func() { commitDone <- p.commitLoop(units, stop) }()
 
 	var inferences sync.WaitGroup
 	var encodeNs atomic.Int64
@@ -781,41 +826,20 @@ func (d decoded) item(vec []float32) store.Item {
 		Width: d.info.Width, Height: d.info.Height, Format: d.info.Format, Vector: vec}
 }
 
-// indexWriter is what the ingest needs of the HNSW index.
-type indexWriter interface {
-	Add(id uint64, vec []float32) error
-	Delete(id uint64) error
-}
-
-// commitLoop writes each unit in one transaction and then adds its vectors
-// to the index.
-func (p *pipeline) commitLoop(units <-chan unit, idx indexWriter, stop context.CancelCauseFunc) error {
+// commitLoop applies each unit to the catalog: one transaction, then the
+// index, then the generation.
+func (p *pipeline) commitLoop(units <-chan unit, stop context.CancelCauseFunc) error {
 	ctx := context.Background() // a started commit always finishes
 	var failed error
 	for u := range units {
 		if failed != nil {
 			continue
 		}
-		t0 := time.Now()
-		ids, err := p.commit(ctx, u)
-		p.stages.Store += time.Since(t0)
-		if err != nil {
+		if _, err := p.apply(ctx, catalog.Batch{Delete: u.dropped, Upsert: u.items, Errors: u.errs, Skipped: u.skips}); err != nil {
 			failed = err
 			stop(err)
 			continue
 		}
-		t0 = time.Now()
-		for _, id := range u.dropped {
-			idx.Delete(uint64(id)) // an id the index lacks is fine
-		}
-		for i, it := range u.items {
-			if err := idx.Add(uint64(ids[i]), it.Vector); err != nil {
-				failed = fmt.Errorf("index item %d: %w", ids[i], err)
-				stop(failed)
-				break
-			}
-		}
-		p.stages.Index += time.Since(t0)
 		p.remember(u.items)
 		p.mu.Lock()
 		p.rep.Indexed += len(u.items) - u.reused
@@ -841,30 +865,12 @@ func (p *pipeline) commitLoop(units <-chan unit, idx indexWriter, stop context.C
 	return failed
 }
 
-func (p *pipeline) commit(ctx context.Context, u unit) ([]int64, error) {
-	tx, err := p.l.store.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	_, err = tx.DeleteItems(ctx, u.dropped)
-	var ids []int64
-	if err == nil {
-		ids, err = tx.UpsertItems(ctx, u.items)
-	}
-	if err == nil {
-		err = tx.RecordErrors(ctx, u.errs)
-	}
-	if err == nil {
-		err = tx.RecordSkipped(ctx, u.skips)
-	}
-	if err != nil {
-		tx.Rollback()
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	return ids, nil
+// apply hands a batch to the catalog and adds its timings to the stages.
+func (p *pipeline) apply(ctx context.Context, b catalog.Batch) (catalog.Applied, error) {
+	a, err := p.l.cat.Apply(ctx, b)
+	p.stages.Store += a.StoreTime
+	p.stages.Index += a.IndexTime
+	return a, err
 }
 
 // finishWalked brings the store in line with what a complete walk saw, in
@@ -873,7 +879,7 @@ func (p *pipeline) commit(ctx context.Context, u unit) ([]int64, error) {
 // excluded folder, and the failure records that no longer apply: of files
 // gone, of paths the walk followed this time without a problem, of items
 // indexed as they are now, and of anything in an excluded folder.
-func (p *pipeline) finishWalked(ctx context.Context, snap *store.Snapshot, w *walkState, roots []string, idx indexWriter, excl *ignore.Matcher) error {
+func (p *pipeline) finishWalked(ctx context.Context, snap *store.Snapshot, w *walkState, roots []string, excl *ignore.Matcher) error {
 	// obsolete reports whether a path under the roots that the walk did not
 	// list as a file has no business in the library any more: missing, it
 	// is gone; else it is a pipe, socket, device or folder now, or lies in
@@ -937,32 +943,11 @@ func (p *pipeline) finishWalked(ctx context.Context, snap *store.Snapshot, w *wa
 	if len(gone) == 0 && len(clear) == 0 && len(unskip) == 0 {
 		return nil
 	}
-	t0 := time.Now()
-	tx, err := p.l.store.Begin(ctx)
+	a, err := p.apply(ctx, catalog.Batch{Delete: gone, ClearErrors: clear, Unskip: unskip})
 	if err != nil {
 		return err
 	}
-	if _, err := tx.DeleteItems(ctx, gone); err != nil {
-		tx.Rollback()
-		return err
-	}
-	cleared, err := tx.ClearErrors(ctx, clear)
-	if err == nil {
-		err = tx.DeleteSkipped(ctx, unskip)
-	}
-	if err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	p.stages.Store += time.Since(t0)
-	t0 = time.Now()
-	for _, id := range gone {
-		idx.Delete(uint64(id)) // absent ids (never indexed) are fine
-	}
-	p.stages.Index += time.Since(t0)
+	cleared := a.Cleared
 	p.rep.Deleted = len(gone)
 	p.rep.Cleared = cleared
 	p.rep.ExcludedRemoved = patterned

@@ -49,7 +49,7 @@ func TestIngestStreamsAgree(t *testing.T) {
 	}
 	vectors := func(opt IngestOptions) map[string][]float32 {
 		lib := openLib(t, t.TempDir(), tinyModel)
-		rep, err := lib.Index(ctx, []string{photos}, opt)
+		rep, err := lib.Ingest(ctx, []string{photos}, opt)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,8 @@
 // Package engine is mmsearch's core: a Library (a folder holding a SQLite
-// store and a derived HNSW index), the ingest pipeline that fills it from
-// photo folders, and the evaluation of arithmetic queries against it.
+// store and a derived ANN index, both owned by its catalog, package
+// engine/catalog), the ingest pipeline that fills it from photo folders
+// (walk → decode → encode → catalog Apply), and the evaluation of arithmetic
+// queries against it (each search starts from a catalog view).
 package engine
 
 import (
@@ -13,10 +15,13 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"mmsearch/encoders"
+	"mmsearch/engine/catalog"
 	"mmsearch/engine/store"
+	"mmsearch/index"
 	"mmsearch/index/hnsw"
 	"mmsearch/internal/membudget"
 	"mmsearch/models"
@@ -34,6 +39,14 @@ const (
 
 // ErrLocked is returned when another process is writing to the library.
 var ErrLocked = errors.New("library is being written by another process")
+
+// ErrNoLibrary is returned by Open with MustExist for a folder that holds no
+// library.
+var ErrNoLibrary = errors.New("no library")
+
+// ErrReadOnly is returned by writes to a library opened read-only (one on a
+// read-only file system, or in a folder this process may not write).
+var ErrReadOnly = store.ErrReadOnly
 
 // DefaultLibrary returns the default library folder, DataDir/default.
 func DefaultLibrary(getenv func(string) string) string {
@@ -59,10 +72,20 @@ type Options struct {
 	// Device is where the encoders run: encoders.DeviceCPU (""),
 	// DeviceCUDA or DeviceAuto.
 	Device string
-	// Index configures the HNSW index built from the store. Zero fields take
-	// the hnsw defaults, except EfConstruction, which defaults to
-	// LibraryEfConstruction.
+	// Index configures the HNSW index built from the store when Backend is
+	// not set. Zero fields take the hnsw defaults, except EfConstruction,
+	// which defaults to LibraryEfConstruction.
 	Index hnsw.Config
+	// Backend, when its New is set, makes and loads the library's index
+	// instead of HNSW (exact flat search, a remote index, ...).
+	Backend index.Backend
+	// MustExist refuses to create a library: Open of a folder without one
+	// fails with ErrNoLibrary (read-only commands set it, so a mistyped
+	// path is an error, not a new empty library).
+	MustExist bool
+	// RefreshEvery bounds how often searches look for other processes'
+	// writes (0 = catalog.DefaultRefreshEvery).
+	RefreshEvery time.Duration
 	// Getenv reads the environment (nil = os.Getenv).
 	Getenv func(string) string
 	// Logger receives diagnostics (nil = discard).
@@ -84,7 +107,8 @@ type Library struct {
 	dir   string
 	opts  Options
 	log   *slog.Logger
-	store *store.Store
+	cat   *catalog.Catalog
+	store catalog.Reads // the catalog's read side
 	model *encoders.Model
 
 	encMu     sync.Mutex
@@ -92,16 +116,16 @@ type Library struct {
 	txt       *encoders.TextEncoder
 	ingestImg *encoders.ImageEncoder // for ingests, threads per inference may differ
 
-	ix *liveIndex
-
 	decodeMem *membudget.Budget // shared by all decodes of ingests and queries
 }
 
-// Open opens the library folder dir, creating it when absent. The model is
-// resolved and checked against the one that made the library's vectors; a
-// different model is refused with store.ErrModelMismatch. The index is loaded
-// from its file, or rebuilt from the store when the file is missing, stale or
-// corrupt.
+// Open opens the library folder dir, creating it when absent (unless
+// opts.MustExist). The model is resolved and checked against the one that
+// made the library's vectors; a different model is refused with
+// store.ErrModelMismatch. The index is loaded on first use, from its file,
+// or rebuilt from the store (and saved) when the file is missing, stale or
+// corrupt. A library this process cannot write (a read-only file system)
+// opens read-only: searches work, writes fail with ErrReadOnly.
 func Open(ctx context.Context, dir string, opts Options) (*Library, error) {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
@@ -116,24 +140,54 @@ func Open(ctx context.Context, dir string, opts Options) (*Library, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open library %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return nil, fmt.Errorf("open library: %w", err)
+	db := filepath.Join(abs, DBFile)
+	_, statErr := os.Stat(db)
+	if opts.MustExist && statErr != nil {
+		if errors.Is(statErr, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w at %s (create one with 'mmsearch index --library %s PATH', or check the path)", ErrNoLibrary, abs, dir)
+		}
+		return nil, fmt.Errorf("open library %s: %w", abs, statErr)
 	}
-	st, err := store.Open(ctx, filepath.Join(abs, DBFile))
+	readOnly := statErr == nil && !writable(abs, db)
+	if !readOnly {
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return nil, fmt.Errorf("open library: %w", err)
+		}
+	}
+	backend := opts.Backend
+	if backend.New == nil || backend.Load == nil {
+		backend = hnsw.Backend(libraryIndexConfig(opts.Index))
+	}
+	cat, err := catalog.Open(ctx, catalog.Options{
+		DB: db, IndexFile: filepath.Join(abs, IndexFile), Backend: backend,
+		ReadOnly: readOnly, RefreshEvery: opts.RefreshEvery, Logger: opts.Logger,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open library %s: %w", abs, err)
+	}
+	if readOnly {
+		opts.Logger.Info("the library is read-only: searches work, writes are disabled", "library", abs)
 	}
 	if opts.DecodeMemory <= 0 {
 		opts.DecodeMemory = DefaultDecodeMemory
 	}
-	l := &Library{dir: abs, opts: opts, log: opts.Logger, store: st, decodeMem: membudget.New(opts.DecodeMemory)}
+	l := &Library{dir: abs, opts: opts, log: opts.Logger, cat: cat, store: cat.Reads(), decodeMem: membudget.New(opts.DecodeMemory)}
 	if err := l.openModel(ctx); err != nil {
-		st.Close()
+		cat.Close()
 		return nil, err
 	}
-	l.ix = newLiveIndex(l)
 	return l, nil
 }
+
+// writable reports whether this process may write the library folder and
+// its database: false on a read-only file system (even for root) or where
+// permissions forbid it.
+func writable(dir, db string) bool {
+	return syscall.Access(dir, 2 /* W_OK */) == nil && syscall.Access(db, 2) == nil
+}
+
+// ReadOnly reports whether the library was opened read-only.
+func (l *Library) ReadOnly() bool { return l.cat.ReadOnly() }
 
 // openModel resolves the model and records it in a new library, or checks it
 // against the recorded one.
@@ -164,12 +218,12 @@ func (l *Library) openModel(ctx context.Context) error {
 		return fmt.Errorf("library %s: %w", l.dir, &store.ModelMismatchError{Library: recorded, Requested: want})
 	}
 	if !has {
-		if err := l.store.SetModel(ctx, want); err != nil {
+		if err := l.cat.SetModel(ctx, want); err != nil {
 			return fmt.Errorf("library %s: %w", l.dir, err)
 		}
 	}
 	l.model = m
-	if hint, _ := os.ReadFile(filepath.Join(l.dir, ModelHintFile)); strings.TrimSpace(string(hint)) != dir {
+	if hint, _ := os.ReadFile(filepath.Join(l.dir, ModelHintFile)); strings.TrimSpace(string(hint)) != dir && !l.cat.ReadOnly() {
 		// Best effort: a read-only library folder still opens.
 		_ = os.WriteFile(filepath.Join(l.dir, ModelHintFile), []byte(dir+"\n"), 0o644)
 	}
@@ -193,8 +247,7 @@ func (l *Library) recordedModel(ctx context.Context) (store.Model, bool, error) 
 // image while the encoder runs, and the beam width sets that cost.
 const LibraryEfConstruction = 100
 
-func (l *Library) indexConfig() hnsw.Config {
-	c := l.opts.Index
+func libraryIndexConfig(c hnsw.Config) hnsw.Config {
 	if c.EfConstruction == 0 {
 		c.EfConstruction = LibraryEfConstruction
 	}
@@ -206,9 +259,6 @@ func (l *Library) Dir() string { return l.dir }
 
 // Model is the library's model.
 func (l *Library) Model() *encoders.Model { return l.model }
-
-// Store is the library's database.
-func (l *Library) Store() *store.Store { return l.store }
 
 func (l *Library) sessionOptions() encoders.SessionOptions {
 	return encoders.SessionOptions{IntraOpThreads: l.opts.Threads, MaxBatch: l.opts.BatchSize, Device: l.opts.Device,
@@ -288,7 +338,7 @@ func (l *Library) Close() error {
 	if l.ingestImg != nil {
 		errs = append(errs, l.ingestImg.Close())
 	}
-	errs = append(errs, l.store.Close())
+	errs = append(errs, l.cat.Close())
 	return errors.Join(errs...)
 }
 
@@ -304,6 +354,11 @@ type Stats struct {
 	DBBytes    int64            `json:"db_bytes"`
 	IndexBytes int64            `json:"index_bytes"`
 	IndexFresh bool             `json:"index_fresh"`
+	// IndexProblem says why the index file is not fresh (damaged, stale,
+	// another model); a search rebuilds and saves it.
+	IndexProblem string `json:"index_problem,omitempty"`
+	// ReadOnly: the library cannot be written here (searches still work).
+	ReadOnly bool `json:"read_only,omitempty"`
 	// SkippedBy counts the files skipped as not still images, by kind.
 	SkippedBy map[string]int64 `json:"skipped_by_kind,omitempty"`
 }
@@ -324,11 +379,12 @@ func (l *Library) Stats(ctx context.Context) (Stats, error) {
 	if out.SkippedBy, err = l.store.SkippedByKind(ctx); err != nil {
 		return Stats{}, err
 	}
-	if fi, err := os.Stat(filepath.Join(l.dir, IndexFile)); err == nil {
-		out.IndexBytes = fi.Size()
-		gen, _, err := readIndexHeader(filepath.Join(l.dir, IndexFile))
-		out.IndexFresh = err == nil && gen == s.Generation
+	fs, err := l.cat.IndexFileState(ctx)
+	if err != nil {
+		return Stats{}, err
 	}
+	out.IndexBytes, out.IndexFresh, out.IndexProblem = fs.Bytes, fs.Fresh, fs.Problem
+	out.ReadOnly = l.cat.ReadOnly()
 	return out, nil
 }
 

@@ -25,7 +25,7 @@ func TestVideoSkippedBeforeSizeLimit(t *testing.T) {
 	big := imagetest.PNG(t, imagetest.Pattern(1, 200, 200))
 	imagetest.Write(t, filepath.Join(photos, "big.png"), big)
 	lib := openLib(t, t.TempDir(), tinyModel)
-	rep, err := lib.Index(ctx, []string{photos}, IngestOptions{Image: imageproc.Options{MaxFileBytes: int64(len(big)) - 1}})
+	rep, err := lib.Ingest(ctx, []string{photos}, IngestOptions{Image: imageproc.Options{MaxFileBytes: int64(len(big)) - 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestVideoSkippedBeforeSizeLimit(t *testing.T) {
 		t.Fatalf("report: skipped %v, failed %d %+v", rep.SkippedByKind, rep.Failed, rep.Errors)
 	}
 	// Unchanged, the video is not looked at again but still counted.
-	rep, err = lib.Index(ctx, []string{photos}, IngestOptions{Image: imageproc.Options{MaxFileBytes: int64(len(big)) - 1}})
+	rep, err = lib.Ingest(ctx, []string{photos}, IngestOptions{Image: imageproc.Options{MaxFileBytes: int64(len(big)) - 1}})
 	if err != nil || rep.SkippedByKind["video"] != 1 || rep.SkippedNew != 0 || rep.New+rep.Changed != 0 {
 		t.Fatalf("second run: %+v %v", rep, err)
 	}
@@ -48,11 +48,11 @@ func TestImageReplacedByVideo(t *testing.T) {
 		writeImage(t, filepath.Join(photos, string(rune('a'+i))+".png"), i+1, "png")
 	}
 	lib := openLib(t, t.TempDir(), tinyModel)
-	if _, err := lib.Index(ctx, []string{photos}, IngestOptions{}); err != nil {
+	if _, err := lib.Ingest(ctx, []string{photos}, IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	imagetest.Write(t, filepath.Join(photos, "b.png"), mp4Header(3000))
-	rep, err := lib.Index(ctx, []string{photos}, IngestOptions{})
+	rep, err := lib.Ingest(ctx, []string{photos}, IngestOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestCopiesOneResult(t *testing.T) {
 		writeImage(t, filepath.Join(photos, name), 1, "png")
 	}
 	lib := openLib(t, t.TempDir(), tinyModel)
-	if _, err := lib.Index(ctx, []string{photos}, IngestOptions{}); err != nil {
+	if _, err := lib.Ingest(ctx, []string{photos}, IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	a := filepath.Join(photos, "a.png")

@@ -13,29 +13,25 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+	"unicode/utf8"
 
 	"mmsearch/encoders"
 	"mmsearch/encoders/imageproc"
+	"mmsearch/engine/catalog"
 	"mmsearch/engine/query"
 	"mmsearch/engine/store"
 	"mmsearch/index"
 	"mmsearch/internal/regfile"
 )
 
-// Scoring modes.
-const (
-	ModeAdd = "add" // cosine similarity to the normalized weighted sum
-	ModeMul = "mul" // 3CosMul re-ranking of the nearest candidates
-)
-
 // SearchOptions tunes Library.Search.
 type SearchOptions struct {
 	// K is the number of results (0 = 10).
 	K int
-	// Ef is the HNSW beam width (0 = max(64, 2K)).
+	// Ef is the HNSW beam width (0 = DefaultEf of the candidates wanted).
 	Ef int
-	// Mode is ModeAdd (default) or ModeMul.
-	Mode string
+	// Mode is ModeAdd (default, also the zero value) or ModeMul.
+	Mode Mode
 	// IncludeInputs keeps items used as query inputs in the results.
 	IncludeInputs bool
 	// PathPrefix, when set, keeps only items whose path starts with it.
@@ -58,12 +54,16 @@ type SearchOptions struct {
 
 // Result is one found item.
 type Result struct {
-	ID     int64   `json:"id"`
-	Path   string  `json:"path"`
-	Score  float32 `json:"score"` // cosine similarity for add, the 3CosMul score for mul
-	Width  int     `json:"width"`
-	Height int     `json:"height"`
-	Format string  `json:"format"`
+	ID   int64  `json:"id"`
+	Path string `json:"path"`
+	// PathBytes holds the path's exact bytes (base64 in JSON) when it is not
+	// valid UTF-8, which JSON strings cannot carry: Path then shows the
+	// invalid bytes as U+FFFD.
+	PathBytes []byte  `json:"path_bytes,omitempty"`
+	Score     float32 `json:"score"` // cosine similarity for add, the 3CosMul score for mul
+	Width     int     `json:"width"`
+	Height    int     `json:"height"`
+	Format    string  `json:"format"`
 	// Paths lists every path of this content when there are copies (the
 	// result's own path first, then the others by path); empty otherwise.
 	Paths []string `json:"paths,omitempty"`
@@ -76,10 +76,13 @@ func (r Result) Copies() int { return max(0, len(r.Paths)-1) }
 
 // TermInfo describes how one query term was understood.
 type TermInfo struct {
-	Kind   string  `json:"kind"`
-	Value  string  `json:"value"`
-	Coef   float32 `json:"coef"`
-	ItemID int64   `json:"item_id,omitempty"` // for inputs that are indexed items
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
+	// ValueBytes holds Value's exact bytes when it is not valid UTF-8 (a
+	// path term), as Result.PathBytes does.
+	ValueBytes []byte  `json:"value_bytes,omitempty"`
+	Coef       float32 `json:"coef"`
+	ItemID     int64   `json:"item_id,omitempty"` // for inputs that are indexed items
 }
 
 // SearchResult is the answer to a query.
@@ -87,10 +90,18 @@ type SearchResult struct {
 	Query   string        `json:"query"`
 	ReadAs  string        `json:"read_as"` // how the query was read: query.Query.Describe
 	Terms   []TermInfo    `json:"terms"`
-	Mode    string        `json:"mode"`
+	Mode    Mode          `json:"mode"`
 	Results []Result      `json:"results"`
 	Took    time.Duration `json:"took_ns"`
 }
+
+// DefaultEf is the engine's one default search beam width for k wanted
+// results: max(64, 2k). The CLI, the server and the benchmarks pass 0 to
+// get it.
+func DefaultEf(k int) int { return max(64, 2*k) }
+
+// DefaultEfRule describes DefaultEf for reports and help texts.
+const DefaultEfRule = "max(64, 2k)"
 
 // ErrZeroQuery is returned when a query's weighted terms sum to the zero vector.
 var ErrZeroQuery = errors.New("the query's terms cancel out")
@@ -123,7 +134,7 @@ func (l *Library) Search(ctx context.Context, expr string, opt SearchOptions) (*
 			return nil, err
 		}
 		terms = append(terms, Term{Vec: vec, Coef: t.Coef()})
-		infos = append(infos, TermInfo{Kind: t.Kind.String(), Value: t.Value, Coef: t.Coef(), ItemID: itemID})
+		infos = append(infos, TermInfo{Kind: t.Kind.String(), Value: t.Value, ValueBytes: RawBytes(t.Value), Coef: t.Coef(), ItemID: itemID})
 		if itemID > 0 {
 			exclude[itemID] = true
 		}
@@ -135,6 +146,9 @@ func (l *Library) Search(ctx context.Context, expr string, opt SearchOptions) (*
 		return nil, err
 	}
 	res, err := l.SearchTerms(ctx, terms, exclude, opt)
+	if errors.Is(err, ErrZeroQuery) {
+		return nil, q.Span(ErrZeroQuery, "the terms cancel out: their weighted sum is the zero vector")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +185,7 @@ func (l *Library) excludeCopies(ctx context.Context, exclude map[int64]bool) err
 	return nil
 }
 
-func modeOf(opt SearchOptions) string {
+func modeOf(opt SearchOptions) Mode {
 	if opt.Mode == "" {
 		return ModeAdd
 	}
@@ -202,26 +216,14 @@ func (l *Library) SearchTerms(ctx context.Context, terms []Term, exclude map[int
 	if k <= 0 {
 		k = 10
 	}
-	mode := modeOf(opt)
-	if mode != ModeAdd && mode != ModeMul {
-		return nil, fmt.Errorf("unknown scoring mode %q (want add or mul)", mode)
-	}
-	dim := l.model.Dim()
-	sum := make([]float32, dim)
-	for _, t := range terms {
-		for i, x := range t.Vec {
-			sum[i] += t.Coef * x
-		}
-	}
-	if err := encoders.Normalize(sum); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrZeroQuery, err)
-	}
-	idx, err := l.ix.get(ctx)
+	mode, err := ParseMode(string(opt.Mode))
 	if err != nil {
 		return nil, err
 	}
-	if idx.Len() == 0 {
-		return nil, ErrEmptyLibrary
+	terms = scaleWeights(terms)
+	sum, err := weightedSum(terms, l.model.Dim())
+	if err != nil {
+		return nil, err
 	}
 	var filter index.Filter
 	var prefixPaths map[int64]bool
@@ -248,12 +250,21 @@ func (l *Library) SearchTerms(ctx context.Context, terms []Term, exclude map[int
 	}
 	// Identical content is one result: ask for more hits than results, and
 	// for more again while copies leave fewer than k distinct contents.
-	for fetch := want; ; fetch *= 2 {
-		out, exhausted, err := l.searchOnce(ctx, idx, sum, terms, mode, k, fetch, opt.Ef, filter, opt.KeepCopies)
-		if err != nil || len(out) >= k || exhausted {
-			return out, err
+	// The search reads one view of the index: one generation throughout.
+	var out []Result
+	err = l.cat.Read(ctx, func(v catalog.View) error {
+		if v.Len() == 0 {
+			return ErrEmptyLibrary
 		}
-	}
+		for fetch := want; ; fetch *= 2 {
+			res, exhausted, err := l.searchOnce(ctx, v.Searcher(), sum, terms, mode, k, fetch, opt.Ef, filter, opt.KeepCopies)
+			if err != nil || len(res) >= k || exhausted {
+				out = res
+				return err
+			}
+		}
+	})
+	return out, err
 }
 
 // searchOnce asks the index for fetch hits and turns them into at most k
@@ -262,9 +273,9 @@ func (l *Library) searchOnce(ctx context.Context, idx interface {
 	Search([]float32, int, index.SearchOptions) ([]index.Result, error)
 	Vector(uint64) ([]float32, error)
 	Len() int
-}, sum []float32, terms []Term, mode string, k, fetch, ef int, filter index.Filter, keepCopies bool) ([]Result, bool, error) {
+}, sum []float32, terms []Term, mode Mode, k, fetch, ef int, filter index.Filter, keepCopies bool) ([]Result, bool, error) {
 	if ef <= 0 {
-		ef = max(64, 2*fetch)
+		ef = DefaultEf(fetch)
 	}
 	hits, err := idx.Search(sum, fetch, index.SearchOptions{Ef: ef, Filter: filter})
 	if err != nil {
@@ -307,7 +318,7 @@ func (l *Library) searchOnce(ctx context.Context, idx interface {
 		}
 		seen[it.Hash] = true
 		hashes = append(hashes, it.Hash)
-		out = append(out, Result{ID: it.ID, Path: it.Path, Score: c.score, Width: it.Width, Height: it.Height, Format: it.Format, hash: it.Hash})
+		out = append(out, Result{ID: it.ID, Path: it.Path, PathBytes: RawBytes(it.Path), Score: c.score, Width: it.Width, Height: it.Height, Format: it.Format, hash: it.Hash})
 		if len(out) == k {
 			break
 		}
@@ -332,6 +343,61 @@ func (l *Library) searchOnce(ctx context.Context, idx interface {
 		}
 	}
 	return out, exhausted, nil
+}
+
+// scaleWeights returns the terms with their coefficients divided by the
+// largest magnitude among them, so the strongest term weighs ±1. Neither mode's
+// ranking changes (the direction of the weighted sum and the order of the
+// 3CosMul log-scores are invariant under a positive factor), but no weight the
+// parser accepts (up to float32's maximum) can overflow the sum or the score,
+// and no tiny weights can underflow them: every score is finite.
+func scaleWeights(terms []Term) []Term {
+	var top float64
+	for _, t := range terms {
+		top = max(top, math.Abs(float64(t.Coef)))
+	}
+	if top == 0 || top == 1 || math.IsInf(top, 0) || math.IsNaN(top) {
+		return terms
+	}
+	out := make([]Term, len(terms))
+	for i, t := range terms {
+		out[i] = Term{Vec: t.Vec, Coef: float32(float64(t.Coef) / top)}
+	}
+	return out
+}
+
+// weightedSum returns the normalized weighted sum of the terms, or
+// ErrZeroQuery when it is (numerically) the zero vector or not finite.
+func weightedSum(terms []Term, dim int) ([]float32, error) {
+	acc := make([]float64, dim)
+	for _, t := range terms {
+		for i, x := range t.Vec {
+			acc[i] += float64(t.Coef) * float64(x)
+		}
+	}
+	var norm float64
+	for _, x := range acc {
+		norm += x * x
+	}
+	norm = math.Sqrt(norm)
+	// Terms that cancel leave float rounding noise, not a direction.
+	if !(norm > 1e-6) || math.IsInf(norm, 0) {
+		return nil, ErrZeroQuery
+	}
+	sum := make([]float32, dim)
+	for i, x := range acc {
+		sum[i] = float32(x / norm)
+	}
+	return sum, nil
+}
+
+// RawBytes returns s as bytes when it is not valid UTF-8, and nil when it is:
+// the value of the *_bytes JSON fields that keep names lossless.
+func RawBytes(s string) []byte {
+	if utf8.ValidString(s) {
+		return nil
+	}
+	return []byte(s)
 }
 
 // cosMul is 3CosMul (Levy & Goldberg 2014) generalized to weighted terms:

@@ -4,7 +4,8 @@
 //
 // Implementations live in sub-packages: hnsw (ours, the default), flat (exact
 // search, the ground truth) and coderhnsw (an adapter over github.com/coder/hnsw,
-// kept for comparison).
+// kept for comparison). Each offers a Backend; the package indextest holds the
+// conformance suite every backend passes.
 package index
 
 import (
@@ -96,10 +97,20 @@ type Index interface {
 	// Delete removes the vector labelled id. Deleting an absent id returns
 	// ErrNotFound.
 	Delete(id uint64) error
+	// Vector returns a copy of the vector labelled id, or an error wrapping
+	// ErrNotFound.
+	Vector(id uint64) ([]float32, error)
 	// Search returns up to k nearest neighbours of query, nearest first.
 	Search(query []float32, k int, opts SearchOptions) ([]Result, error)
 	// Len is the number of live (not deleted) vectors.
 	Len() int
+	// Deleted is the number of deleted vectors that still hold space until
+	// Compact (0 for indexes whose deletes free space at once).
+	Deleted() int
+	// Compact reclaims the space of deleted vectors. Searches stay correct
+	// before and after; it is a no-op where Deleted is always 0. When ctx is
+	// done first it returns ctx.Err() and leaves the index as it was.
+	Compact(ctx context.Context) error
 	// Dim is the vector dimension.
 	Dim() int
 	// Metric is the distance the index ranks by.
@@ -108,6 +119,18 @@ type Index interface {
 	Memory() MemoryStats
 	// Save writes the index in its versioned binary format.
 	Save(w io.Writer) error
+}
+
+// Backend makes and loads indexes of one kind. The engine is handed one and
+// never names an implementation: ours (hnsw), the exact flat index, the
+// coder/hnsw adapter and remote backends all plug in through it.
+type Backend struct {
+	// Name identifies the backend in logs and reports ("hnsw", "flat", ...).
+	Name string
+	// New returns an empty index for vectors of dimension dim.
+	New func(dim int) (Index, error)
+	// Load reads an index written by the Save of an index New made.
+	Load func(r io.Reader) (Index, error)
 }
 
 // Errors shared by implementations. Wrap them with context; test with errors.Is.

@@ -33,7 +33,7 @@ func TestImportedModelsIndexAndSearch(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer lib.Close()
-			rep, err := lib.Index(ctx, []string{photos}, engine.IngestOptions{})
+			rep, err := lib.Ingest(ctx, []string{photos}, engine.IngestOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

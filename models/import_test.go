@@ -15,6 +15,8 @@ import (
 
 	"mmsearch/encoders"
 	"mmsearch/encoders/imageproc"
+
+	"mmsearch/internal/sharedtest"
 )
 
 const (
@@ -49,9 +51,7 @@ func TestMain(m *testing.M) {
 // when Python with torch or the shared CLIP vocabulary is missing.
 func randomCLIP(t *testing.T, flags ...string) string {
 	t.Helper()
-	if _, err := os.Stat(sharedBPE); err != nil {
-		t.Skipf("the shared CLIP vocabulary is missing (%v); it lives in ../shared beside the repository", err)
-	}
+	sharedtest.Require(t, sharedBPE)
 	fixtureMu.Lock()
 	defer fixtureMu.Unlock()
 	key := strings.Join(flags, " ")
@@ -77,9 +77,7 @@ func randomCLIP(t *testing.T, flags ...string) string {
 
 func needCat(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat(catJPEG); err != nil {
-		t.Skipf("shared test image missing: %v", err)
-	}
+	sharedtest.Require(t, catJPEG)
 }
 
 type embeddings struct {

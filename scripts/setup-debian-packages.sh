@@ -4,7 +4,7 @@
 #   scripts/setup-debian-packages.sh build   # cgo build: libjpeg-turbo and libheif headers
 #   scripts/setup-debian-packages.sh test    # + headless Chromium, PyTorch (test fixtures), hnswlib and FAISS (peers),
 #                                            #   heif-enc/heif-convert (HEIC/AVIF test pictures)
-#   scripts/setup-debian-packages.sh demo    # + SVG rasterizer and PIL for the demo's emoji collection
+#   scripts/setup-debian-packages.sh demo    # + SVG rasterizer, PIL and NumPy for the demo's emoji collection
 #   scripts/setup-debian-packages.sh model   # + SVG rasterizer and PyTorch for the model recipe
 #
 # Idempotent: when everything is installed it only runs dpkg-query.
@@ -14,7 +14,7 @@ want=(libjpeg62-turbo-dev libheif-dev)
 case "${1:-build}" in
   build) ;;
   test)  want+=(chromium python3-torch python3-numpy python3-hnswlib python3-faiss libheif-examples) ;;
-  demo)  want+=(librsvg2-bin python3-pil) ;;
+  demo)  want+=(librsvg2-bin python3-pil python3-numpy) ;;
   model) want+=(librsvg2-bin python3-torch python3-numpy python3-pil python3-onnx) ;;
   *) echo "usage: $0 build|test|demo|model" >&2; exit 2 ;;
 esac

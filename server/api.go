@@ -36,7 +36,7 @@ type Hit struct {
 type SearchResponse struct {
 	Query   string            `json:"query"`
 	ReadAs  string            `json:"read_as,omitempty"` // how the query was read, as `1.0 × item @12 − 1.0 × text "dog"`
-	Mode    string            `json:"mode"`
+	Mode    engine.Mode       `json:"mode"`
 	K       int               `json:"k"`
 	Terms   []engine.TermInfo `json:"terms"`
 	Results []Hit             `json:"results"`
@@ -124,9 +124,8 @@ func (s *Server) searchOptions(k int, mode, prefix string, include bool) (engine
 	if k < 1 || k > s.cfg.MaxK {
 		return engine.SearchOptions{}, badRequest("k must be between 1 and %d", s.cfg.MaxK)
 	}
-	switch mode {
-	case "", engine.ModeAdd, engine.ModeMul:
-	default:
+	m, err := engine.ParseMode(mode)
+	if err != nil {
 		return engine.SearchOptions{}, badRequest("mode must be %q or %q", engine.ModeAdd, engine.ModeMul)
 	}
 	if len(prefix) > 4096 || strings.ContainsRune(prefix, 0) {
@@ -136,7 +135,7 @@ func (s *Server) searchOptions(k int, mode, prefix string, include bool) (engine
 	if !ok {
 		return engine.SearchOptions{}, badRequest("prefix must start with the name of an indexed folder")
 	}
-	return engine.SearchOptions{K: k, Mode: mode, PathPrefix: prefix, IncludeInputs: include,
+	return engine.SearchOptions{K: k, Mode: m, PathPrefix: prefix, IncludeInputs: include,
 		AllowPaths: false, AllowURLs: false, MaxImageBytes: s.cfg.MaxUploadBytes}, nil
 }
 
@@ -236,12 +235,8 @@ func (s *Server) handleSearchImage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, img.blame(err))
 		return
 	}
-	mode := opt.Mode
-	if mode == "" {
-		mode = engine.ModeAdd
-	}
 	writeJSON(w, http.StatusOK, SearchResponse{
-		Query: "", Mode: mode, K: opt.K,
+		Query: "", Mode: opt.Mode, K: opt.K,
 		Terms:   []engine.TermInfo{{Kind: "upload", Value: name, Coef: 1}},
 		Results: s.hits(res), TookMS: ms(time.Since(start)),
 	})

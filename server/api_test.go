@@ -398,7 +398,7 @@ func TestThumbnailResize(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lib.Close()
-	if _, err := lib.Index(ctx, []string{photos}, engine.IngestOptions{}); err != nil {
+	if _, err := lib.Ingest(ctx, []string{photos}, engine.IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	h := newTestServer(t, lib, Config{}).Handler()
@@ -519,7 +519,7 @@ func TestThumbnailsPruned(t *testing.T) {
 	}
 	later := time.Now().Add(time.Hour)
 	os.Chtimes(changed, later, later)
-	if _, err := f.lib.Index(ctx, []string{f.photos}, engine.IngestOptions{}); err != nil {
+	if _, err := f.lib.Ingest(ctx, []string{f.photos}, engine.IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	oldTmp := filepath.Join(dir, ".thumb-123.tmp")

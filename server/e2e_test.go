@@ -43,7 +43,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(f.photos, hostile), imagetest.PNG(t, colourImage(7, 9, 96)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := f.lib.Index(context.Background(), []string{f.photos}, engine.IngestOptions{}); err != nil || rep.Indexed != 1 {
+	if rep, err := f.lib.Ingest(context.Background(), []string{f.photos}, engine.IngestOptions{}); err != nil || rep.Indexed != 1 {
 		t.Fatalf("index the hostile name: %+v %v", rep, err)
 	}
 	s := newTestServer(t, f.lib, Config{Addr: "127.0.0.1:0"})

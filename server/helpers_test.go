@@ -94,7 +94,7 @@ func newFixtureSized(t testing.TB, n, size int) *fixture {
 		t.Fatalf("open library (ONNX Runtime is installed by 'make setup'): %v", err)
 	}
 	t.Cleanup(func() { lib.Close() })
-	rep, err := lib.Index(ctx, []string{photos}, engine.IngestOptions{})
+	rep, err := lib.Ingest(ctx, []string{photos}, engine.IngestOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

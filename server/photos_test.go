@@ -32,7 +32,7 @@ func TestAPICopiesAndSkipped(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := f.lib.Index(context.Background(), []string{f.photos}, engine.IngestOptions{}); err != nil {
+	if _, err := f.lib.Ingest(context.Background(), []string{f.photos}, engine.IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	h := newTestServer(t, f.lib, Config{}).Handler()

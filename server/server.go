@@ -453,15 +453,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// ListenAndServe is Listen then Serve.
-func (s *Server) ListenAndServe(ctx context.Context) error {
-	ln, err := s.Listen()
-	if err != nil {
-		return err
-	}
-	return s.Serve(ctx, ln)
-}
-
 // URL is the address a browser opens for listener ln ("http://host:port/").
 func URL(ln net.Listener) string {
 	addr := ln.Addr().String()

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"mmsearch/bench"
+	"mmsearch/engine"
 )
 
 // Output file names under the report folder.
@@ -30,13 +31,13 @@ func (r *Result) Report(h bench.Header) *bench.Report {
 	h.AddParam("library", lib)
 	h.AddParam("limit", r.Limit)
 	h.AddParam("k", joinInts(r.Ks))
-	h.AddParam("modes", strings.Join(r.Modes, ","))
+	h.AddParam("modes", joinModes(r.Modes))
 	ef := "engine default"
 	if r.Ef > 0 {
 		ef = fmt.Sprint(r.Ef)
 	}
 	h.AddParam("ef", ef)
-	rep := &bench.Report{Header: h, Data: r}
+	rep := &bench.Report{Header: h, Figures: r.Figures(), Data: r}
 
 	depth := r.Ks[len(r.Ks)-1]
 	cols := []string{"family", "mode", "n"}
@@ -168,6 +169,15 @@ func joinInts(v []int) string {
 	s := make([]string, len(v))
 	for i, x := range v {
 		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ",")
+}
+
+// joinModes writes modes comma-separated.
+func joinModes(modes []engine.Mode) string {
+	s := make([]string, len(modes))
+	for i, m := range modes {
+		s[i] = string(m)
 	}
 	return strings.Join(s, ",")
 }

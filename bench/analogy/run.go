@@ -30,7 +30,7 @@ const SpecName = "analogies.jsonl"
 // Defaults used when Config leaves them empty.
 var (
 	DefaultKs    = []int{1, 10}
-	DefaultModes = []string{engine.ModeAdd, engine.ModeMul}
+	DefaultModes = engine.Modes
 )
 
 // TopShown is the number of results kept with each failure.
@@ -57,7 +57,7 @@ type Config struct {
 	// number of results asked for.
 	Ks []int
 	// Modes are the scoring modes to run (default add and mul).
-	Modes []string
+	Modes []engine.Mode
 	// Ef is the HNSW beam width (0: the engine's default).
 	Ef int
 	// Progress, when set, is told of each stage.
@@ -66,8 +66,8 @@ type Config struct {
 
 // FamilyScore is recall for one family (or summary row) in one mode.
 type FamilyScore struct {
-	Family string `json:"family"`
-	Mode   string `json:"mode"`
+	Family string      `json:"family"`
+	Mode   engine.Mode `json:"mode"`
 	retrieval.Score
 }
 
@@ -80,12 +80,12 @@ type Hit struct {
 
 // Failure is an analogy whose expected answer was not the first result.
 type Failure struct {
-	Line           int      `json:"line"`
-	Family         string   `json:"family"`
-	Mode           string   `json:"mode"`
-	Query          string   `json:"query"`
-	Expected       []string `json:"expected,omitempty"`
-	ExpectedLabels []string `json:"expected_labels,omitempty"`
+	Line           int         `json:"line"`
+	Family         string      `json:"family"`
+	Mode           engine.Mode `json:"mode"`
+	Query          string      `json:"query"`
+	Expected       []string    `json:"expected,omitempty"`
+	ExpectedLabels []string    `json:"expected_labels,omitempty"`
 	// Rank is the 1-based position of the first expected result, 0 when
 	// it was not among the results asked for.
 	Rank int `json:"rank"`
@@ -103,9 +103,9 @@ type Skip struct {
 
 // ModeTime is the time the searches of one mode took.
 type ModeTime struct {
-	Mode    string  `json:"mode"`
-	Seconds float64 `json:"seconds"`
-	QPS     float64 `json:"queries_per_second"`
+	Mode    engine.Mode `json:"mode"`
+	Seconds float64     `json:"seconds"`
+	QPS     float64     `json:"queries_per_second"`
 }
 
 // Result is the outcome of an analogy benchmark.
@@ -120,7 +120,7 @@ type Result struct {
 	Library      string              `json:"library"`
 	Limit        int                 `json:"limit"`
 	Ks           []int               `json:"ks"`
-	Modes        []string            `json:"modes"`
+	Modes        []engine.Mode       `json:"modes"`
 	Ef           int                 `json:"ef"`
 	Images       int                 `json:"images"`
 	Analogies    int                 `json:"analogies"` // scored
@@ -137,7 +137,7 @@ type Result struct {
 }
 
 // Find returns the score of a family (or FamilyAll, FamilyMean) in a mode.
-func (r *Result) Find(family, mode string) (FamilyScore, bool) {
+func (r *Result) Find(family string, mode engine.Mode) (FamilyScore, bool) {
 	for _, s := range r.Scores {
 		if s.Family == family && s.Mode == mode {
 			return s, true
@@ -169,7 +169,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		modes = DefaultModes
 	}
 	for _, m := range modes {
-		if m != engine.ModeAdd && m != engine.ModeMul {
+		if _, err := engine.ParseMode(string(m)); err != nil || m == "" {
 			return nil, fmt.Errorf("unknown scoring mode %q (want %s or %s)", m, engine.ModeAdd, engine.ModeMul)
 		}
 	}
@@ -262,8 +262,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		return p, ""
 	}
-	ranks := map[string][]int{} // mode → rank per run
-	ties := map[string][]bool{} // mode → whether the hit ties the first result
+	ranks := map[engine.Mode][]int{} // mode → rank per run
+	ties := map[engine.Mode][]bool{} // mode → whether the hit ties the first result
 	for _, mode := range modes {
 		opt.Mode = mode
 		stage := fmt.Sprintf("analogies, %s mode", mode)
@@ -425,7 +425,7 @@ func prepare(spec []Analogy, ds *retrieval.Dataset, labelled bool, byPath map[st
 }
 
 // score fills the per-family, overall and mean-of-families rows.
-func (r *Result) score(runs []prepared, ranks map[string][]int, ties map[string][]bool, ks []int) error {
+func (r *Result) score(runs []prepared, ranks map[engine.Mode][]int, ties map[engine.Mode][]bool, ks []int) error {
 	for _, mode := range r.Modes {
 		rs, ts := ranks[mode], ties[mode]
 		mean := make([]float64, len(ks))

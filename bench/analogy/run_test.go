@@ -147,7 +147,7 @@ func runAnalogy(t *testing.T, cfg Config) *Result {
 	return res
 }
 
-func score(t *testing.T, r *Result, family, mode string) retrieval.Score {
+func score(t *testing.T, r *Result, family string, mode engine.Mode) retrieval.Score {
 	t.Helper()
 	s, ok := r.Find(family, mode)
 	if !ok {
@@ -233,7 +233,7 @@ func TestRunPlanted(t *testing.T) {
 	if res.Analogies != n || res.Images != 13 || !equal(res.Families, []string{"control", "identity", "planted"}) {
 		t.Fatalf("result %+v", res)
 	}
-	for _, mode := range []string{engine.ModeAdd, engine.ModeMul} {
+	for _, mode := range engine.Modes {
 		if s := score(t, res, "identity", mode); s.Queries != 2 || s.At(1) != 1 {
 			t.Errorf("identity %s: %+v", mode, s)
 		}
@@ -334,7 +334,7 @@ func TestRunFolderAndLimit(t *testing.T) {
 		map[string]any{"family": "identity", "source": "img/i00.png", "subtract": []Term{{"red", 1}}, "add": []Term{{"red", 1}}, "expected": []string{"img/dup.png"}},
 		map[string]any{"family": "other", "source": "img/i03.png", "add": []Term{{"red", 1}}, "expected": []string{"img/i04.png"}},
 	})
-	res := runAnalogy(t, Config{Dataset: f.dir, Spec: specPath, Limit: 1, Modes: []string{engine.ModeMul}, Ks: []int{1, 3}})
+	res := runAnalogy(t, Config{Dataset: f.dir, Spec: specPath, Limit: 1, Modes: []engine.Mode{engine.ModeMul}, Ks: []int{1, 3}})
 	if res.Analogies != 1 || res.DatasetFile != "" || len(res.Modes) != 1 {
 		t.Fatalf("result %+v", res)
 	}
@@ -370,7 +370,7 @@ func TestRunErrors(t *testing.T) {
 			"s.jsonl:1: expected_labels need a dataset with captions.jsonl"},
 		{"malformed spec", Config{Dataset: f.dir, Spec: spec(good, `{"family": 3}`)}, "s.jsonl:2: json: cannot unmarshal number"},
 		{"no spec in the model", Config{Dataset: f.dir}, "has no analogies.jsonl"},
-		{"bad mode", Config{Dataset: f.dir, Spec: spec(good), Modes: []string{"dot"}}, `unknown scoring mode "dot"`},
+		{"bad mode", Config{Dataset: f.dir, Spec: spec(good), Modes: []engine.Mode{"dot"}}, `unknown scoring mode "dot"`},
 		{"bad k", Config{Dataset: f.dir, Spec: spec(good), Ks: []int{-1}}, "k must be at least 1"},
 		{"missing dataset", Config{Dataset: filepath.Join(f.dir, "nope"), Spec: spec(good)}, "nope"},
 		{"unknown item", Config{Dataset: f.dir, Spec: spec(`{"family": "f", "source": "@999", "add": [{"text": "x"}], "expected": ["img/dup.png"]}`)}, "no indexed item @999"},
@@ -411,7 +411,7 @@ func TestRunTies(t *testing.T) {
 		map[string]any{"family": "tie", "source": "img/i00.png", "subtract": []Term{{"red", 1}}, "add": []Term{{"red", 1}}, "expected": []string{"img/dup.png"}},
 	})
 	res := runAnalogy(t, Config{Dataset: f.dir, Spec: specPath})
-	for _, mode := range []string{engine.ModeAdd, engine.ModeMul} {
+	for _, mode := range engine.Modes {
 		s := score(t, res, "tie", mode)
 		// The two lines ask for one twin each: exactly one is first.
 		if s.R1Ties != 1 || s.At(1) != 0.5 || s.At(10) != 1 {

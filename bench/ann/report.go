@@ -210,7 +210,7 @@ func (r *Result) Report(h bench.Header) *bench.Report {
 				fmtMiB(m.HeapDelta), fmtMiB(m.Baseline), fmt.Sprintf("%.2f", m.Ratio), fmt.Sprintf("%.2f", m.HeapRatio))
 		}
 	}
-	rep := &bench.Report{Header: h, Headline: r.Headline.Lines, Tables: []bench.Table{sweep, build, mem}, Data: r}
+	rep := &bench.Report{Header: h, Headline: r.Headline.Lines, Tables: []bench.Table{sweep, build, mem}, Figures: r.Figures(), Data: r}
 	if ours := r.Backend(BackendHNSW); ours != nil && ours.Persist != nil {
 		p := ours.Persist
 		t := bench.Table{Title: "Persistence (" + BackendHNSW + ")", Columns: []string{"file", "save s", "load s", "check ef", "queries differing"}}

@@ -90,17 +90,6 @@ type Point struct {
 	P99Ms     float64 `json:"p99_ms"`
 }
 
-// recall returns the point's recall@k for k in RecallLevels.
-func (p Point) recall(k int) float64 {
-	switch k {
-	case 1:
-		return p.Recall1
-	case 10:
-		return p.Recall10
-	}
-	return p.Recall100
-}
-
 // setRecall sets the point's recall@k for k in RecallLevels.
 func (p *Point) setRecall(k int, r float64) {
 	switch k {

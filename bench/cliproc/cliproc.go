@@ -253,7 +253,7 @@ func fill(ctx context.Context, lib *engine.Library, cfg Config, empty bool, res 
 		return err
 	}
 	defer os.RemoveAll(emptyDir)
-	if _, err := lib.Index(ctx, []string{emptyDir}, engine.IngestOptions{KeepMissing: true}); err != nil {
+	if _, err := lib.Ingest(ctx, []string{emptyDir}, engine.IngestOptions{KeepMissing: true}); err != nil {
 		return fmt.Errorf("bench cli: build the index: %w", err)
 	}
 	res.FillS = time.Since(t0).Seconds()
@@ -317,7 +317,7 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	h.AddParam("k", res.K)
 	h.AddParam("binary", cfg.Binary)
 	h.AddParam("page cache", "warm (one untimed run per command first)")
-	r := &bench.Report{Header: h, Data: res}
+	r := &bench.Report{Header: h, Figures: res.Figures(), Data: res}
 	var floor, search Command
 	for _, c := range res.Commands {
 		switch c.Args[0] {

@@ -548,7 +548,7 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	h.AddParam("text templates per query", res.Templates)
 	h.AddParam("machine peak", res.Peak.Derivation)
 	h.Peers = []bench.Peer{{Name: "plain ONNX Runtime (onnxruntime_go AdvancedSession, preallocated tensors, default session options)", Version: encoders.ORTVersion}}
-	r := &bench.Report{Header: h, Data: res}
+	r := &bench.Report{Header: h, Figures: res.Figures(), Data: res}
 	r.Headline = append(r.Headline, fmt.Sprintf("image tower: %.3f GFLOP per image (matrix products and convolutions, counted from the graph)", float64(res.OpsPerImage)/1e9))
 	t := bench.Table{Title: "Image encoder", Columns: []string{"model", "batch", "mmsearch images/s", "plain ORT images/s", "ratio",
 		"mmsearch images/CPU-s", "plain ORT images/CPU-s", "CPU ratio", "GOP/s", "of machine fp32 peak", "GOP per CPU-s, of one core's peak", "int8 / fp32", "int8 / fp32 per CPU-s"}}

@@ -115,7 +115,7 @@ func runRound(ctx context.Context, cfg Config, res *Result, rerun bool, logf fun
 
 	logf("ingest: indexing %s with %s (batch %d) ...", cfg.Dataset, res.Model, cfg.Batch)
 	opt := engine.IngestOptions{Workers: cfg.Workers, BatchSize: cfg.Batch, Streams: cfg.Streams}
-	rep, err := lib.Index(ctx, []string{cfg.Dataset}, opt)
+	rep, err := lib.Ingest(ctx, []string{cfg.Dataset}, opt)
 	if err != nil {
 		return r, fmt.Errorf("ingest: %w", err)
 	}
@@ -126,7 +126,7 @@ func runRound(ctx context.Context, cfg Config, res *Result, rerun bool, logf fun
 	logf("ingest: %d images in %.2fs (%.1f images/s), %d failed", rep.Indexed, r.IngestSeconds, r.IngestPerSec, rep.Failed)
 
 	if rerun {
-		rr, err := lib.Index(ctx, []string{cfg.Dataset}, opt)
+		rr, err := lib.Ingest(ctx, []string{cfg.Dataset}, opt)
 		if err != nil {
 			return r, fmt.Errorf("re-run: %w", err)
 		}
@@ -271,7 +271,7 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	h.AddParam("streams", cfg.Streams)
 	h.AddParam("GOMAXPROCS", runtime.GOMAXPROCS(0))
 	h.Peers = []bench.Peer{{Name: "ONNX Runtime alone (same model, same batch)", Version: encoders.ORTVersion}}
-	r := &bench.Report{Header: h, Data: res}
+	r := &bench.Report{Header: h, Figures: res.Figures(), Data: res}
 	h.AddParam("rounds", len(res.Rounds))
 	median := ""
 	if len(res.Rounds) > 1 {

@@ -16,7 +16,6 @@ import (
 	"mmsearch/bench"
 	"mmsearch/encoders"
 	"mmsearch/engine"
-	"mmsearch/engine/store"
 )
 
 // Config describes one latency benchmark.
@@ -143,7 +142,7 @@ func FillSynthetic(ctx context.Context, lib *engine.Library, n int, centres [][]
 	dim := lib.Model().Dim()
 	const chunk = 2000
 	for start := 0; start < n; start += chunk {
-		items := make([]store.Item, 0, chunk)
+		items := make([]engine.ImportItem, 0, chunk)
 		for i := start; i < min(start+chunk, n); i++ {
 			v := make([]float32, dim)
 			if i%2 == 0 {
@@ -157,19 +156,11 @@ func FillSynthetic(ctx context.Context, lib *engine.Library, n int, centres [][]
 				}
 			}
 			encoders.Normalize(v)
-			var h store.Hash
+			var h [32]byte
 			h[0], h[1], h[2], h[3] = byte(i), byte(i>>8), byte(i>>16), byte(i>>24)
-			items = append(items, store.Item{Path: fmt.Sprintf("/synthetic/%07d.png", i), Size: 1, MtimeNs: 1, Hash: h, Width: 64, Height: 64, Format: "png", Vector: v})
+			items = append(items, engine.ImportItem{Path: fmt.Sprintf("/synthetic/%07d.png", i), Size: 1, MtimeNs: 1, Hash: h, Width: 64, Height: 64, Format: "png", Vector: v})
 		}
-		tx, err := lib.Store().Begin(ctx)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.UpsertItems(ctx, items); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
+		if _, err := lib.Import(ctx, items); err != nil {
 			return err
 		}
 	}
@@ -190,7 +181,7 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	h.AddParam("runs", res.Runs)
 	h.AddParam("queries", len(cfg.Queries))
 	h.AddParam("index", fmt.Sprintf("hnsw M=16 efConstruction=%d ef=max(64,2k)", engine.LibraryEfConstruction))
-	r := &bench.Report{Header: h, Data: res}
+	r := &bench.Report{Header: h, Figures: res.Figures(), Data: res}
 	r.Headline = []string{fmt.Sprintf("text query on %d items: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms (text encoder alone p50 %.2f ms)", res.Items, res.P50Ms, res.P90Ms, res.P99Ms, res.TextOnlyP50Ms)}
 	t := bench.Table{Title: "Latency", Columns: []string{"items", "p50 ms", "p90 ms", "p99 ms", "mean ms", "text encoder p50 ms", "index build s"}}
 	t.AddRow(res.Items, fmt.Sprintf("%.2f", res.P50Ms), fmt.Sprintf("%.2f", res.P90Ms), fmt.Sprintf("%.2f", res.P99Ms), fmt.Sprintf("%.2f", res.MeanMs), fmt.Sprintf("%.2f", res.TextOnlyP50Ms), fmt.Sprintf("%.1f", res.BuildSeconds))

@@ -95,7 +95,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("retrieval with %s: %w", model, err)
 		}
-		a, err := analogy.Run(ctx, analogy.Config{Engine: eng, Dataset: cfg.Dataset, Spec: cfg.Spec, Limit: cfg.Limit, Ks: []int{1, 10}, Modes: []string{engine.ModeAdd}, Progress: cfg.Progress})
+		a, err := analogy.Run(ctx, analogy.Config{Engine: eng, Dataset: cfg.Dataset, Spec: cfg.Spec, Limit: cfg.Limit, Ks: []int{1, 10}, Modes: []engine.Mode{engine.ModeAdd}, Progress: cfg.Progress})
 		if err != nil {
 			return nil, fmt.Errorf("analogy with %s: %w", model, err)
 		}

@@ -120,12 +120,12 @@ func IndexDataset(ctx context.Context, lib *engine.Library, ds *Dataset, progres
 			progress(Progress{Stage: "embedding images", Done: p.Done, Total: p.Queued})
 		}
 	}
-	rep, err := lib.Index(ctx, roots, opt)
+	rep, err := lib.Ingest(ctx, roots, opt)
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", ds.Dir, err)
 	}
 	out := &Indexed{Ingest: rep, IDs: make([]int64, len(ds.Items)), Vecs: make([][]float32, len(ds.Items)), ByID: map[int64]int{}}
-	states, err := lib.Store().FileStates(ctx)
+	items, err := lib.Vectors(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -133,27 +133,17 @@ func IndexDataset(ctx context.Context, lib *engine.Library, ds *Dataset, progres
 	for i := range ds.Items {
 		byPath[ds.Items[i].Path] = i
 	}
-	for p, st := range states {
-		if st.ID <= 0 {
-			continue
-		}
-		if i, ok := byPath[p]; ok {
-			out.IDs[i] = st.ID
-			out.ByID[st.ID] = i
+	for _, it := range items {
+		if i, ok := byPath[it.Path]; ok {
+			out.IDs[i] = it.ID
+			out.ByID[it.ID] = i
+			out.Vecs[i] = it.Vector
 		} else {
 			if out.Exclude == nil {
 				out.Exclude = map[int64]bool{}
 			}
-			out.Exclude[st.ID] = true
+			out.Exclude[it.ID] = true
 		}
-	}
-	if _, err := lib.Store().IterVectors(ctx, func(id int64, v []float32) error {
-		if i, ok := out.ByID[id]; ok {
-			out.Vecs[i] = v
-		}
-		return nil
-	}); err != nil {
-		return nil, err
 	}
 	reasons := map[string]string{}
 	if errs, err := lib.Errors(ctx); err == nil {

@@ -37,7 +37,7 @@ func (r *Result) Report(h bench.Header) *bench.Report {
 	}
 	h.AddParam("ef", ef)
 	h.AddParam("all_captions", r.AllCaptions)
-	rep := &bench.Report{Header: h, Data: r}
+	rep := &bench.Report{Header: h, Figures: r.Figures(), Data: r}
 
 	depth := r.Ks[len(r.Ks)-1]
 	cols := []string{"task", "queries", "search", "n"}

@@ -412,7 +412,11 @@ func (r *Result) imageToText(ctx context.Context, ds *Dataset, ix *Indexed, text
 		}
 		iq = append(iq, query{vec: v, key: it.Key(), withheld: it.Withheld})
 	}
-	return r.score(ctx, ImageToText, iq, ds.HasWithheld, ks, over(exact, 0), over(approx, cfg.Ef), progress)
+	ef := cfg.Ef
+	if ef <= 0 {
+		ef = engine.DefaultEf(depth) // the library's default, for the caption index too
+	}
+	return r.score(ctx, ImageToText, iq, ds.HasWithheld, ks, over(exact, 0), over(approx, ef), progress)
 }
 
 // queryImages indexes the query set's images into a second temporary

@@ -92,7 +92,7 @@ func GenerateLibrary(ctx context.Context, dir string, n int, open func(ctx conte
 	if log != nil {
 		fmt.Fprintf(log, "indexing %d generated pictures...\n", n)
 	}
-	rep, err := lib.Index(ctx, []string{photos}, engine.IngestOptions{})
+	rep, err := lib.Ingest(ctx, []string{photos}, engine.IngestOptions{})
 	if err == nil && rep.Failed > 0 {
 		err = fmt.Errorf("%d failed", rep.Failed)
 	}
@@ -166,7 +166,7 @@ func Run(ctx context.Context, lib server.Library, cfg Config, dataset string) (*
 
 // report lays out the figures.
 func report(header bench.Header, data *Data, cfg Config) *bench.Report {
-	r := &bench.Report{Header: header, Data: data}
+	r := &bench.Report{Header: header, Figures: data.Figures(), Data: data}
 	r.AddParam("clients", cfg.Clients)
 	r.AddParam("duration", cfg.Duration)
 	r.AddParam("max_requests", cfg.MaxRequests)

@@ -18,7 +18,7 @@ import (
 func benchCommand() *command {
 	return &command{
 		name:    "bench",
-		summary: "benchmarks: ann, ingest, query, cli, encoder, serve, retrieval, analogy, int8",
+		summary: "benchmarks: ann, ingest, query, cli, encoder, serve, retrieval, analogy, int8; figures and summary of stored reports",
 		children: []*command{
 			benchANNCommand(),
 			benchIngestCommand(),
@@ -29,6 +29,8 @@ func benchCommand() *command {
 			benchRetrievalCommand(),
 			benchAnalogyCommand(),
 			benchInt8Command(),
+			benchFiguresCommand(),
+			benchSummaryCommand(),
 		},
 	}
 }
@@ -41,7 +43,7 @@ func writeReport(e *env, r *bench.Report, out, base string, asJSON bool) error {
 	if err := r.WriteText(e.stdout); err != nil {
 		return err
 	}
-	files, err := r.WriteFiles(out, base)
+	files, err := r.WriteFiles(benchOut(e, out), base)
 	if err != nil {
 		return err
 	}
@@ -88,19 +90,20 @@ func benchIngestCommand() *command {
 		usage:   "--dataset DIR [--model NAME|DIR] [--batch N] [--rerun] | --make-photos DIR [--photos N] | --make-small DIR [--small N]",
 		setFlags: func(fs *flag.FlagSet) {
 			rf.register(fs)
+			rf.registerThreads(fs)
 			fs.StringVar(&cfg.Dataset, "dataset", "", "folder of images to index")
-			fs.IntVar(&cfg.Batch, "batch", 32, "images per inference")
-			fs.IntVar(&cfg.Workers, "workers", 0, "decode workers (default: all cores)")
-			fs.IntVar(&cfg.Streams, "streams", 0, "inferences run at once during the ingest (default: chosen from the cores and --threads)")
+			intVar(fs, &cfg.Batch, "batch", 32, 1, maxBatch, "images per inference")
+			countVar(fs, &cfg.Workers, "workers", 0, maxWorkers, "decode workers (0 = all cores)")
+			countVar(fs, &cfg.Streams, "streams", 0, maxStreams, "inferences run at once during the ingest (0 = chosen from the cores and --threads)")
 			prof.register(fs)
 			fs.BoolVar(&cfg.Rerun, "rerun", false, "also time a re-run over the unchanged files")
-			fs.IntVar(&cfg.Rounds, "rounds", 5, "rounds of ingest then encoder alone; the round with the median ratio is reported")
-			fs.StringVar(&out, "out", bench.DefaultOutDir, "folder for the JSON and Markdown reports")
+			intVar(fs, &cfg.Rounds, "rounds", 5, 1, 100, "rounds of ingest then encoder alone; the round with the median ratio is reported")
+			fs.StringVar(&out, "out", "", "folder for the JSON and Markdown reports ("+benchOutHelp+")")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 			fs.StringVar(&makePhotos, "make-photos", "", "write a collection of 4000x3000 JPEGs made from ../shared/images/formats into DIR, then exit")
-			fs.IntVar(&photos, "photos", 64, "number of photos for --make-photos")
+			intVar(fs, &photos, "photos", 64, 1, 100000, "number of photos for --make-photos")
 			fs.StringVar(&makeSmall, "make-small", "", "write a collection of 64x64 PNGs made from ../shared/images/formats into DIR (500 a sub-folder), then exit")
-			fs.IntVar(&small, "small", 10000, "number of pictures for --make-small")
+			intVar(fs, &small, "small", 10000, 1, 1000000, "number of pictures for --make-small")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if makeSmall != "" {
@@ -152,12 +155,12 @@ func benchQueryCommand() *command {
 		usage:   "[--items 100000] [--runs 1000] [--model NAME|DIR]",
 		setFlags: func(fs *flag.FlagSet) {
 			rf.register(fs)
-			fs.IntVar(&cfg.Items, "items", 100000, "library size")
-			fs.IntVar(&cfg.Runs, "runs", 1000, "timed queries")
-			fs.IntVar(&cfg.K, "k", 10, "results per query")
+			intVar(fs, &cfg.Items, "items", 100000, 1, 10_000_000, "library size")
+			intVar(fs, &cfg.Runs, "runs", 1000, 1, 1_000_000, "timed queries")
+			intVar(fs, &cfg.K, "k", 10, 1, maxK, "results per query")
 			prof.register(fs)
 			fs.StringVar(&queries, "queries", "dog face,red heart,cat,woman cook,blue circle,smiling face with sunglasses,pizza,rocket", "comma-separated text queries")
-			fs.StringVar(&out, "out", bench.DefaultOutDir, "folder for the JSON and Markdown reports")
+			fs.StringVar(&out, "out", "", "folder for the JSON and Markdown reports ("+benchOutHelp+")")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
@@ -194,14 +197,15 @@ func benchEncoderCommand() *command {
 		usage:   "[--model NAME|DIR] [--int8 auto|NAME|DIR] [--batches 1,8,32] [--images 64] [--rounds 3] [--ort-variants]",
 		setFlags: func(fs *flag.FlagSet) {
 			rf.register(fs)
+			rf.registerThreads(fs)
 			fs.StringVar(&batches, "batches", "1,8,32", "comma-separated batch sizes")
-			fs.IntVar(&cfg.Images, "images", 64, "images timed per batch size and round")
+			intVar(fs, &cfg.Images, "images", 64, 1, 1<<16, "images timed per batch size and round")
 			fs.StringVar(&cfg.Int8, "int8", "", "also time this INT8 model in the same rounds; auto quantizes --model into a temporary folder")
-			fs.IntVar(&cfg.Rounds, "rounds", 3, "rounds of every measurement, interleaved; medians are reported (1..20)")
+			intVar(fs, &cfg.Rounds, "rounds", 3, 1, 20, "rounds of every measurement, interleaved; medians are reported")
 			fs.BoolVar(&cfg.Variants, "ort-variants", false, "also time plain ONNX Runtime under other session options at the largest batch")
 			fs.Float64Var(&cfg.ClockMHz, "clock-mhz", 0, "clock for the peak (default: the highest 'cpu MHz' in /proc/cpuinfo)")
-			fs.IntVar(&cfg.Texts, "texts", 50, "text queries timed")
-			fs.StringVar(&out, "out", bench.DefaultOutDir, "folder for the JSON and Markdown reports")
+			intVar(fs, &cfg.Texts, "texts", 50, 1, 100000, "text queries timed")
+			fs.StringVar(&out, "out", "", "folder for the JSON and Markdown reports ("+benchOutHelp+")")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {

@@ -51,26 +51,26 @@ Data: a synthetic mixture of Gaussian clusters on the unit sphere (--n, --dim,
 --queries-file (or, without it, the last --queries vectors of --data) and
 optionally --groundtruth FILE.ivecs|.npy.`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.IntVar(&f.n, "n", 100000, "synthetic: base vectors")
-			fs.IntVar(&f.dim, "dim", 512, "synthetic: dimension")
+			intVar(fs, &f.n, "n", 100000, 1, 100_000_000, "synthetic: base vectors")
+			intVar(fs, &f.dim, "dim", 512, 1, 65536, "synthetic: dimension")
 			fs.Int64Var(&f.seed, "seed", 1, "seed of the synthetic data and of the HNSW levels")
-			fs.IntVar(&f.queries, "queries", 1000, "number of queries (generated, or the most read from a file)")
-			fs.IntVar(&f.clusters, "clusters", ann.DefaultClusters, "synthetic: Gaussian clusters")
+			intVar(fs, &f.queries, "queries", 1000, 1, 1_000_000, "number of queries (generated, or the most read from a file)")
+			intVar(fs, &f.clusters, "clusters", ann.DefaultClusters, 1, 1_000_000, "synthetic: Gaussian clusters")
 			fs.Float64Var(&f.noise, "noise", ann.DefaultNoise, "synthetic: per-coordinate noise (standard deviation)")
-			fs.IntVar(&f.m, "m", 16, "HNSW links per node (layer 0 keeps 2M)")
-			fs.IntVar(&f.efConstruction, "ef-construction", 200, "HNSW beam width while building")
+			intVar(fs, &f.m, "m", 16, 2, 256, "HNSW links per node (layer 0 keeps 2M)")
+			intVar(fs, &f.efConstruction, "ef-construction", 200, 1, maxEf, "HNSW beam width while building")
 			fs.StringVar(&f.efs, "ef", joinInts(ann.DefaultEfs), "comma-separated search beam widths to sweep")
-			fs.IntVar(&f.k, "k", 10, "results per timed search (1..100)")
+			intVar(fs, &f.k, "k", 10, 1, 100, "results per timed search")
 			fs.StringVar(&f.data, "data", "", "base vectors from `FILE` (.fvecs or .npy float32) instead of synthetic data")
 			fs.StringVar(&f.queriesFile, "queries-file", "", "query vectors from `FILE` (.fvecs or .npy)")
 			fs.StringVar(&f.truth, "groundtruth", "", "neighbour ids from `FILE` (.ivecs or .npy, ≥ 100 per query); computed exactly when absent")
-			fs.IntVar(&f.limit, "limit", 0, "use only the first `N` vectors of --data (0: all)")
+			countVar(fs, &f.limit, "limit", 0, 100_000_000, "use only the first N vectors of --data (0: all)")
 			fs.StringVar(&f.metric, "metric", "cosine", "cosine (vectors normalized), ip or l2")
 			fs.StringVar(&f.peers, "peers", strings.Join(ann.PeerNames, ","), "peers to measure: hnswlib, faiss, coderhnsw, comma-separated, or none")
 			fs.StringVar(&f.python, "python", "/usr/bin/python3", "Python interpreter with hnswlib and faiss")
-			fs.IntVar(&f.threads, "threads", 0, "threads for the all-thread figures (0: GOMAXPROCS)")
-			fs.IntVar(&f.runs, "runs", 3, "repeat each timed search pass; the fastest counts")
-			fs.StringVar(&f.out, "out", bench.DefaultOutDir, "folder for ann.json, ann.md and the plot")
+			countVar(fs, &f.threads, "threads", 0, maxThreads, "threads for the all-thread figures (0: GOMAXPROCS)")
+			intVar(fs, &f.runs, "runs", 3, 1, 100, "repeat each timed search pass; the fastest counts")
+			fs.StringVar(&f.out, "out", "", "folder for ann.json, ann.md and the plot ("+benchOutHelp+")")
 			fs.BoolVar(&f.json, "json", false, "print the report as JSON on stdout instead of tables")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
@@ -82,7 +82,8 @@ optionally --groundtruth FILE.ivecs|.npy.`,
 	}
 }
 
-// parseInts parses a comma-separated list of positive integers.
+// parseInts parses a comma-separated list of positive integers, each at
+// most maxEf (the lists are beam widths and cut-offs k), and at most 64 of them.
 func parseInts(s string) ([]int, error) {
 	var out []int
 	for _, part := range strings.Split(s, ",") {
@@ -93,6 +94,12 @@ func parseInts(s string) ([]int, error) {
 		v, err := strconv.Atoi(part)
 		if err != nil || v < 1 {
 			return nil, fmt.Errorf("%q is not a positive integer", part)
+		}
+		if v > maxEf {
+			return nil, fmt.Errorf("%d out of range 1..%d", v, maxEf)
+		}
+		if len(out) == 64 {
+			return nil, fmt.Errorf("more than 64 values")
 		}
 		out = append(out, v)
 	}
@@ -192,7 +199,7 @@ func runBenchANN(ctx context.Context, e *env, f *benchANNFlags) error {
 	}
 	prog.update(ann.Progress{Stage: "writing report"})
 	rep := res.Report(header)
-	files, err := ann.WriteOutputs(f.out, res, rep)
+	files, err := ann.WriteOutputs(benchOut(e, f.out), res, rep)
 	if err != nil {
 		return err
 	}

@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"mmsearch/bench"
 	"mmsearch/bench/cliproc"
 )
 
@@ -23,13 +21,13 @@ func benchCLICommand() *command {
 		usage:   "[--items 100000] [--runs 20] [--query cat] [--library DIR] [--model NAME|DIR]",
 		setFlags: func(fs *flag.FlagSet) {
 			rf.register(fs)
-			fs.IntVar(&cfg.Items, "items", 100000, fmt.Sprintf("library size (at most %d)", cliproc.MaxItems))
-			fs.IntVar(&cfg.Runs, "runs", 20, fmt.Sprintf("timed processes per command (at most %d)", cliproc.MaxRuns))
+			intVar(fs, &cfg.Items, "items", 100000, 1, cliproc.MaxItems, "library size")
+			intVar(fs, &cfg.Runs, "runs", 20, 1, cliproc.MaxRuns, "timed processes per command")
 			fs.StringVar(&cfg.Query, "query", "cat", "search expression")
-			fs.IntVar(&cfg.K, "k", 10, "results per search")
+			intVar(fs, &cfg.K, "k", 10, 1, maxK, "results per search")
 			fs.StringVar(&cfg.Library, "library", "", "library folder, filled on first use and reused after (default: a temporary one)")
 			fs.StringVar(&cfg.Binary, "binary", "", "mmsearch executable to time (default: this one)")
-			fs.StringVar(&out, "out", bench.DefaultOutDir, "folder for the JSON and Markdown reports")
+			fs.StringVar(&out, "out", "", "folder for the JSON and Markdown reports ("+benchOutHelp+")")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {

@@ -21,7 +21,7 @@ type qualityFlags struct {
 	library string
 	limit   int
 	ks      string
-	ef      int
+	ef      efFlag
 	out     string
 	json    bool
 	verbose bool
@@ -29,12 +29,13 @@ type qualityFlags struct {
 
 func (f *qualityFlags) register(fs *flag.FlagSet, defaultKs string) {
 	f.runtimeFlags.register(fs)
+	f.runtimeFlags.registerThreads(fs)
 	fs.StringVar(&f.dataset, "dataset", "", "dataset `DIR` (with captions.jsonl or captions.csv) or its captions file")
 	fs.StringVar(&f.library, "library", "", "index into this library `DIR` and keep it (default: a temporary library)")
-	fs.IntVar(&f.limit, "limit", 0, "use only the first `N` items (0: all), for quick runs")
+	countVar(fs, &f.limit, "limit", 0, 100_000_000, "use only the first N items (0: all), for quick runs")
 	fs.StringVar(&f.ks, "k", defaultKs, "comma-separated cut-offs for recall@k")
-	fs.IntVar(&f.ef, "ef", 0, "HNSW search beam width (0: the engine's default)")
-	fs.StringVar(&f.out, "out", bench.DefaultOutDir, "folder for the JSON and Markdown reports and the plot")
+	registerEf(fs, &f.ef)
+	fs.StringVar(&f.out, "out", "", "folder for the JSON and Markdown reports and the plot ("+benchOutHelp+")")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON on stdout instead of tables")
 	fs.BoolVar(&f.verbose, "v", false, "log the engine's diagnostics to stderr")
 }
@@ -49,9 +50,6 @@ func (f *qualityFlags) engine(e *env, args []string, name string) (retrieval.Eng
 	}
 	if f.limit < 0 {
 		return retrieval.Engine{}, nil, usagef("--limit %d: want 0 (all) or more", f.limit)
-	}
-	if f.ef < 0 {
-		return retrieval.Engine{}, nil, usagef("--ef %d: want 0 (default) or more", f.ef)
 	}
 	if f.threads < 0 {
 		return retrieval.Engine{}, nil, usagef("--threads %d: want 0 (all cores) or more", f.threads)
@@ -127,13 +125,13 @@ Writes retrieval.json, retrieval.md and retrieval-recall.png under --out.`,
 			defer prog.finish()
 			res, err := retrieval.Run(ctx, retrieval.Config{
 				Engine: eng, Dataset: f.dataset, Queries: queries, Limit: f.limit, Ks: ks,
-				AllCaptions: allCaptions, Ef: f.ef, Progress: progressFunc(prog),
+				AllCaptions: allCaptions, Ef: f.ef.n, Progress: progressFunc(prog),
 			})
 			if err != nil {
 				return err
 			}
 			rep := res.Report(header)
-			files, err := retrieval.WriteOutputs(f.out, res, rep)
+			files, err := retrieval.WriteOutputs(benchOut(e, f.out), res, rep)
 			if err != nil {
 				return err
 			}
@@ -164,33 +162,33 @@ the query and the top results) under --out.`,
 		setFlags: func(fs *flag.FlagSet) {
 			f.register(fs, "1,10")
 			fs.StringVar(&spec, "spec", "", "analogy spec `FILE` (default: analogies.jsonl in the model's folder)")
-			fs.StringVar(&modes, "modes", engine.ModeAdd+","+engine.ModeMul, "comma-separated scoring modes: add, mul")
+			fs.StringVar(&modes, "modes", "add,mul", "comma-separated scoring modes: add, mul")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			eng, ks, err := f.engine(e, args, "analogy")
 			if err != nil {
 				return err
 			}
-			var ms []string
+			var ms []engine.Mode
 			for _, m := range strings.Split(modes, ",") {
-				m = strings.TrimSpace(m)
-				if m != engine.ModeAdd && m != engine.ModeMul {
+				mode, err := engine.ParseMode(strings.TrimSpace(m))
+				if err != nil || strings.TrimSpace(m) == "" {
 					return usagef("--modes: unknown mode %q (want %s or %s)", m, engine.ModeAdd, engine.ModeMul)
 				}
-				ms = append(ms, m)
+				ms = append(ms, mode)
 			}
 			header := bench.NewHeader(ctx, "analogy", "")
 			prog := newProgressLine(e)
 			defer prog.finish()
 			res, err := analogy.Run(ctx, analogy.Config{
 				Engine: eng, Dataset: f.dataset, Spec: spec, Limit: f.limit, Ks: ks,
-				Modes: ms, Ef: f.ef, Progress: progressFunc(prog),
+				Modes: ms, Ef: f.ef.n, Progress: progressFunc(prog),
 			})
 			if err != nil {
 				return err
 			}
 			rep := res.Report(header)
-			files, err := analogy.WriteOutputs(f.out, res, rep)
+			files, err := analogy.WriteOutputs(benchOut(e, f.out), res, rep)
 			if err != nil {
 				return err
 			}

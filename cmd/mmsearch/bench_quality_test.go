@@ -13,6 +13,7 @@ import (
 
 	"mmsearch/bench/analogy"
 	"mmsearch/bench/retrieval"
+	"mmsearch/engine"
 	"mmsearch/internal/imagetest"
 )
 
@@ -189,7 +190,7 @@ func TestBenchAnalogyCLI(t *testing.T) {
 	if rep.Benchmark != "analogy" || rep.Data.Analogies != 3 {
 		t.Fatalf("report %+v", rep)
 	}
-	for _, mode := range []string{"add", "mul"} {
+	for _, mode := range []engine.Mode{"add", "mul"} {
 		id, ok := rep.Data.Find("identity", mode)
 		if !ok || id.At(1) != 1 {
 			t.Errorf("identity %s: %+v", mode, id)

@@ -8,9 +8,9 @@ import (
 	"os"
 	"time"
 
-	"mmsearch/bench"
 	benchserve "mmsearch/bench/serve"
 	"mmsearch/engine"
+	"mmsearch/server"
 )
 
 func benchServeCommand() *command {
@@ -34,13 +34,15 @@ error count and the process's resident memory (RSS) before and after the
 load, and writes serve.json and serve.md under --out.`,
 		setFlags: func(fs *flag.FlagSet) {
 			lf.register(fs)
-			fs.IntVar(&cfg.Clients, "clients", 16, fmt.Sprintf("concurrent clients (1..%d)", benchserve.MaxClients))
+			lf.registerThreads(fs)
+			lf.registerBatch(fs)
+			intVar(fs, &cfg.Clients, "clients", 16, 1, benchserve.MaxClients, "concurrent clients")
 			fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of the load")
-			fs.IntVar(&cfg.MaxRequests, "max-requests", 1_000_000, "stop after this many requests")
-			fs.IntVar(&cfg.K, "k", 10, "results per query")
-			fs.IntVar(&images, "images", 200, "pictures in the generated library (without --library)")
+			intVar(fs, &cfg.MaxRequests, "max-requests", 1_000_000, 1, 1_000_000_000, "stop after this many requests")
+			intVar(fs, &cfg.K, "k", 10, 1, server.DefaultMaxK, "results per query")
+			intVar(fs, &images, "images", 200, 2, benchserve.MaxImages, "pictures in the generated library (without --library)")
 			fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the query mix")
-			fs.StringVar(&out, "out", bench.DefaultOutDir, "folder for serve.json and serve.md")
+			fs.StringVar(&out, "out", "", "folder for serve.json and serve.md ("+benchOutHelp+")")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {

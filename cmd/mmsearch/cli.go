@@ -90,6 +90,9 @@ func dispatch(ctx context.Context, e *env, prog string, cmds []*command, args []
 		return nil
 	}
 	name := args[0]
+	if name == "--version" || name == "-version" {
+		name = "version" // like 'version', as other CLIs do
+	}
 	for _, c := range cmds {
 		if c.name != name {
 			continue
@@ -137,7 +140,7 @@ func reorderFlags(fs *flag.FlagSet, args []string) []string {
 			pos = append(pos, args[i+1:]...)
 			break
 		}
-		if len(a) < 2 || a[0] != '-' || a == "-" || isNumber(a) {
+		if len(a) < 2 || a[0] != '-' || a == "-" {
 			pos = append(pos, a)
 			continue
 		}
@@ -146,7 +149,11 @@ func reorderFlags(fs *flag.FlagSet, args []string) []string {
 			flags = append(flags, a)
 			continue
 		}
-		f := fs.Lookup(name)
+		f := fs.Lookup(name) // before isNumber: "-0" is a flag of search
+		if f == nil && isNumber(a) {
+			pos = append(pos, a)
+			continue
+		}
 		if f == nil {
 			// Unknown: let flag.Parse report it, unless it looks like a query operator.
 			flags = append(flags, a)

@@ -20,8 +20,12 @@ type runtimeFlags struct {
 
 func (r *runtimeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.ortLibrary, "ort-library", "", "ONNX Runtime shared library (default: $"+encoders.LibraryEnv+", then the set-up cache)")
-	fs.IntVar(&r.threads, "threads", 0, "threads per inference (0 = all cores)")
 	fs.StringVar(&r.model, "model", "", "model name or folder (default: the one set by 'models use', else "+models.BundledModel+")")
+}
+
+// registerThreads adds --threads, for the commands that run inferences.
+func (r *runtimeFlags) registerThreads(fs *flag.FlagSet) {
+	countVar(fs, &r.threads, "threads", 0, maxThreads, "threads per inference (0 = all cores)")
 }
 
 func (r *runtimeFlags) runtimeOptions(e *env) encoders.RuntimeOptions {
@@ -73,6 +77,7 @@ func doctorCommand() *command {
 		usage:   "[--model NAME|DIR] [--json]",
 		setFlags: func(fs *flag.FlagSet) {
 			rf.register(fs)
+			rf.registerThreads(fs)
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {

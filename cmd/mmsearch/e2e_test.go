@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -18,6 +19,8 @@ import (
 
 	"mmsearch/engine"
 	"mmsearch/engine/store"
+
+	"mmsearch/internal/sharedtest"
 )
 
 // The end-to-end tests run the real mmsearchBin as a subprocess, like a user.
@@ -95,10 +98,7 @@ func writeJPEG(t testing.TB, path string, seed, w, h int) {
 }
 
 func TestCLIIndexSearchAndErrors(t *testing.T) {
-	shared := "../../../shared/images/formats"
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("shared test images absent (%v)", err)
-	}
+	shared := sharedtest.Require(t, "../../../shared/images/formats")
 	lib := t.TempDir()
 	r := run(t, "index", "--library", lib, "--model", tinyModel, shared)
 	// not-an-image.txt is text: skipped, not failed (issue 12).
@@ -127,6 +127,11 @@ func TestCLIIndexSearchAndErrors(t *testing.T) {
 			t.Fatalf("input image returned: %+v", sr.Results)
 		}
 	}
+	// An empty library: indexing an empty folder creates it.
+	empty := t.TempDir()
+	if r := run(t, "index", "--library", empty, "--model", tinyModel, t.TempDir()); r.code != exitOK {
+		t.Fatalf("index of an empty folder: code %d, stderr %q", r.code, r.stderr)
+	}
 	cases := []struct {
 		args []string
 		code int
@@ -135,8 +140,12 @@ func TestCLIIndexSearchAndErrors(t *testing.T) {
 		{[]string{"search", "--library", lib, "cat +"}, exitUsage, "dangling"},
 		{[]string{"search", "--library", lib, "cat + ./missing.png"}, exitUsage, "unknown file"},
 		{[]string{"search", "--library", lib, "cat", "+", "../../../shared/images/formats/not-an-image.txt"}, exitUsage, "not an image"},
-		{[]string{"search", "--library", lib, "--mode", "bogus", "cat"}, exitFailure, "unknown scoring mode"},
-		{[]string{"search", "--library", t.TempDir(), "--model", tinyModel, "cat"}, exitNotFound, "no items"},
+		{[]string{"search", "--library", lib, "--mode", "bogus", "cat"}, exitUsage, "unknown scoring mode"},
+		{[]string{"search", "--library", empty, "--model", tinyModel, "cat"}, exitNotFound, "no items"},
+		// Read-only commands never create a library at a mistyped path.
+		{[]string{"search", "--library", lib + "-typo", "cat"}, exitFailure, "no library at"},
+		{[]string{"stats", "--library", lib + "-typo"}, exitFailure, "no library at"},
+		{[]string{"errors", "--library", lib + "-typo"}, exitFailure, "no library at"},
 		{[]string{"frobnicate"}, exitUsage, "unknown command"},
 		{[]string{"index", "--library", lib, "--model", "../../encoders/testdata/tiny2", shared}, exitFailure, "not by model"},
 	}
@@ -145,6 +154,9 @@ func TestCLIIndexSearchAndErrors(t *testing.T) {
 		if r.code != c.code || !strings.Contains(r.stderr, c.want) {
 			t.Errorf("%v: code %d (want %d), stderr %q (want %q)", c.args, r.code, c.code, r.stderr, c.want)
 		}
+	}
+	if _, err := os.Stat(lib + "-typo"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a read-only command created %s-typo: %v", lib, err)
 	}
 	// A syntax error shows the query with a caret under the position.
 	r = run(t, "search", "--library", lib, "cat + ./missing.png")

@@ -25,7 +25,7 @@ func tokenizeCommand() *command {
 		usage:   "--vocab FILE|DIR [--context-length N] TEXT...",
 		setFlags: func(fs *flag.FlagSet) {
 			fs.StringVar(&vocab, "vocab", "", "bpe_simple_vocab_16e6.txt.gz, vocab.json (merges.txt beside it), tokenizer.json, or a folder holding one")
-			fs.IntVar(&contextLength, "context-length", 0, "pad and truncate to N ids, printing the attention mask too (0: ids untruncated)")
+			countVar(fs, &contextLength, "context-length", 0, 4096, "pad and truncate to N ids, printing the attention mask too (0: ids untruncated)")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if vocab == "" {
@@ -129,6 +129,7 @@ func embedCommand() *command {
 		usage:   "[--model NAME|DIR] [--device cpu|cuda|auto] [--raw] text TEXT... | image FILE...",
 		setFlags: func(fs *flag.FlagSet) {
 			rf.register(fs)
+			rf.registerThreads(fs)
 			fs.BoolVar(&raw, "raw", false, "embed texts as given, without the model's templates")
 			fs.StringVar(&device, "device", encoders.DeviceCPU, "where the encoders run: cpu, cuda or auto (cuda when usable, else cpu)")
 		},

@@ -23,7 +23,7 @@ type libraryFlags struct {
 	device  string
 	verbose bool
 	// decodeMiB is the decode memory budget in MiB (0 = the engine default).
-	decodeMiB int64
+	decodeMiB int
 }
 
 // Bounds of --decode-memory, in MiB.
@@ -32,20 +32,43 @@ const (
 	maxDecodeMiB = 1 << 20
 )
 
+// register adds the flags every library command uses; registerThreads and
+// registerBatch add those only some use, so that a command's help lists only
+// the flags it reads.
 func (f *libraryFlags) register(fs *flag.FlagSet) {
 	f.runtimeFlags.register(fs)
 	fs.StringVar(&f.library, "library", "", "library folder (default $XDG_DATA_HOME/mmsearch/default)")
-	fs.IntVar(&f.batch, "batch", 0, "images per inference and per transaction (default 32)")
 	fs.StringVar(&f.device, "device", encoders.DeviceCPU, "where the encoders run: cpu, cuda (ONNX Runtime's CUDA provider; an error without it) or auto (cuda when usable, else cpu)")
 	fs.BoolVar(&f.verbose, "v", false, "log diagnostics to stderr")
-	fs.Int64Var(&f.decodeMiB, "decode-memory", engine.DefaultDecodeMemory>>20,
-		fmt.Sprintf("MiB that the image decodes running at once may use together; one needing more runs alone (%d..%d)", minDecodeMiB, maxDecodeMiB))
+	intVar(fs, &f.decodeMiB, "decode-memory", int(engine.DefaultDecodeMemory>>20), minDecodeMiB, maxDecodeMiB,
+		"MiB that the image decodes running at once may use together; one needing more runs alone")
 }
 
+// registerBatch adds --batch, for the commands that index pictures.
+func (f *libraryFlags) registerBatch(fs *flag.FlagSet) {
+	countVar(fs, &f.batch, "batch", 0, maxBatch, "images per inference and per transaction (0 = 32)")
+}
+
+// open opens the library, creating it when it does not exist (index).
 func (f *libraryFlags) open(ctx context.Context, e *env) (*engine.Library, error) {
-	if f.decodeMiB < minDecodeMiB || f.decodeMiB > maxDecodeMiB {
-		return nil, usagef("--decode-memory %d out of range [%d, %d] (MiB)", f.decodeMiB, minDecodeMiB, maxDecodeMiB)
+	return f.openLibrary(ctx, e, false)
+}
+
+// openExisting opens a library that must exist: read-only commands (stats,
+// errors, search, serve) never create one at a mistyped path. A library
+// this process cannot write opens with a note that writes are disabled.
+func (f *libraryFlags) openExisting(ctx context.Context, e *env) (*engine.Library, error) {
+	lib, err := f.openLibrary(ctx, e, true)
+	if err != nil {
+		return nil, err
 	}
+	if lib.ReadOnly() {
+		fmt.Fprintf(e.stderr, "mmsearch: note: library %s is read-only here (read-only file system or no write permission): searching works, writes are disabled\n", lib.Dir())
+	}
+	return lib, nil
+}
+
+func (f *libraryFlags) openLibrary(ctx context.Context, e *env, mustExist bool) (*engine.Library, error) {
 	dir := f.library
 	if dir == "" {
 		dir = engine.DefaultLibrary(e.getenv)
@@ -68,7 +91,8 @@ func (f *libraryFlags) open(ctx context.Context, e *env) (*engine.Library, error
 		BatchSize:    f.batch,
 		Getenv:       e.getenv,
 		Logger:       log,
-		DecodeMemory: f.decodeMiB << 20,
+		DecodeMemory: int64(f.decodeMiB) << 20,
+		MustExist:    mustExist,
 	})
 }
 
@@ -83,8 +107,10 @@ func indexCommand() *command {
 		usage:   "[--library DIR] [--model NAME|DIR] [flags] PATH...",
 		setFlags: func(fs *flag.FlagSet) {
 			lf.register(fs)
-			fs.IntVar(&workers, "workers", 0, "decode workers (default: all cores)")
-			fs.IntVar(&streams, "streams", 0, "inferences run at once, each on a share of the cores (default: chosen from the core count)")
+			lf.registerThreads(fs)
+			lf.registerBatch(fs)
+			countVar(fs, &workers, "workers", 0, maxWorkers, "decode workers (0 = all cores)")
+			countVar(fs, &streams, "streams", 0, maxStreams, "inferences run at once, each on a share of the cores (0 = chosen from the core count)")
 			fs.BoolVar(&hidden, "hidden", false, "include files and folders whose names start with '.'")
 			fs.BoolVar(&keep, "keep-missing", false, "keep items whose files were deleted")
 			fs.BoolVar(&retry, "retry-failed", false, "also try again files whose content failed before and has not changed since\n(failures that can pass, such as I/O errors and permissions, are tried again on every run)")
@@ -104,7 +130,7 @@ func indexCommand() *command {
 			}
 			defer lib.Close()
 			bar := newProgressBar(e.stderr, e.isTerminal, "indexing")
-			rep, err := lib.Index(ctx, args, engine.IngestOptions{
+			rep, err := lib.Ingest(ctx, args, engine.IngestOptions{
 				Workers: workers, Streams: streams, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep, RetryFailed: retry,
 				Exclude: ex.patterns, NoDefaultExcludes: ex.noDefaults, NoIgnoreFiles: ex.noIgnoreFile,
 				Progress: func(p engine.Progress) {
@@ -199,41 +225,43 @@ func quotePath(p string) string {
 
 func searchCommand() *command {
 	var lf libraryFlags
-	var k, ef int
-	var mode, prefix string
-	var asJSON, filesOnly, include bool
+	var k int
+	var ef efFlag
+	mode := engine.ModeAdd
+	var prefix string
+	var asJSON, filesOnly, print0, include bool
 	return &command{
 		name:    "search",
 		summary: "answer a query such as './dog.jpg - \"dog\" + \"cat\"'",
-		usage:   "[--library DIR] [-k N] [--json | -f] [--mode add|mul] EXPR...",
+		usage:   "[--library DIR] [-k N] [--json | -f | -0] [--mode add|mul] EXPR...",
 		setFlags: func(fs *flag.FlagSet) {
 			lf.register(fs)
-			fs.IntVar(&k, "k", 10, "number of results")
-			fs.IntVar(&ef, "ef", 0, "HNSW search beam width (default max(64, 2k))")
-			fs.StringVar(&mode, "mode", engine.ModeAdd, "scoring: add (cosine to the weighted sum) or mul (3CosMul re-ranking)")
+			lf.registerThreads(fs)
+			intVar(fs, &k, "k", 10, 1, maxK, "number of results")
+			registerEf(fs, &ef)
+			fs.Var(&mode, "mode", "scoring `MODE`: add (cosine to the weighted sum, the default) or mul (3CosMul re-ranking)")
 			fs.StringVar(&prefix, "prefix", "", "only results whose path starts with this")
 			fs.BoolVar(&asJSON, "json", false, "print results as JSON")
 			fs.BoolVar(&filesOnly, "f", false, "print result paths only, one a line")
+			fs.BoolVar(&print0, "0", false, "print result paths only, each ended by a NUL byte (for xargs -0)")
+			fs.BoolVar(&print0, "print0", false, "the same as -0")
 			fs.BoolVar(&include, "include-inputs", false, "keep items used in the query in the results")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) == 0 {
 				return usagef("no query given")
 			}
-			if asJSON && filesOnly {
-				return usagef("--json and -f exclude each other")
-			}
-			if k < 1 || k > 10000 {
-				return usagef("-k %d out of range [1, 10000]", k)
+			if n := btoi(asJSON) + btoi(filesOnly) + btoi(print0); n > 1 {
+				return usagef("--json, -f and -0 exclude each other")
 			}
 			expr := strings.Join(args, " ")
-			lib, err := lf.open(ctx, e)
+			lib, err := lf.openExisting(ctx, e)
 			if err != nil {
 				return err
 			}
 			defer lib.Close()
 			res, err := lib.Search(ctx, expr, engine.SearchOptions{
-				K: k, Ef: ef, Mode: mode, IncludeInputs: include, PathPrefix: prefix,
+				K: k, Ef: ef.n, Mode: mode, IncludeInputs: include, PathPrefix: prefix,
 				Home: e.getenv("HOME"), AllowPaths: true, AllowURLs: true,
 			})
 			var se *query.SyntaxError
@@ -255,6 +283,10 @@ func searchCommand() *command {
 			case filesOnly:
 				for _, r := range res.Results {
 					fmt.Fprintln(e.stdout, r.Path)
+				}
+			case print0:
+				for _, r := range res.Results {
+					fmt.Fprintf(e.stdout, "%s\x00", r.Path)
 				}
 			default:
 				fmt.Fprintf(e.stderr, "query: %s\n", res.ReadAs)
@@ -291,7 +323,7 @@ func statsCommand() *command {
 			fs.BoolVar(&asJSON, "json", false, "print as JSON")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-			lib, err := lf.open(ctx, e)
+			lib, err := lf.openExisting(ctx, e)
 			if err != nil {
 				return err
 			}
@@ -305,6 +337,12 @@ func statsCommand() *command {
 			}
 			fmt.Fprintf(e.stdout, "library     %s\nmodel       %s\nitems       %d\nerrors      %d\ngeneration  %d\ndatabase    %s\nindex       %s (fresh: %v)\n",
 				st.Dir, st.Model, st.Items, st.Errors, st.Generation, humanBytes(st.DBBytes), humanBytes(st.IndexBytes), st.IndexFresh)
+			if st.IndexProblem != "" {
+				fmt.Fprintf(e.stdout, "            index file %s; the next search rebuilds and saves it\n", st.IndexProblem)
+			}
+			if st.ReadOnly {
+				fmt.Fprintf(e.stdout, "read-only   yes (writes are disabled)\n")
+			}
 			skipped := map[string]int{}
 			for k, v := range st.SkippedBy {
 				skipped[k] = int(v)
@@ -329,7 +367,7 @@ func errorsCommand() *command {
 			fs.BoolVar(&asJSON, "json", false, "print as JSON")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-			lib, err := lf.open(ctx, e)
+			lib, err := lf.openExisting(ctx, e)
 			if err != nil {
 				return err
 			}
@@ -340,15 +378,16 @@ func errorsCommand() *command {
 			}
 			if asJSON {
 				type row struct {
-					Path   string `json:"path"`
-					Stage  string `json:"stage"`
-					Class  string `json:"class"` // content: skipped until the file changes; transient: tried every run
-					Reason string `json:"reason"`
-					Size   int64  `json:"size"`
+					Path      string `json:"path"`
+					PathBytes []byte `json:"path_bytes,omitempty"` // exact bytes when Path is not valid UTF-8
+					Stage     string `json:"stage"`
+					Class     string `json:"class"` // content: skipped until the file changes; transient: tried every run
+					Reason    string `json:"reason"`
+					Size      int64  `json:"size"`
 				}
 				rows := make([]row, 0, len(errs))
 				for _, fe := range errs {
-					rows = append(rows, row{fe.Path, string(fe.Stage), string(fe.Class), fe.Reason, fe.Size})
+					rows = append(rows, row{fe.Path, engine.RawBytes(fe.Path), string(fe.Stage), string(fe.Class), fe.Reason, fe.Size})
 				}
 				return printJSON(e.stdout, rows)
 			}
@@ -382,4 +421,11 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -155,7 +155,7 @@ func duplicatesCommand() *command {
 			lf.register(fs)
 			fs.BoolVar(&asJSON, "json", false, "print the groups as JSON")
 			fs.Float64Var(&near, "near", 0, "also group different files whose vectors have cosine similarity at least this (e.g. 0.95), found with the HNSW index")
-			fs.IntVar(&neighbours, "neighbours", 16, fmt.Sprintf("with --near: nearest contents compared with each (1..%d)", engine.MaxNeighbours))
+			intVar(fs, &neighbours, "neighbours", 16, 1, engine.MaxNeighbours, "with --near: nearest contents compared with each")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) > 0 {

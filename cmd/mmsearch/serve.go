@@ -63,6 +63,7 @@ that folder's name ("Photos/2024/a.jpg"), and the library by its name.
 Stop with Ctrl-C: requests in flight are given time to finish.`,
 		setFlags: func(fs *flag.FlagSet) {
 			lf.register(fs)
+			lf.registerThreads(fs)
 			fs.StringVar(&addr, "addr", server.DefaultAddr, "address to listen on, HOST:PORT")
 			fs.StringVar(&token, "token", "", "require this bearer token (at least 32 random characters; default $"+tokenEnv+")")
 			fs.BoolVar(&insecure, "insecure", false, "allow a non-loopback address without a token")
@@ -103,7 +104,7 @@ Stop with Ctrl-C: requests in flight are given time to finish.`,
 			if !loopback && token == "" && !insecure {
 				return usageError{fmt.Errorf("--addr %s: %w", addr, server.ErrNeedToken)}
 			}
-			lib, err := lf.open(ctx, e)
+			lib, err := lf.openExisting(ctx, e)
 			if err != nil {
 				return err
 			}

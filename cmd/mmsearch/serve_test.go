@@ -61,7 +61,7 @@ func serveTestLibrary(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer lib.Close()
-	if rep, err := lib.Index(context.Background(), []string{photos}, engine.IngestOptions{}); err != nil || rep.Indexed != 8 {
+	if rep, err := lib.Ingest(context.Background(), []string{photos}, engine.IngestOptions{}); err != nil || rep.Indexed != 8 {
 		t.Fatalf("index: %+v %v", rep, err)
 	}
 	return dir
@@ -145,9 +145,17 @@ func TestServeCommandRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			getenv := func(k string) string { return tt.env[k] }
-			args := append([]string{"serve", "--library", filepath.Join(t.TempDir(), "lib")}, tt.args...)
+			dir := filepath.Join(t.TempDir(), "lib")
+			// Some refusals come from the server, after the library
+			// opened, and serve never creates a library: make one.
+			lib, err := engine.Open(context.Background(), dir, engine.Options{Model: tinyModel})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lib.Close()
+			args := append([]string{"serve", "--library", dir}, tt.args...)
 			var out, errb bytes.Buffer
-			err := serveCLI(context.Background(), getenv, &out, &errb, args...)
+			err = serveCLI(context.Background(), getenv, &out, &errb, args...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
 			}

@@ -32,7 +32,7 @@ func sheetCommand() *command {
 		usage:   "--out FILE.html RESULT.json...",
 		setFlags: func(fs *flag.FlagSet) {
 			fs.StringVar(&out, "out", "contact-sheet.html", "HTML file to write")
-			fs.IntVar(&thumb, "thumb", 160, "thumbnail size in pixels")
+			intVar(fs, &thumb, "thumb", 160, 16, 1024, "thumbnail size in pixels")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) == 0 {
@@ -51,7 +51,7 @@ func sheetCommand() *command {
 				if err := json.Unmarshal(b, &sr); err != nil {
 					return fmt.Errorf("%s: not a 'search --json' output: %w", p, err)
 				}
-				q := sheetQuery{Query: sr.Query, Mode: sr.Mode}
+				q := sheetQuery{Query: sr.Query, Mode: sr.Mode.String()}
 				for _, t := range sr.Terms {
 					if t.Kind == "path" || t.Kind == "item" {
 						if src := thumbnailURI(t.Value, thumb); src != "" {

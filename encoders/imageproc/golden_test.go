@@ -7,20 +7,18 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"mmsearch/internal/sharedtest"
 )
 
 // sharedDir is the project's shared test data, relative to this package.
 const sharedDir = "../../../shared"
 
-// requireShared returns the path of a folder under ../shared, skipping the
-// test when the shared data is absent.
+// requireShared returns the path of a folder under ../shared; when the
+// shared data is absent it skips the test, or fails it in CI.
 func requireShared(t testing.TB, sub string) string {
 	t.Helper()
-	dir := filepath.Join(sharedDir, sub)
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared test data not found at %s (the project's ../shared folder is absent): %v", dir, err)
-	}
-	return dir
+	return sharedtest.Require(t, filepath.Join(sharedDir, sub))
 }
 
 type goldenEntry struct {

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"unicode/utf8"
+
+	"mmsearch/internal/sharedtest"
 )
 
 // sharedDir is the project's shared test data, seen from this package.
@@ -44,10 +46,8 @@ var loadShared = sync.OnceValues(func() (*Tokenizer, error) {
 // skips the test when ../shared is absent.
 func clipTokenizer(tb testing.TB) *Tokenizer {
 	tb.Helper()
+	sharedtest.Require(tb, clipGzPath)
 	tok, err := loadShared()
-	if errors.Is(err, fs.ErrNotExist) {
-		tb.Skipf("shared test data absent (%s, the repo root's ../shared): skipping", clipGzPath)
-	}
 	if err != nil {
 		tb.Fatalf("LoadCLIPGzip: %v", err)
 	}
@@ -56,10 +56,7 @@ func clipTokenizer(tb testing.TB) *Tokenizer {
 
 func readGolden(tb testing.TB) []golden {
 	tb.Helper()
-	f, err := os.Open(goldenPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		tb.Skipf("shared test data absent (%s, the repo root's ../shared): skipping", goldenPath)
-	}
+	f, err := os.Open(sharedtest.Require(tb, goldenPath))
 	if err != nil {
 		tb.Fatal(err)
 	}

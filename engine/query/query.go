@@ -160,6 +160,21 @@ func (t *Term) Errorf(format string, args ...any) error {
 	return &SyntaxError{Pos: t.Pos, Len: t.Len, Msg: fmt.Sprintf(format, args...), Input: t.input}
 }
 
+// Span returns a *SyntaxError that covers every term of the query, for
+// failures of the query as a whole (such as terms that cancel out); err is
+// kept for errors.Is and msg is the message.
+func (q *Query) Span(err error, msg string) error {
+	pos, end := 0, len(q.Input)
+	if n := len(q.Terms); n > 0 {
+		first, last := &q.Terms[0], &q.Terms[n-1]
+		pos, end = first.Pos, last.Pos+last.Len
+		if first.OpPos >= 0 && first.OpPos < pos {
+			pos = first.OpPos
+		}
+	}
+	return &SyntaxError{Pos: pos, Len: end - pos, Msg: msg, Input: q.Input, Err: err}
+}
+
 // Query is a parsed query.
 type Query struct {
 	// Input is the text that was parsed.
@@ -332,7 +347,13 @@ type SyntaxError struct {
 	Msg string
 	// Input is the whole query.
 	Input string
+	// Err, when set, is the error behind Msg (such as engine.ErrZeroQuery),
+	// for errors.Is; it is not part of the message.
+	Err error
 }
+
+// Unwrap returns Err.
+func (e *SyntaxError) Unwrap() error { return e.Err }
 
 // Error returns "query: position N: MSG", N being the 0-based byte offset.
 func (e *SyntaxError) Error() string {

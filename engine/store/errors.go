@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
 	"time"
+	"unicode/utf8"
 )
 
 // Stage is the step of ingestion at which a file failed.
@@ -294,4 +296,19 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		}
 	}
 	return st, nil
+}
+
+// MarshalJSON writes the error with the field names of its Go fields, plus
+// PathBytes, the path's exact bytes (base64), when Path is not valid UTF-8:
+// JSON strings cannot carry such names, so Path alone would lose bytes.
+func (e FileError) MarshalJSON() ([]byte, error) {
+	type plain FileError // without this method
+	var raw []byte
+	if !utf8.ValidString(e.Path) {
+		raw = []byte(e.Path)
+	}
+	return json.Marshal(struct {
+		plain
+		PathBytes []byte `json:",omitempty"`
+	}{plain(e), raw})
 }

@@ -82,6 +82,9 @@ func (s *Store) SetModel(ctx context.Context, m Model) error {
 	if err := m.validate(); err != nil {
 		return fmt.Errorf("store: set model: %w", err)
 	}
+	if s.w == nil {
+		return fmt.Errorf("store: set model: %w", ErrReadOnly)
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: set model: %w", err)

@@ -43,6 +43,8 @@ var (
 	ErrSchemaTooNew = errors.New("database schema is newer than this program")
 	// ErrCorrupt is returned by IntegrityCheck when SQLite finds damage.
 	ErrCorrupt = errors.New("database is corrupt")
+	// ErrReadOnly is returned by writes to a store opened with OpenReadOnly.
+	ErrReadOnly = errors.New("the library is read-only")
 )
 
 // busyTimeout is how long a statement waits for a lock held by another
@@ -99,6 +101,50 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	return s, nil
 }
+
+// OpenReadOnly opens an existing database for reading only, for a library
+// on a read-only file system or in a folder this process may not write:
+// SQLite opens the file with mode=ro and immutable=1 (it creates no -wal or
+// -shm file and takes no locks, so changes another process makes meanwhile
+// are not seen). Writes fail with ErrReadOnly. A schema older than this
+// program's is refused: it cannot be brought up to date without writing.
+func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %q read-only: %w", path, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %q read-only: %w", abs, err)
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("store: open %q read-only: is a folder, not a database file", abs)
+	}
+	s := &Store{path: abs}
+	s.r, err = sql.Open("sqlite", dsn(abs, true)+"&mode=ro&immutable=1")
+	if err != nil {
+		return nil, fmt.Errorf("store: open %q read-only: %w", abs, err)
+	}
+	readers := max(4, runtime.GOMAXPROCS(0))
+	s.r.SetMaxOpenConns(readers)
+	s.r.SetMaxIdleConns(readers)
+	var version int
+	if err := s.r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: open %q read-only: %w", abs, err)
+	}
+	if version != len(migrations) {
+		s.Close()
+		if version > len(migrations) {
+			return nil, fmt.Errorf("store: open %q read-only: %w: schema version %d, this program knows up to %d", abs, ErrSchemaTooNew, version, len(migrations))
+		}
+		return nil, fmt.Errorf("store: open %q read-only: schema version %d needs an upgrade to %d, which needs write access", abs, version, len(migrations))
+	}
+	return s, nil
+}
+
+// ReadOnly reports whether the store was opened with OpenReadOnly.
+func (s *Store) ReadOnly() bool { return s.w == nil }
 
 // dsn builds the driver's connection string for the database file at abs.
 func dsn(abs string, readOnly bool) string {

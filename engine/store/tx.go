@@ -22,6 +22,9 @@ type Tx struct {
 // Begin starts a write transaction. It waits (up to the busy timeout) for
 // writers in other processes.
 func (s *Store) Begin(ctx context.Context) (*Tx, error) {
+	if s.w == nil {
+		return nil, fmt.Errorf("store: begin: %w", ErrReadOnly)
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: begin: %w", err)
@@ -32,20 +35,44 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 // Commit commits the batch. When it added, replaced or deleted items, the
 // generation grows by one in the same transaction.
 func (t *Tx) Commit() error {
+	_, err := t.CommitGeneration()
+	return err
+}
+
+// Generation returns the generation as seen inside the transaction, before
+// its own commit. A write transaction holds the database's write lock from
+// Begin, so no other writer can move it until Commit.
+func (t *Tx) Generation(ctx context.Context) (int64, error) {
+	g, err := generation(ctx, t.tx)
+	if err != nil {
+		return 0, fmt.Errorf("store: %w", err)
+	}
+	return g, nil
+}
+
+// CommitGeneration commits the batch like Commit and returns the generation
+// the commit left: the one an index holding the batch's changes reflects.
+func (t *Tx) CommitGeneration() (int64, error) {
 	if t.done {
-		return errors.New("store: commit: transaction already ended")
+		return 0, errors.New("store: commit: transaction already ended")
 	}
 	t.done = true
+	ctx := context.Background()
 	if t.itemsChanged {
-		if _, err := t.tx.ExecContext(context.Background(), "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"); err != nil {
+		if _, err := t.tx.ExecContext(ctx, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"); err != nil {
 			t.tx.Rollback()
-			return fmt.Errorf("store: commit: bump generation: %w", err)
+			return 0, fmt.Errorf("store: commit: bump generation: %w", err)
 		}
 	}
-	if err := t.tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
+	gen, err := generation(ctx, t.tx)
+	if err != nil {
+		t.tx.Rollback()
+		return 0, fmt.Errorf("store: commit: %w", err)
 	}
-	return nil
+	if err := t.tx.Commit(); err != nil {
+		return 0, fmt.Errorf("store: commit: %w", err)
+	}
+	return gen, nil
 }
 
 // Rollback abandons the batch. It is a no-op after Commit or Rollback, so it

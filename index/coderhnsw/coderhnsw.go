@@ -32,7 +32,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
-	"os"
 	"sync"
 
 	coder "github.com/coder/hnsw"
@@ -325,20 +324,6 @@ func Load(r io.Reader) (_ *Index, err error) {
 	}
 	if x.g.Len() > 0 && x.g.Dims() != int(dim) {
 		return nil, fmt.Errorf("coderhnsw: load: %w", format.Corruptf("graph dimension %d, header says %d", x.g.Dims(), dim))
-	}
-	return x, nil
-}
-
-// LoadFile reads the index stored at path.
-func LoadFile(path string) (*Index, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("coderhnsw: load: %w", err)
-	}
-	defer f.Close()
-	x, err := Load(bufio.NewReaderSize(f, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return x, nil
 }

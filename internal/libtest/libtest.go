@@ -19,23 +19,16 @@ func Vectors(tb testing.TB, model string, paths []string) map[string][]float32 {
 		tb.Fatal(err)
 	}
 	defer lib.Close()
-	if _, err := lib.Index(ctx, paths, engine.IngestOptions{}); err != nil {
+	if _, err := lib.Ingest(ctx, paths, engine.IngestOptions{}); err != nil {
 		tb.Fatal(err)
 	}
-	states, err := lib.Store().FileStates(ctx)
+	items, err := lib.Vectors(ctx)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	byID := make(map[int64]string, len(states))
-	for p, st := range states {
-		byID[st.ID] = p
-	}
-	out := make(map[string][]float32, len(states))
-	if _, err := lib.Store().IterVectors(ctx, func(id int64, v []float32) error {
-		out[byID[id]] = v
-		return nil
-	}); err != nil {
-		tb.Fatal(err)
+	out := make(map[string][]float32, len(items))
+	for _, it := range items {
+		out[it.Path] = it.Vector
 	}
 	return out
 }

@@ -335,9 +335,6 @@ func (r *Reader) BeginExact(tag Tag, length uint64) {
 	}
 }
 
-// Remaining is the number of payload bytes left in the open section.
-func (r *Reader) Remaining() uint64 { return r.remaining }
-
 func (r *Reader) payload(p []byte) bool {
 	if r.err != nil {
 		return false

@@ -21,9 +21,6 @@ import (
 // decided once by vek from the CPU's feature flags and never changes.
 var accelerated = vek.Info().Acceleration
 
-// Accelerated reports whether the assembly kernels are in use.
-func Accelerated() bool { return accelerated }
-
 // Dot returns the dot product of a and b, which have the same length.
 func Dot(a, b []float32) float32 {
 	if accelerated && len(a) > 0 {

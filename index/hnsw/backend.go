@@ -1,0 +1,18 @@
+package hnsw
+
+import (
+	"io"
+
+	"mmsearch/index"
+)
+
+// Backend returns the index.Backend that makes HNSW indexes with cfg and
+// loads them from Save's format (a loaded index keeps the configuration it
+// was saved with).
+func Backend(cfg Config) index.Backend {
+	return index.Backend{
+		Name: "hnsw",
+		New:  func(dim int) (index.Index, error) { return New(dim, cfg) },
+		Load: func(r io.Reader) (index.Index, error) { return Load(r) },
+	}
+}
