@@ -212,7 +212,7 @@ func (r *Result) Report(h bench.Header) *bench.Report {
 		h.AddParam("analogy spec", r.Analogy[0].Spec)
 	}
 	h.Peers = []bench.Peer{{Name: "the float32 model, same engine, same run", Version: r.Model}}
-	rep := &bench.Report{Header: h, Data: r}
+	rep := &bench.Report{Header: h, Figures: r.Figures(), Data: r}
 	verdict := "PASS"
 	if !r.Pass {
 		verdict = "FAIL"

@@ -41,7 +41,7 @@ model, so the float32 one serves later runs.`,
 			fs.StringVar(&queries, "queries", "", "second dataset `DIR` whose images query the first (image→image)")
 			fs.StringVar(&spec, "spec", "", "analogy spec `FILE` (default: analogies.jsonl in the model's folder)")
 			fs.StringVar(&libraries, "libraries", "", "keep one library per model in this `DIR` (default: temporary)")
-			fs.IntVar(&limit, "limit", 0, "use only the first `N` items and analogies (0: all)")
+			countVar(fs, &limit, "limit", 0, 100_000_000, "use only the first N items and analogies (0: all)")
 			fs.StringVar(&out, "out", "", "folder for the JSON and Markdown reports ("+benchOutHelp+")")
 			fs.StringVar(&name, "name", "quantize-quality", "base `NAME` of the report files")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
