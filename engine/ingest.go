@@ -115,6 +115,10 @@ type IngestReport struct {
 	Cleared   int `json:"cleared_errors"` // failure records that no longer apply, removed
 	// SkippedSpecial counts named pipes, sockets and devices passed over.
 	SkippedSpecial int `json:"skipped_special"`
+	// Revisited counts folders reached a second time (through a link, or
+	// an overlapping root) and so not walked again: their files are
+	// counted once, under the first path.
+	Revisited int `json:"revisited"`
 	// Excluded counts folders and roots not walked because they are the
 	// library's own folder or the mmsearch cache.
 	Excluded int               `json:"excluded"`
@@ -268,6 +272,10 @@ func (l *Library) Index(ctx context.Context, roots []string, opt IngestOptions) 
 		}
 		opts := walkOpts
 		opts.OnError = func(path string, err error) {
+			if errors.Is(err, walk.ErrAlreadyVisited) {
+				p.revisited() // its files were listed once: nothing failed
+				return
+			}
 			w.reported[path] = struct{}{}
 			if fe := p.walkFailure(snap, path, err); fe != nil {
 				send(job{path: path, fail: fe}) // a stop ends the walk just after
@@ -562,6 +570,13 @@ func (p *pipeline) walkFailure(snap *store.Snapshot, path string, err error) *st
 		return nil
 	}
 	return &fe
+}
+
+// revisited counts a folder the walk reached again.
+func (p *pipeline) revisited() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rep.Revisited++
 }
 
 // skipped counts a path the walk passed over on purpose.

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"mmsearch/engine/store"
 )
 
 func TestEncodeStreams(t *testing.T) {
@@ -126,7 +128,7 @@ func TestIngestCountingWalk(t *testing.T) {
 	}
 	lib := openLib(t, filepath.Join(photos, "library"), tinyModel) // inside the root: never walked
 
-	run := func(wantFound, wantToDo int) {
+	run := func(wantFound, wantToDo int) IngestReport {
 		t.Helper()
 		var returned atomic.Bool
 		countedCh := make(chan struct{})
@@ -172,9 +174,13 @@ func TestIngestCountingWalk(t *testing.T) {
 		if last.Done != queued || last.Walking {
 			t.Errorf("last progress %+v, want %d done", last, queued)
 		}
+		return rep
 	}
 	// 9 in a (b is the same folder), 4 through the link to other, notes.txt.
-	run(14, 14)
+	rep := run(14, 14)
+	if rep.Failed != 1 || rep.Revisited != 1 || len(rep.Errors) != 1 || rep.Errors[0].Stage != store.StageDecode {
+		t.Errorf("want notes.txt failed and b counted as a folder walked once: %+v", rep)
+	}
 	if n := len(itemPaths(t, lib)); n != 13 {
 		t.Errorf("%d items, want 13", n)
 	}

@@ -175,6 +175,7 @@ func indexSummary(rep engine.IngestReport) string {
 		{rep.Dropped, "changed files no longer indexable, their old entries removed"},
 		{rep.Cleared, "failure records no longer applying, cleared"},
 		{rep.SkippedSpecial, "pipes, sockets or devices skipped"},
+		{rep.Revisited, "folders reached again through a link, walked once"},
 		{rep.Excluded, "library or cache folders not walked"},
 	} {
 		if x.n > 0 {

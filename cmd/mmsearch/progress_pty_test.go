@@ -97,7 +97,7 @@ func indexOnPTY(t *testing.T, cols int, lib, photos string, resize func(*os.File
 // 40, 80 and 200 columns wide: no line the terminal shows is as wide as the
 // terminal, the last line counts the files indexed out of those to do, and
 // those agree with the library (a folder reached again through a link is
-// counted once); at 200 columns it also names the files found; while the
+// counted once, and is no failure); at 200 columns it also names the files found; while the
 // index runs the total is known (the counting walk ran ahead) and the lines
 // give an ETA.
 func TestCLIProgressFitsTheTerminal(t *testing.T) {
@@ -144,7 +144,8 @@ func TestCLIProgressFitsTheTerminal(t *testing.T) {
 		if cols == 200 && !strings.Contains(last, fmt.Sprintf("%d files found", n)) {
 			t.Errorf("200 columns: last line %q does not say %d files found", last, n)
 		}
-		if !strings.Contains(r.stdout, fmt.Sprintf("%d files found: %d new", n, n)) {
+		if !strings.Contains(r.stdout, fmt.Sprintf("%d files found: %d new", n, n)) || !strings.Contains(r.stdout, " 0 failed") ||
+			!strings.Contains(r.stdout, "1 folders reached again through a link, walked once") || strings.Contains(last, "failed") {
 			t.Errorf("%d columns: summary %q", cols, r.stdout)
 		}
 	}
