@@ -99,7 +99,7 @@ func TestIngestStreamsAgree(t *testing.T) {
 // TestIngestCountingWalk: the counting walk lists, ahead of the workers and
 // before any file is read, exactly the files the real walk finds and those
 // of them it queues, with the same exclusions (hidden names, the library's
-// own folder) and a folder reached through a link counted once; and
+// own folder, default excludes, an ignore file) and a folder reached through a link counted once; and
 // Progress is never called after Index returns.
 func TestIngestCountingWalk(t *testing.T) {
 	ctx := context.Background()
@@ -118,7 +118,20 @@ func TestIngestCountingWalk(t *testing.T) {
 		writeImage(t, filepath.Join(other, fmt.Sprintf("o%d.png", i)), 20+i, "png")
 	}
 	writeImage(t, filepath.Join(photos, ".hidden", "h.png"), 30, "png")
+	// Excluded by default, and by an ignore file.
+	for _, d := range []string{"@eaDir", "skip-me"} {
+		if err := os.Mkdir(filepath.Join(photos, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeImage(t, filepath.Join(photos, d, "x.png"), 31, "png")
+	}
+	if err := os.WriteFile(filepath.Join(photos, ".mmsearchignore"), []byte("skip-me/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(photos, "notes.txt"), []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(photos, "broken.png"), []byte("\x89PNG\r\n\x1a\n broken"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for link, target := range map[string]string{"b": filepath.Join(photos, "a"), "outside": other} {
@@ -176,10 +189,11 @@ func TestIngestCountingWalk(t *testing.T) {
 		}
 		return rep
 	}
-	// 9 in a (b is the same folder), 4 through the link to other, notes.txt.
-	rep := run(14, 14)
-	if rep.Failed != 1 || rep.Revisited != 1 || len(rep.Errors) != 1 || rep.Errors[0].Stage != store.StageDecode {
-		t.Errorf("want notes.txt failed and b counted as a folder walked once: %+v", rep)
+	// 9 in a (b is the same folder), 4 through the link to other,
+	// notes.txt (skipped: not an image) and broken.png (fails).
+	rep := run(15, 15)
+	if rep.Failed != 1 || rep.Revisited != 1 || len(rep.Errors) != 1 || rep.Errors[0].Stage != store.StageDecode || rep.SkippedNew != 1 {
+		t.Errorf("want broken.png failed, notes.txt skipped and b counted as a folder walked once: %+v", rep)
 	}
 	if n := len(itemPaths(t, lib)); n != 13 {
 		t.Errorf("%d items, want 13", n)
@@ -189,5 +203,5 @@ func TestIngestCountingWalk(t *testing.T) {
 	if err := os.Chtimes(filepath.Join(other, "o1.png"), future, future); err != nil {
 		t.Fatal(err)
 	}
-	run(15, 2) // the new file and the touched one; notes.txt failed before and is unchanged
+	run(16, 2) // the new file and the touched one; notes.txt and broken.png are unchanged
 }
