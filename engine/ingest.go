@@ -468,13 +468,20 @@ func queues(st store.Status) bool {
 // with ctx and then leaves the total unknown.
 func (p *pipeline) count(ctx context.Context, snap *store.Snapshot, roots []string, opts walk.Options) {
 	opts.OnError, opts.OnSkip = nil, nil // the real walk reports them
-	seen := make(map[string]struct{})
+	// Only overlapping roots (a file root inside a folder root) list a
+	// path twice; one root needs no set of every path.
+	var seen map[string]struct{}
+	if len(roots) > 1 {
+		seen = make(map[string]struct{})
+	}
 	total, todo := 0, 0
 	err := walk.Walk(ctx, roots, opts, func(f walk.File) error {
-		if _, dup := seen[f.Path]; dup {
-			return nil
+		if seen != nil {
+			if _, dup := seen[f.Path]; dup {
+				return nil
+			}
+			seen[f.Path] = struct{}{}
 		}
-		seen[f.Path] = struct{}{}
 		total++
 		if queues(p.status(snap, f)) {
 			todo++

@@ -141,7 +141,7 @@ func TestIngestCountingWalk(t *testing.T) {
 	}
 	lib := openLib(t, filepath.Join(photos, "library"), tinyModel) // inside the root: never walked
 
-	run := func(wantFound, wantToDo int) IngestReport {
+	run := func(wantFound, wantToDo int, roots ...string) IngestReport {
 		t.Helper()
 		var returned atomic.Bool
 		countedCh := make(chan struct{})
@@ -166,7 +166,7 @@ func TestIngestCountingWalk(t *testing.T) {
 				}
 			},
 		}
-		rep, err := lib.Index(ctx, []string{photos}, opt)
+		rep, err := lib.Index(ctx, append([]string{photos}, roots...), opt)
 		returned.Store(true)
 		if err != nil {
 			t.Fatal(err)
@@ -204,4 +204,10 @@ func TestIngestCountingWalk(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(16, 2) // the new file and the touched one; notes.txt and broken.png are unchanged
+	// A file root inside the folder root is listed once; a changed file
+	// is the one thing to do.
+	if err := os.Chtimes(filepath.Join(photos, "a", "img0.png"), future, future); err != nil {
+		t.Fatal(err)
+	}
+	run(16, 1, filepath.Join(photos, "a", "img0.png"))
 }
