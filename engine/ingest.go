@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,7 +68,14 @@ type IngestOptions struct {
 
 // Progress is a snapshot of a running ingest.
 type Progress struct {
-	Walking   bool          `json:"walking"`   // the walk is still finding files
+	Walking bool `json:"walking"` // the walk is still finding files
+	// Counted is set once the counting walk, which runs ahead of the
+	// workers and reads no file, has listed every file: Total and ToDo are
+	// then final (unless files appear or go meanwhile; Found and Queued are
+	// the truth once Walking is false).
+	Counted   bool          `json:"counted"`
+	Total     int           `json:"total"`     // files the counting walk listed so far
+	ToDo      int           `json:"todo"`      // of those, files that need (re)indexing
 	Found     int           `json:"found"`     // files found so far
 	Queued    int           `json:"queued"`    // files that need (re)indexing
 	Done      int           `json:"done"`      // queued files finished (indexed, reused or failed)
@@ -107,6 +115,10 @@ type IngestReport struct {
 	Cleared   int `json:"cleared_errors"` // failure records that no longer apply, removed
 	// SkippedSpecial counts named pipes, sockets and devices passed over.
 	SkippedSpecial int `json:"skipped_special"`
+	// Revisited counts folders reached a second time (through a link, or
+	// an overlapping root) and so not walked again: their files are
+	// counted once, under the first path.
+	Revisited int `json:"revisited"`
 	// Excluded counts folders and roots not walked because they are the
 	// library's own folder or the mmsearch cache.
 	Excluded int               `json:"excluded"`
@@ -272,6 +284,17 @@ func (p *pipeline) runIngest(ctx context.Context) error {
 		special:  make(map[string]struct{}),
 		excluded: p.l.excludedFolders(),
 	}
+	walkOpts := walk.Options{IncludeHidden: p.opt.IncludeHidden, Exclude: slices.Clone(w.excluded), Ignore: p.excl.Excluded}
+	// The counting walk always ends before Index returns, so that Progress
+	// is never called after.
+	counter, endCount := context.WithCancel(work)
+	counted := make(chan struct{})
+	defer func() { endCount(); <-counted }()
+	if p.opt.Progress != nil {
+		go func() { defer close(counted); p.count(counter, snap, p.roots, walkOpts) }()
+	} else {
+		close(counted)
+	}
 	var walkErr error
 	go func() {
 		defer close(jobs)
@@ -284,28 +307,26 @@ func (p *pipeline) runIngest(ctx context.Context) error {
 				return work.Err()
 			}
 		}
-		walkErr = walk.Walk(work, p.roots, walk.Options{
-			IncludeHidden: p.opt.IncludeHidden,
-			Exclude:       w.excluded,
-			Ignore:        p.excl.Excluded,
-			OnError: func(path string, err error) {
-				w.reported[path] = struct{}{}
-				if fe := p.walkFailure(snap, path, err); fe != nil {
-					send(job{path: path, fail: fe}) // a stop ends the walk just after
-				}
-			},
-			OnSkip: func(path string, why error) {
-				p.skipped(path, why, w)
-			},
-		}, func(f walk.File) error {
+		opts := walkOpts
+		opts.OnError = func(path string, err error) {
+			if errors.Is(err, walk.ErrAlreadyVisited) {
+				p.revisited() // its files were listed once: nothing failed
+				return
+			}
+			w.reported[path] = struct{}{}
+			if fe := p.walkFailure(snap, path, err); fe != nil {
+				send(job{path: path, fail: fe}) // a stop ends the walk just after
+			}
+		}
+		opts.OnSkip = func(path string, why error) {
+			p.skipped(path, why, w)
+		}
+		walkErr = walk.Walk(work, p.roots, opts, func(f walk.File) error {
 			if _, dup := w.seen[f.Path]; dup {
 				return nil // reached twice (a file root inside a folder root)
 			}
 			w.seen[f.Path] = struct{}{}
-			st := snap.Check(f.Path, f.Size, f.ModTimeNs)
-			if st == store.StatusFailed && p.opt.RetryFailed {
-				st = store.StatusRetry
-			}
+			st := p.status(snap, f)
 			p.found(st)
 			switch st {
 			case store.StatusUnchanged:
@@ -408,7 +429,9 @@ type pipeline struct {
 	walkFinished bool
 	queued       int
 	done         int
-	nonImages    int // files skipped as not still images, for Progress
+	nonImages    int  // files skipped as not still images, for Progress
+	counted      bool // the counting walk is complete
+	total, todo  int  // what the counting walk listed
 
 	// known holds the first 8 bytes of every content hash in the store:
 	// those of the snapshot, then those committed by this run. A file whose
@@ -464,10 +487,67 @@ func (p *pipeline) progress() {
 		return
 	}
 	p.opt.Progress(Progress{
-		Walking: !p.walkFinished, Found: p.rep.Found, Queued: p.queued, Done: p.done,
+		Walking: !p.walkFinished, Counted: p.counted, Total: p.total, ToDo: p.todo, Found: p.rep.Found, Queued: p.queued, Done: p.done,
 		Unchanged: p.rep.Unchanged, Failed: p.rep.Failed, Reused: p.rep.Reused, Skipped: p.nonImages,
 		Elapsed: time.Since(p.start),
 	})
+}
+
+// status says what this run does with a file the walk listed.
+func (p *pipeline) status(snap *store.Snapshot, f walk.File) store.Status {
+	st := snap.Check(f.Path, f.Size, f.ModTimeNs)
+	if st == store.StatusFailed && p.opt.RetryFailed {
+		st = store.StatusRetry
+	}
+	return st
+}
+
+// queues reports whether a file of status st is (re)indexed by this run.
+func queues(st store.Status) bool {
+	return st != store.StatusUnchanged && st != store.StatusFailed && st != store.StatusSkipped
+}
+
+// count is the counting walk: it lists what the real walk will list, with
+// the same options and the same decisions, but reads no file and waits for
+// no worker, so that progress can show a total and an estimate of the time
+// left long before the real walk, held back by the workers, ends. It stops
+// with ctx and then leaves the total unknown.
+func (p *pipeline) count(ctx context.Context, snap *store.Snapshot, roots []string, opts walk.Options) {
+	opts.OnError, opts.OnSkip = nil, nil // the real walk reports them
+	// Only overlapping roots (a file root inside a folder root) list a
+	// path twice; one root needs no set of every path.
+	var seen map[string]struct{}
+	if len(roots) > 1 {
+		seen = make(map[string]struct{})
+	}
+	total, todo := 0, 0
+	err := walk.Walk(ctx, roots, opts, func(f walk.File) error {
+		if seen != nil {
+			if _, dup := seen[f.Path]; dup {
+				return nil
+			}
+			seen[f.Path] = struct{}{}
+		}
+		total++
+		if queues(p.status(snap, f)) {
+			todo++
+		}
+		if total%1024 == 0 {
+			p.counting(total, todo, false)
+		}
+		return nil
+	})
+	if err == nil {
+		p.counting(total, todo, true)
+	}
+}
+
+// counting publishes the counting walk's figures.
+func (p *pipeline) counting(total, todo int, complete bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total, p.todo, p.counted = total, todo, complete
+	p.progress()
 }
 
 func (p *pipeline) found(st store.Status) {
@@ -543,6 +623,13 @@ func (p *pipeline) walkFailure(snap *store.Snapshot, path string, err error) *st
 		return nil
 	}
 	return &fe
+}
+
+// revisited counts a folder the walk reached again.
+func (p *pipeline) revisited() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rep.Revisited++
 }
 
 // skipped counts a path the walk passed over on purpose.

@@ -38,7 +38,8 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 type env struct {
 	stdout, stderr io.Writer
 	stdin          io.Reader
-	isTerminal     bool // stderr is a terminal (progress bars)
+	isTerminal     bool       // stderr is a terminal (progress bars)
+	termWidth      func() int // stderr's terminal's columns now (nil: 80)
 	getenv         func(string) string
 	// bundle is the embedded bundled model (nil in tests that build an
 	// env by hand: the bundled model is then found on disk only).
@@ -192,6 +193,7 @@ func newEnv() *env {
 		stderr:     os.Stderr,
 		stdin:      os.Stdin,
 		isTerminal: isTerminal(os.Stderr),
+		termWidth:  func() int { return terminalWidth(os.Stderr, os.Getenv) },
 		getenv:     os.Getenv,
 		bundle:     onnxmodels.EmojiCLIP(),
 	}

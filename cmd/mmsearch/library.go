@@ -13,6 +13,7 @@ import (
 	"mmsearch/encoders"
 	"mmsearch/engine"
 	"mmsearch/engine/query"
+	"mmsearch/engine/store"
 )
 
 // libraryFlags are shared by the commands that open a library.
@@ -129,25 +130,18 @@ func indexCommand() *command {
 				return err
 			}
 			defer lib.Close()
-			bar := newProgressBar(e.stderr, e.isTerminal, "indexing")
+			bar := newProgressBar(e.stderr, e.isTerminal, e.termWidth, "indexing")
 			rep, err := lib.Ingest(ctx, args, engine.IngestOptions{
 				Workers: workers, Streams: streams, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep, RetryFailed: retry,
 				Exclude: ex.patterns, NoDefaultExcludes: ex.noDefaults, NoIgnoreFiles: ex.noIgnoreFile,
-				Progress: func(p engine.Progress) {
-					total := p.Queued
-					if p.Walking {
-						total = -1
-					}
-					bar.update(p.Done, total, p.Elapsed, false, map[string]any{"found": p.Found, "failed": p.Failed, "skipped": p.Skipped})
-				},
+				Progress: func(p engine.Progress) { bar.update(ingestProgress(p), false) },
 			})
 			if err != nil && !rep.Stopped && rep.Found == 0 && rep.Failed == 0 {
 				// Nothing started (the library is locked by another
 				// index, a root is missing): the error says it all.
 				return err
 			}
-			bar.update(rep.Indexed+rep.Reused+rep.Failed+rep.SkippedNew, rep.New+rep.Changed+rep.Retried, rep.Elapsed, true,
-				map[string]any{"found": rep.Found, "failed": rep.Failed, "skipped": rep.SkippedTotal()})
+			bar.update(finalProgress(rep), true)
 			if asJSON {
 				printJSON(e.stdout, rep)
 			} else {
@@ -181,6 +175,38 @@ func indexCommand() *command {
 	}
 }
 
+// ingestProgress turns an ingest's progress into the bar's: the files to
+// index out of those queued, a total from the counting walk while the real
+// walk, held back by the workers, is still going.
+func ingestProgress(p engine.Progress) progressState {
+	s := progressState{Done: p.Done, Total: p.Queued, Counting: -1, Found: p.Found, Failed: p.Failed, Skipped: p.Skipped, Elapsed: p.Elapsed}
+	if p.Walking {
+		switch {
+		case p.Counted:
+			// The files to do may have changed since they were counted.
+			s.Total = max(p.ToDo, p.Queued)
+		default:
+			s.Total, s.Counting = -1, p.Total
+		}
+		s.Found = max(p.Total, p.Found)
+	}
+	return s
+}
+
+// finalProgress is the bar's last state: files finished (indexed, reused,
+// failed, or skipped as not still images) of those queued (failures of the
+// walk itself, such as a link loop, were never queued), and all files found.
+func finalProgress(rep engine.IngestReport) progressState {
+	walkFailed := 0
+	for _, fe := range rep.Errors {
+		if fe.Stage == store.StageWalk {
+			walkFailed++
+		}
+	}
+	return progressState{Done: rep.Indexed + rep.Reused + rep.Failed - walkFailed + rep.SkippedNew, Total: rep.New + rep.Changed + rep.Retried,
+		Counting: -1, Found: rep.Found, Failed: rep.Failed, Skipped: rep.SkippedTotal(), Elapsed: rep.Elapsed}
+}
+
 // indexSummary is the line a finished index prints.
 func indexSummary(rep engine.IngestReport) string {
 	var b strings.Builder
@@ -197,6 +223,7 @@ func indexSummary(rep engine.IngestReport) string {
 		{rep.Dropped, "changed files no longer indexable, their old entries removed"},
 		{rep.Cleared, "failure records no longer applying, cleared"},
 		{rep.SkippedSpecial, "pipes, sockets or devices skipped"},
+		{rep.Revisited, "folders reached again through a link, walked once"},
 		{rep.Excluded, "library or cache folders not walked"},
 	} {
 		if x.n > 0 {
