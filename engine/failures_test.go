@@ -255,6 +255,44 @@ func TestLibraryInsideTheTreeIsNotIndexed(t *testing.T) {
 	}
 }
 
+// TestRootInsideTheCacheIsIndexed: a folder the user names inside the
+// mmsearch cache (the demo's emoji collection and the benchmark collections
+// live there) is indexed, while the cache's other folders stay unwalked even
+// when a root above the cache is indexed in the same run.
+func TestRootInsideTheCacheIsIndexed(t *testing.T) {
+	ctx := context.Background()
+	home := t.TempDir()
+	cacheDir := filepath.Join(home, "cache")
+	samples := filepath.Join(cacheDir, "emoji-data", "img")
+	writeImage(t, filepath.Join(samples, "e1.png"), 1, "png")
+	writeImage(t, filepath.Join(samples, "e2.png"), 2, "png")
+	writeImage(t, filepath.Join(cacheDir, "thumbs", "t.png"), 3, "png")
+	writeImage(t, filepath.Join(home, "a.png"), 4, "png")
+	env := map[string]string{"MMSEARCH_CACHE_DIR": cacheDir}
+	lib, err := Open(ctx, filepath.Join(t.TempDir(), "lib"), Options{Model: tinyModel, Index: hnsw.Config{Seed: 1},
+		Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lib.Close() })
+	for _, c := range []struct {
+		roots []string
+		want  []string
+	}{
+		{[]string{samples}, []string{filepath.Join(samples, "e1.png"), filepath.Join(samples, "e2.png")}},
+		{[]string{home, samples}, []string{filepath.Join(home, "a.png"), filepath.Join(samples, "e1.png"), filepath.Join(samples, "e2.png")}},
+		{[]string{home}, []string{filepath.Join(home, "a.png")}},
+		{[]string{cacheDir}, []string{filepath.Join(home, "a.png")}}, // the cache itself: nothing walked, nothing outside it touched
+	} {
+		if _, err := lib.Ingest(ctx, c.roots, IngestOptions{}); err != nil {
+			t.Fatalf("index %q: %v", c.roots, err)
+		}
+		if got := itemPaths(t, lib); strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("index %q: items %q, want %q", c.roots, got, c.want)
+		}
+	}
+}
+
 // TestTransientFailuresAreRetried is issue 19 item 4: failures whose cause
 // can pass are tried again on every run though the file is unchanged,
 // content failures only when the file changes or when asked, and records

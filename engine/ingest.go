@@ -282,7 +282,7 @@ func (p *pipeline) runIngest(ctx context.Context) error {
 		seen:     make(map[string]struct{}, len(snap.Items)),
 		reported: make(map[string]struct{}),
 		special:  make(map[string]struct{}),
-		excluded: p.l.excludedFolders(),
+		excluded: p.l.excludedFolders(p.roots),
 	}
 	walkOpts := walk.Options{IncludeHidden: p.opt.IncludeHidden, Exclude: slices.Clone(w.excluded), Ignore: p.excl.Excluded}
 	// The counting walk always ends before Index returns, so that Progress
@@ -602,9 +602,46 @@ type walkState struct {
 
 // excludedFolders are the folders an ingest never walks: the library's own
 // (its database, index file and thumbnails are not pictures to index) and
-// the mmsearch cache.
-func (l *Library) excludedFolders() []string {
-	return []string{l.dir, encoders.CacheDir(l.opts.Getenv)}
+// the mmsearch cache. A root the user names inside the cache (the demo's
+// emoji collection and the benchmark collections live there) is walked:
+// then the cache's other top-level folders stay excluded, and the ones that
+// hold a root do not.
+func (l *Library) excludedFolders(roots []string) []string {
+	out := []string{l.dir}
+	cache := encoders.CacheDir(l.opts.Getenv)
+	real := func(p string) string {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return r
+		}
+		return filepath.Clean(p)
+	}
+	cacheReal := real(cache)
+	var inside []string // roots strictly inside the cache, as real paths
+	for _, r := range roots {
+		if rr := real(r); rr != cacheReal && strings.HasPrefix(rr, cacheReal+string(filepath.Separator)) {
+			inside = append(inside, rr)
+		}
+	}
+	if len(inside) == 0 {
+		return append(out, cache)
+	}
+	entries, err := os.ReadDir(cache)
+	if err != nil {
+		return append(out, cache)
+	}
+	for _, e := range entries {
+		child := filepath.Join(cacheReal, e.Name())
+		holds := false
+		for _, r := range inside {
+			if r == child || strings.HasPrefix(r, child+string(filepath.Separator)) {
+				holds = true
+			}
+		}
+		if !holds && e.IsDir() {
+			out = append(out, child)
+		}
+	}
+	return out
 }
 
 // walkFailure returns the record of a path the walk could not follow (a

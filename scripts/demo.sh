@@ -42,6 +42,15 @@ roots=("$eval_set/img")
 [[ -d ../shared/images/formats ]] && roots+=(../shared/images/formats)
 echo "demo: indexing ${roots[*]}"
 "$bin" index --library "$out/library" --model "$model" "${roots[@]}"
+# The collection must really be in the library: a demo that quietly indexed
+# only the shared photos would still "work" and show nothing of the model.
+want=$(find "$eval_set/img" -type f -name '*.png' | wc -l)
+have=$("$bin" index --library "$out/library" --model "$model" --json "$eval_set/img" 2>/dev/null |
+  /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); print(r.get("found", 0))')
+if [[ "$have" -lt "$want" ]]; then
+  echo "demo: the library sees $have of the $want pictures in $eval_set/img" >&2
+  exit 1
+fi
 
 dog=$(image_for "dog face")
 cook=$(image_for "man cook")

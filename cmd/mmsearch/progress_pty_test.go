@@ -107,7 +107,7 @@ func TestCLIProgressFitsTheTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range n {
-		writeJPEG(t, filepath.Join(photos, "album", fmt.Sprintf("p%04d.jpg", i)), i, 320, 240)
+		writeJPEG(t, filepath.Join(photos, "album", fmt.Sprintf("p%04d.jpg", i)), i, 640, 480)
 	}
 	if err := os.Symlink("album", filepath.Join(photos, "same-album")); err != nil {
 		t.Fatal(err)
