@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"image"
 
 	"mmsearch/encoders/imageproc"
 )
@@ -18,4 +19,20 @@ func (l *Library) decodeTensor(ctx context.Context, data []byte, name string, op
 	}
 	defer release()
 	return imageproc.DecodeTensor(bytes.NewReader(data), name, int64(len(data)), opt, pp, dst)
+}
+
+// Thumbnail decodes an encoded image and fits it within size×size (see
+// imageproc.Thumbnail: PNGs and JPEGs are decoded at reduced resolution),
+// within the library's decode memory budget, shared with ingests and
+// queries: it waits (as long as ctx lasts) until the estimated memory of
+// the decode and resize is free. name identifies the image in errors.
+func (l *Library) Thumbnail(ctx context.Context, data []byte, name string, size int) (*image.NRGBA, error) {
+	var opt imageproc.Options
+	release, err := l.decodeMem.Acquire(ctx, imageproc.ThumbnailMemory(data, opt, size))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	img, _, err := imageproc.Thumbnail(data, name, opt, size)
+	return img, err
 }

@@ -472,6 +472,9 @@ func (l failingLibrary) SearchImage(context.Context, io.Reader, string, int64, e
 func (l failingLibrary) Item(context.Context, int64) (engine.ItemInfo, error) {
 	return engine.ItemInfo{}, errDisk
 }
+func (l failingLibrary) Thumbnail(context.Context, []byte, string, int) (*image.NRGBA, error) {
+	return nil, errDisk
+}
 func (l failingLibrary) Stats(context.Context) (engine.Stats, error) { return engine.Stats{}, errDisk }
 func (l failingLibrary) Dir() string                                 { return l.dir }
 func (l failingLibrary) Check(context.Context) error                 { return errDisk }

@@ -47,6 +47,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"log/slog"
 	"net"
@@ -71,6 +72,9 @@ type Library interface {
 	Item(ctx context.Context, id int64) (engine.ItemInfo, error)
 	// Stats describes the library.
 	Stats(ctx context.Context) (engine.Stats, error)
+	// Thumbnail decodes an encoded image and fits it within size×size,
+	// within the library's decode memory budget.
+	Thumbnail(ctx context.Context, data []byte, name string, size int) (*image.NRGBA, error)
 	// Dir is the library folder; thumbnails are cached below it.
 	Dir() string
 	// Check is a cheap health check: the library's files are intact and
@@ -233,7 +237,7 @@ func New(lib Library, cfg Config) (*Server, error) {
 		lib:       lib,
 		cfg:       cfg,
 		log:       log,
-		thumbs:    newThumbCache(cfg.ThumbDir, cfg.ThumbWorkers),
+		thumbs:    newThumbCache(lib, cfg.ThumbDir, cfg.ThumbWorkers),
 		checkHost: loopback && cfg.Token == "",
 		authFails: newAuthLimiter(),
 	}

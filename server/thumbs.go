@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -23,7 +22,6 @@ import (
 
 	"github.com/disintegration/imaging"
 
-	"mmsearch/encoders/imageproc"
 	"mmsearch/engine"
 
 	"mmsearch/internal/atomicfile"
@@ -33,6 +31,7 @@ import (
 // a folder, named by item id, content hash and size.
 type thumbCache struct {
 	dir string
+	lib Library       // decodes, within its decode memory budget
 	sem chan struct{} // bounds concurrent generation
 
 	mu       sync.Mutex
@@ -44,8 +43,8 @@ type thumbFlight struct {
 	err  error
 }
 
-func newThumbCache(dir string, workers int) *thumbCache {
-	return &thumbCache{dir: dir, sem: make(chan struct{}, max(workers, 1)), inflight: map[string]*thumbFlight{}}
+func newThumbCache(lib Library, dir string, workers int) *thumbCache {
+	return &thumbCache{dir: dir, lib: lib, sem: make(chan struct{}, max(workers, 1)), inflight: map[string]*thumbFlight{}}
 }
 
 // validThumbSize reports whether size is one of thumbSizes.
@@ -88,7 +87,7 @@ func (c *thumbCache) get(ctx context.Context, it engine.ItemInfo, size int) (str
 		go func() {
 			// Detached from ctx: a client that leaves does not waste the
 			// work others may be waiting for.
-			f.err = c.make(it, size, p)
+			f.err = c.make(context.WithoutCancel(ctx), it, size, p)
 			c.mu.Lock()
 			delete(c.inflight, p)
 			c.mu.Unlock()
@@ -176,19 +175,20 @@ func parseThumbName(name string) (id int64, hash string, ok bool) {
 }
 
 // make decodes the item's file, resizes it to fit size×size, flattens
-// transparency onto white and writes a JPEG atomically.
-func (c *thumbCache) make(it engine.ItemInfo, size int, dst string) error {
+// transparency onto white and writes a JPEG atomically. The decode and
+// resize run within the library's decode memory budget, at reduced
+// resolution where the format allows.
+func (c *thumbCache) make(ctx context.Context, it engine.ItemInfo, size int, dst string) error {
 	c.sem <- struct{}{}
 	defer func() { <-c.sem }()
 	data, err := readIndexedFile(it)
 	if err != nil {
 		return err
 	}
-	img, _, err := imageproc.Decode(bytes.NewReader(data), filepath.Base(it.Path), int64(len(data)), imageproc.Options{})
+	th, err := c.lib.Thumbnail(ctx, data, filepath.Base(it.Path), size)
 	if err != nil {
 		return fmt.Errorf("thumbnail of item %d: %w", it.ID, err)
 	}
-	th := imaging.Fit(img, size, size, imaging.Lanczos)
 	flat := imaging.New(th.Bounds().Dx(), th.Bounds().Dy(), color.White)
 	flat = imaging.Overlay(flat, th, image.Point{}, 1)
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {

@@ -12,8 +12,6 @@ import (
 	"image/jpeg"
 	"path/filepath"
 
-	"github.com/disintegration/imaging"
-
 	"mmsearch/encoders/imageproc"
 	"mmsearch/engine"
 	"mmsearch/internal/atomicfile"
@@ -93,13 +91,15 @@ type sheetQuery struct {
 }
 
 // thumbnailURI returns a JPEG thumbnail of the image at path as a data URI,
-// or "" when the file cannot be read as an image.
+// or "" when the file cannot be read as an image. The sheet makes one
+// thumbnail at a time, decoded at reduced resolution where the format
+// allows (see imageproc.Thumbnail), so its memory stays near one reduced
+// decode's.
 func thumbnailURI(path string, size int) string {
-	img, _, err := imageproc.Load(path, imageproc.Options{})
+	t, _, err := imageproc.LoadThumbnail(path, imageproc.Options{}, size)
 	if err != nil {
 		return ""
 	}
-	t := imaging.Fit(img, size, size, imaging.Lanczos)
 	var b bytes.Buffer
 	if err := jpeg.Encode(&b, t, &jpeg.Options{Quality: 85}); err != nil {
 		return ""
