@@ -91,8 +91,9 @@ type Options struct {
 	// Logger receives diagnostics (nil = discard).
 	Logger *slog.Logger
 	// DecodeMemory is the memory budget, in bytes, of the image decodes that
-	// run at once, in ingests and queries together (0 = DefaultDecodeMemory).
-	// Each decode holds its estimate (imageproc.TensorMemory) while it runs;
+	// run at once, in ingests, queries and thumbnails together (0 =
+	// DefaultDecodeMemory). Each decode holds its estimate
+	// (imageproc.TensorMemory, imageproc.ThumbnailMemory) while it runs;
 	// one that needs more than the whole budget runs alone.
 	DecodeMemory int64
 }

@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/gif"
+	"image/jpeg"
 	"io"
 	"net/http"
 	"os"
@@ -118,34 +119,9 @@ func TestCLIDecodeMemoryBombs(t *testing.T) {
 // peak (VmHWM) and its resident size 3 s after, in bytes.
 func serveUploads(t *testing.T, lib string, uploads [][]byte, flags ...string) (before, peak, after int64) {
 	t.Helper()
-	srv := exec.Command(mmsearchBin, append([]string{"serve", "--library", lib, "--addr", "127.0.0.1:0"}, flags...)...)
-	srv.Env = append(os.Environ(), "MMSEARCH_DATA_DIR="+t.TempDir())
-	stdout, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Stderr = io.Discard
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		srv.Process.Signal(syscall.SIGTERM)
-		srv.Wait()
-	}()
-	urlRe := regexp.MustCompile(`at (http://127\.0\.0\.1:\d+)`)
-	var base string
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if m := urlRe.FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-			break
-		}
-	}
-	if base == "" {
-		t.Fatal("serve printed no URL")
-	}
-	go io.Copy(io.Discard, stdout)
-	before = procStatusKB(t, srv.Process.Pid, "VmRSS") << 10
+	base, pid, stop := startServe(t, lib, flags...)
+	defer stop()
+	before = procStatusKB(t, pid, "VmRSS") << 10
 	var wg sync.WaitGroup
 	errs := make(chan error, len(uploads))
 	for _, b := range uploads {
@@ -175,10 +151,45 @@ func serveUploads(t *testing.T, lib string, uploads [][]byte, flags ...string) (
 	for err := range errs {
 		t.Error(err)
 	}
-	peak = procStatusKB(t, srv.Process.Pid, "VmHWM") << 10
+	peak = procStatusKB(t, pid, "VmHWM") << 10
 	time.Sleep(3 * time.Second)
-	after = procStatusKB(t, srv.Process.Pid, "VmRSS") << 10
+	after = procStatusKB(t, pid, "VmRSS") << 10
 	return before, peak, after
+}
+
+// startServe starts `serve` on lib on a loopback port and returns its
+// base URL, its process id and a function that stops it (also called when
+// the test ends; calling it twice is harmless).
+func startServe(t *testing.T, lib string, flags ...string) (base string, pid int, stop func()) {
+	t.Helper()
+	srv := exec.Command(mmsearchBin, append([]string{"serve", "--library", lib, "--addr", "127.0.0.1:0"}, flags...)...)
+	srv.Env = append(os.Environ(), "MMSEARCH_DATA_DIR="+t.TempDir())
+	stdout, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stderr = io.Discard
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stop = sync.OnceFunc(func() {
+		srv.Process.Signal(syscall.SIGTERM)
+		srv.Wait()
+	})
+	t.Cleanup(stop)
+	urlRe := regexp.MustCompile(`at (http://127\.0\.0\.1:\d+)`)
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if m := urlRe.FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+			break
+		}
+	}
+	if base == "" {
+		t.Fatal("serve printed no URL")
+	}
+	go io.Copy(io.Discard, stdout)
+	return base, srv.Process.Pid, stop
 }
 
 // TestCLIDecodeBudgetGIFBombs serves six concurrent uploads of a
@@ -218,4 +229,88 @@ func TestCLIDecodeBudgetGIFBombs(t *testing.T) {
 	if peaks["default budget"] >= peaks["budget for all six"] {
 		t.Errorf("the budget did not lower the peak: %v", peaks)
 	}
+}
+
+// maxThumbPeakRSS bounds `serve`'s peak while it makes six thumbnails of
+// 100-megapixel PNGs at once: each full decode would hold 400 MB (800 MB
+// with image/png), and a reduced one within the decode budget holds tens.
+const maxThumbPeakRSS = 300 << 20
+
+// TestCLIThumbnailMemory asks a real `serve` for the 512-pixel thumbnails
+// of six 10000×10000 16-bit PNGs at once, twice each, and checks that its
+// peak resident size (VmHWM) stays far below one full-size decode per
+// thumbnail worker, and that each thumbnail is right: 512×512 and white
+// (the PNGs are fully transparent, flattened onto white).
+func TestCLIThumbnailMemory(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("indexes 600 megapixels; under the race detector that alone takes minutes")
+	}
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	bombs, _ := sixBombs(t)
+	lib := t.TempDir()
+	if r := run(t, "index", "--library", lib, "--model", tinyModel, bombs); r.code != 0 {
+		t.Fatalf("index: %s", r.stderr)
+	}
+	base, pid, _ := startServe(t, lib, "--decode-memory", "64")
+	before := procStatusKB(t, pid, "VmRSS") << 10
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 12)
+	for range 2 {
+		for id := 1; id <= 6; id++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- checkWhiteThumb(base, id, 512)
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	peak := procStatusKB(t, pid, "VmHWM") << 10
+	t.Logf("serve, 12 concurrent 512-px thumbnails of six 10000×10000 16-bit PNGs: RSS before %.1f MB, peak %.1f MB (VmHWM)",
+		float64(before)/1e6, float64(peak)/1e6)
+	if peak > maxThumbPeakRSS {
+		t.Errorf("serve peak RSS %d bytes, over %d", peak, maxThumbPeakRSS)
+	}
+}
+
+// checkWhiteThumb fetches item id's thumbnail at size and checks that it is
+// a size×size JPEG, white everywhere.
+func checkWhiteThumb(base string, id, size int) error {
+	resp, err := http.Get(fmt.Sprintf("%s/api/items/%d/thumb?size=%d", base, id, size))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("thumb %d: %s: %s", id, resp.Status, body)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("thumb %d: %w", id, err)
+	}
+	if b := img.Bounds(); b.Dx() != size || b.Dy() != size {
+		return fmt.Errorf("thumb %d: %v, want %d×%d", id, b, size, size)
+	}
+	for y := 0; y < size; y += 7 {
+		for x := 0; x < size; x += 7 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if r>>8 < 250 || g>>8 < 250 || bl>>8 < 250 {
+				return fmt.Errorf("thumb %d: pixel (%d,%d) is %d,%d,%d, want white", id, x, y, r>>8, g>>8, bl>>8)
+			}
+		}
+	}
+	return nil
 }
