@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -137,5 +138,44 @@ func TestIndexStoppedWhileWaitingForMemory(t *testing.T) {
 	rep, err = lib.Ingest(context.Background(), []string{photos}, IngestOptions{Workers: 4})
 	if err != nil || rep.Failed != 0 || rep.New+rep.Unchanged != 12 {
 		t.Fatalf("second run: %v %+v", err, rep)
+	}
+}
+
+// TestThumbnailUsesTheMemoryBudget checks that Thumbnail decodes within the
+// library's budget: while ingest or query decodes hold all of it, a
+// thumbnail waits (and gives up with its context); once it is free, the
+// thumbnail is made, fitted and reduced, and holds nothing afterwards.
+func TestThumbnailUsesTheMemoryBudget(t *testing.T) {
+	const budget = 16 << 20
+	lib, err := Open(context.Background(), t.TempDir(), Options{Model: tinyModel, Index: hnsw.Config{Seed: 1}, DecodeMemory: budget})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lib.Close()
+	png := imagetest.PNG(t, imagetest.Pattern(2, 3000, 2000))
+
+	hold, err := lib.decodeMem.Acquire(context.Background(), budget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := lib.Thumbnail(ctx, png, "p.png", 256); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("thumbnail with the budget taken: %v, want it to wait until its deadline", err)
+	}
+	hold()
+
+	img, err := lib.Thumbnail(context.Background(), png, "p.png", 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 256 || b.Dy() != 170 {
+		t.Errorf("thumbnail %v, want 256×170", b)
+	}
+	if u := lib.decodeMem.InUse(); u != 0 {
+		t.Errorf("%d bytes still held after the thumbnail", u)
+	}
+	if est := imageproc.ThumbnailMemory(png, imageproc.Options{}, 256); est > 8<<20 {
+		t.Errorf("a 6-MP PNG's 256-px thumbnail estimated at %d bytes, want a reduced decode's few MB", est)
 	}
 }
