@@ -14,21 +14,11 @@ const tensorSlack = 1 << 20
 // whose header cannot be read costs tensorSlack: its decode fails at once.
 // Callers use it to budget concurrent decodes (see internal/membudget).
 func TensorMemory(data []byte, opt Options, p Preprocess) int64 {
-	var (
-		cfg    image.Config
-		format string
-		err    error
-	)
-	if len(data) > 0 {
-		cfg, format, err = sniff(data)
-	}
-	if err != nil || len(data) == 0 || cfg.Width <= 0 || cfg.Height <= 0 {
+	cfg, format, ok := budgetHeader(data, opt)
+	if !ok {
 		return tensorSlack
 	}
 	w, h := int64(cfg.Width), int64(cfg.Height)
-	if w*h > opt.maxPixels() {
-		return tensorSlack // refused before decoding
-	}
 	r := int64(reduceFactor(cfg.Width, cfg.Height, 2*p.Size))
 	rw, rh := (w+r-1)/r, (h+r-1)/r
 	// resampleCrop: the rows under the crop window after the horizontal
@@ -84,4 +74,21 @@ func decodeMemory(data []byte, format string, w, h, minSide int, opt Options) in
 	default: // pnm: up to 16 bits a sample of RGBA, then NRGBA
 		return (8 + 4) * px
 	}
+}
+
+// budgetHeader reads the header that a memory estimate starts from. ok is
+// false when there is none to read or the picture is refused before decoding
+// (over the pixel limit): such data costs only tensorSlack.
+func budgetHeader(data []byte, opt Options) (cfg image.Config, format string, ok bool) {
+	if len(data) == 0 {
+		return cfg, "", false
+	}
+	cfg, format, err := sniff(data)
+	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
+		return cfg, "", false
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > opt.maxPixels() {
+		return cfg, "", false
+	}
+	return cfg, format, true
 }

@@ -49,21 +49,11 @@ func thumbMinSide(w, h, size int) int {
 // decode as TensorMemory counts it, Lanczos's intermediate image and
 // weights, and the thumbnail. Callers use it to budget concurrent decodes.
 func ThumbnailMemory(data []byte, opt Options, size int) int64 {
-	var (
-		cfg    image.Config
-		format string
-		err    error
-	)
-	if len(data) > 0 {
-		cfg, format, err = sniff(data)
-	}
-	if err != nil || len(data) == 0 || cfg.Width <= 0 || cfg.Height <= 0 {
+	cfg, format, ok := budgetHeader(data, opt)
+	if !ok {
 		return tensorSlack
 	}
 	w, h := int64(cfg.Width), int64(cfg.Height)
-	if w*h > opt.maxPixels() {
-		return tensorSlack // refused before decoding
-	}
 	minSide := thumbMinSide(cfg.Width, cfg.Height, size)
 	r := int64(reduceFactor(cfg.Width, cfg.Height, minSide))
 	rw, rh := (w+r-1)/r, (h+r-1)/r
