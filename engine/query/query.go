@@ -191,14 +191,7 @@ func (q *Query) String() string {
 	var b strings.Builder
 	for i := range q.Terms {
 		t := &q.Terms[i]
-		switch {
-		case i == 0 && t.Sign < 0:
-			b.WriteString("- ")
-		case i > 0 && t.Sign < 0:
-			b.WriteString(" - ")
-		case i > 0:
-			b.WriteString(" + ")
-		}
+		writeOperator(&b, i, t.Sign, "- ", " - ")
 		needOne := t.Kind == Text && hasWeightPrefix(t.Value)
 		if t.Weight != 1 || needOne {
 			b.WriteString(strconv.FormatFloat(float64(t.Weight), 'f', -1, 32))
@@ -266,14 +259,7 @@ func (q *Query) Describe() string {
 	var b strings.Builder
 	for i := range q.Terms {
 		t := &q.Terms[i]
-		switch {
-		case i == 0 && t.Sign < 0:
-			b.WriteString("−")
-		case i > 0 && t.Sign < 0:
-			b.WriteString(" − ")
-		case i > 0:
-			b.WriteString(" + ")
-		}
+		writeOperator(&b, i, t.Sign, "−", " − ")
 		w := strconv.FormatFloat(float64(t.Weight), 'f', -1, 32)
 		if !strings.ContainsAny(w, ".e") {
 			w += ".0"
@@ -358,4 +344,17 @@ func (e *SyntaxError) Unwrap() error { return e.Err }
 // Error returns "query: position N: MSG", N being the 0-based byte offset.
 func (e *SyntaxError) Error() string {
 	return "query: position " + strconv.Itoa(e.Pos) + ": " + e.Msg
+}
+
+// writeOperator writes what stands before term i with the given sign: lead
+// for a negative first term, minus or " + " between terms.
+func writeOperator(b *strings.Builder, i int, sign float32, lead, minus string) {
+	switch {
+	case i == 0 && sign < 0:
+		b.WriteString(lead)
+	case i > 0 && sign < 0:
+		b.WriteString(minus)
+	case i > 0:
+		b.WriteString(" + ")
+	}
 }
