@@ -50,6 +50,18 @@ type SearchOptions struct {
 	// (benchmarks that score items). By default identical content is one
 	// result listing all its paths.
 	KeepCopies bool
+	// Uploads are the images a query's "$upload" terms stand for:
+	// "$uploadN" is Uploads[N-1]. With uploads, "@upload" and "@uploadN"
+	// name them too, and every upload must be used by the query.
+	Uploads []Upload
+}
+
+// Upload is an image sent with a query (see SearchOptions.Uploads).
+type Upload struct {
+	// Name is the file name shown for it (not a path that is read).
+	Name string
+	// Data is the encoded image, at most MaxImageBytes long.
+	Data []byte
 }
 
 // Result is one found item.
@@ -83,6 +95,8 @@ type TermInfo struct {
 	ValueBytes []byte  `json:"value_bytes,omitempty"`
 	Coef       float32 `json:"coef"`
 	ItemID     int64   `json:"item_id,omitempty"` // for inputs that are indexed items
+	// Upload is the number of the upload ("$upload2" → 2) for upload terms.
+	Upload int `json:"upload,omitempty"`
 }
 
 // SearchResult is the answer to a query.
@@ -120,8 +134,11 @@ type Term struct {
 // as *query.SyntaxError with the position of the term.
 func (l *Library) Search(ctx context.Context, expr string, opt SearchOptions) (*SearchResult, error) {
 	start := time.Now()
-	q, err := query.Parse(expr, query.Options{Home: opt.Home})
+	q, err := query.Parse(expr, query.Options{Home: opt.Home, Uploads: len(opt.Uploads) > 0})
 	if err != nil {
+		return nil, err
+	}
+	if err := checkUploadsUsed(q, opt.Uploads); err != nil {
 		return nil, err
 	}
 	terms := make([]Term, 0, len(q.Terms))
@@ -134,7 +151,12 @@ func (l *Library) Search(ctx context.Context, expr string, opt SearchOptions) (*
 			return nil, err
 		}
 		terms = append(terms, Term{Vec: vec, Coef: t.Coef()})
-		infos = append(infos, TermInfo{Kind: t.Kind.String(), Value: t.Value, ValueBytes: RawBytes(t.Value), Coef: t.Coef(), ItemID: itemID})
+		info := TermInfo{Kind: t.Kind.String(), Value: t.Value, ValueBytes: RawBytes(t.Value), Coef: t.Coef(), ItemID: itemID}
+		if t.Kind == query.Upload {
+			u := opt.Uploads[t.Upload-1]
+			info.Value, info.ValueBytes, info.Upload = u.Name, RawBytes(u.Name), t.Upload
+		}
+		infos = append(infos, info)
 		if itemID > 0 {
 			exclude[itemID] = true
 		}
@@ -153,6 +175,30 @@ func (l *Library) Search(ctx context.Context, expr string, opt SearchOptions) (*
 		return nil, err
 	}
 	return &SearchResult{Query: expr, ReadAs: q.Describe(), Terms: infos, Mode: modeOf(opt), Results: res, Took: time.Since(start)}, nil
+}
+
+// checkUploadsUsed refuses terms that name an upload that was not sent and
+// uploads that no term names: an image sent but left out of the query is a
+// mistake the caller should hear about. Without uploads, resolving an
+// upload term says so.
+func checkUploadsUsed(q *query.Query, uploads []Upload) error {
+	used := make([]bool, len(uploads))
+	for i := range q.Terms {
+		t := &q.Terms[i]
+		if t.Kind != query.Upload || len(uploads) == 0 {
+			continue
+		}
+		if t.Upload > len(uploads) {
+			return t.Errorf("%s names upload %d, but only %d came with this query", t.Source(), t.Upload, len(uploads))
+		}
+		used[t.Upload-1] = true
+	}
+	for i, u := range used {
+		if !u {
+			return q.Span(nil, fmt.Sprintf("upload %d (%s) is not used: name it $upload%d in the query, or do not send it", i+1, uploads[i].Name, i+1))
+		}
+	}
+	return nil
 }
 
 // excludeCopies adds to exclude every item with the content of one already
@@ -298,8 +344,15 @@ func (l *Library) searchOnce(ctx context.Context, idx interface {
 			}
 			cands[i].score = cosMul(v, terms)
 		}
-		sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
 	}
+	// Best score first, equal scores by id: the same query gives the same
+	// order every time, so pages of it (offset, limit) fit together.
+	sort.SliceStable(cands, func(i, j int) bool {
+		if cands[i].score != cands[j].score {
+			return cands[i].score > cands[j].score
+		}
+		return cands[i].id < cands[j].id
+	})
 	ids := make([]int64, len(cands))
 	for i, c := range cands {
 		ids[i] = c.id
@@ -483,19 +536,16 @@ func (l *Library) resolveTerm(ctx context.Context, t *query.Term, opt SearchOpti
 			}
 			return nil, 0, t.Errorf("cannot read %s: %v", t.Value, err)
 		}
-		v, err := l.embedImage(ctx, bytes.NewReader(data), t.Value, int64(len(data)), opt)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, 0, fmt.Errorf("%s: %w", t.Value, context.Cause(ctx))
-			}
-			return nil, 0, t.Errorf("%v", err)
+		return l.embedData(ctx, t, data, t.Value, opt)
+	case query.Upload:
+		if len(opt.Uploads) == 0 {
+			return nil, 0, t.Errorf("%s stands for an uploaded image, and none came with this query (upload with POST /api/search/image, or name a file: ./photo.jpg)", t.Source())
 		}
-		// A file outside the library may still have copies in it: those are
-		// the input too, and excluded from the results.
-		if same, err := l.store.ItemsByHash(ctx, sha256.Sum256(data)); err == nil && len(same) > 0 {
-			return v, same[0].ID, nil
+		if t.Upload > len(opt.Uploads) {
+			return nil, 0, t.Errorf("%s names upload %d, but only %d came with this query", t.Source(), t.Upload, len(opt.Uploads))
 		}
-		return v, 0, nil
+		u := opt.Uploads[t.Upload-1]
+		return l.embedData(ctx, t, u.Data, u.Name, opt)
 	case query.URL:
 		if !opt.AllowURLs {
 			return nil, 0, t.Errorf("URLs are not allowed here")
@@ -510,6 +560,24 @@ func (l *Library) resolveTerm(ctx context.Context, t *query.Term, opt SearchOpti
 		return v, 0, nil
 	}
 	return nil, 0, t.Errorf("unsupported term kind %s", t.Kind)
+}
+
+// embedData embeds the image data of term t, named name in errors. When the
+// library holds the same content, the first such item is returned too: a
+// file outside the library (or an upload) may still have copies in it, and
+// those are the input, excluded from the results.
+func (l *Library) embedData(ctx context.Context, t *query.Term, data []byte, name string, opt SearchOptions) ([]float32, int64, error) {
+	v, err := l.embedImage(ctx, bytes.NewReader(data), name, int64(len(data)), opt)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, 0, fmt.Errorf("%s: %w", name, context.Cause(ctx))
+		}
+		return nil, 0, t.Errorf("%v", err)
+	}
+	if same, err := l.store.ItemsByHash(ctx, sha256.Sum256(data)); err == nil && len(same) > 0 {
+		return v, same[0].ID, nil
+	}
+	return v, 0, nil
 }
 
 // itemByPath finds an item by its path as indexed, or by the absolute form of

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -187,26 +188,15 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := refuseItemPaths(expr); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.SearchTimeout)
 	defer cancel()
-	res, err := s.lib.Search(ctx, expr, opt)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, SearchResponse{
-		Query: res.Query, ReadAs: res.ReadAs, Mode: res.Mode, K: opt.K, Terms: res.Terms,
-		Results: s.hits(res.Results), TookMS: ms(res.Took),
-	})
+	s.search(ctx, w, r, expr, opt)
 }
 
 func (s *Server) handleSearchImage(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	opt, err := s.queryOptions(r.URL.Query())
+	params := r.URL.Query()
+	opt, err := s.queryOptions(params)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -222,23 +212,59 @@ func (s *Server) handleSearchImage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := http.MaxBytesReader(w, r.Body, limit)
-	part, name, size, err := uploadedImage(r, body)
+	form, err := readUploads(r, body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	img := &uploadReader{r: part}
+	expr, hasQ := params.Get("q"), params.Has("q")
+	if form.hasQ {
+		if hasQ {
+			s.writeError(w, r, badRequest(`give "q" once: in the URL or as a form field, not both`))
+			return
+		}
+		expr, hasQ = form.q, true
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.SearchTimeout)
 	defer cancel()
-	res, err := s.lib.SearchImage(ctx, img, name, size, opt)
+	if !hasQ {
+		// No query: the nearest items to the one picture, as before "q"
+		// existed (the picture itself, when indexed, is not excluded).
+		if len(form.uploads) > 1 {
+			s.writeError(w, r, badRequest(`%d images need a "q" that names them ($upload1, $upload2, ...)`, len(form.uploads)))
+			return
+		}
+		u := form.uploads[0]
+		res, err := s.lib.SearchImage(ctx, bytes.NewReader(u.Data), u.Name, int64(len(u.Data)), opt)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, SearchResponse{
+			Query: "", Mode: opt.Mode, K: opt.K,
+			Terms:   []engine.TermInfo{{Kind: "upload", Value: u.Name, Coef: 1, Upload: 1}},
+			Results: s.hits(res), TookMS: ms(time.Since(start)),
+		})
+		return
+	}
+	opt.Uploads = form.uploads
+	s.search(ctx, w, r, expr, opt)
+}
+
+// search evaluates expr with opt and writes the answer.
+func (s *Server) search(ctx context.Context, w http.ResponseWriter, r *http.Request, expr string, opt engine.SearchOptions) {
+	if err := refuseItemPaths(expr, len(opt.Uploads) > 0); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.lib.Search(ctx, expr, opt)
 	if err != nil {
-		s.writeError(w, r, img.blame(err))
+		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, SearchResponse{
-		Query: "", Mode: opt.Mode, K: opt.K,
-		Terms:   []engine.TermInfo{{Kind: "upload", Value: name, Coef: 1}},
-		Results: s.hits(res), TookMS: ms(time.Since(start)),
+		Query: res.Query, ReadAs: res.ReadAs, Mode: res.Mode, K: opt.K, Terms: res.Terms,
+		Results: s.hits(res.Results), TookMS: ms(res.Took),
 	})
 }
 
@@ -246,9 +272,10 @@ func (s *Server) handleSearchImage(w http.ResponseWriter, r *http.Request) {
 // ("@/photos/cat.jpg"): over HTTP an item is named by its id only. The
 // answer is the same whether or not the path is indexed, so that a client
 // cannot learn which paths the library holds. Other syntax errors are left
-// to the engine, which reports them the same way.
-func refuseItemPaths(expr string) error {
-	q, err := query.Parse(expr, query.Options{})
+// to the engine, which reports them the same way. With uploads, "@upload"
+// names an upload, not a path.
+func refuseItemPaths(expr string, uploads bool) error {
+	q, err := query.Parse(expr, query.Options{Uploads: uploads})
 	if err != nil {
 		return nil
 	}
@@ -260,75 +287,104 @@ func refuseItemPaths(expr string) error {
 	return nil
 }
 
-// uploadReader remembers the first error reading an upload gave, so that
-// a body that breaks off (a multipart body without its closing boundary, a
-// connection that ends early) is the client's error, not the decoder's.
-type uploadReader struct {
-	r   io.Reader
-	err error
+// uploadForm is what POST /api/search/image carried: its images in order
+// and the query when it came as a form field.
+type uploadForm struct {
+	uploads []engine.Upload
+	q       string
+	hasQ    bool
 }
 
-func (u *uploadReader) Read(p []byte) (int, error) {
-	n, err := u.r.Read(p)
-	if err != nil && err != io.EOF && u.err == nil {
-		u.err = err
-	}
-	return n, err
-}
-
-// blame returns the error to answer when the search of an upload failed
-// with err: a read error of the body itself is a bad request (or too large),
-// anything else is err.
-func (u *uploadReader) blame(err error) error {
-	if u.err == nil {
-		return err
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(u.err, &mbe) {
-		return u.err
-	}
+// errBrokeOff answers a body that ends before it should.
+func errBrokeOff() error {
 	return badRequest("the upload broke off before its end (a multipart body needs its closing boundary)")
 }
 
-// uploadedImage finds the image in a request: the multipart field "image",
-// or the whole body otherwise. size is -1 when unknown.
-func uploadedImage(r *http.Request, body io.Reader) (io.Reader, string, int64, error) {
+// readUploads reads the images of a request: every multipart field "image"
+// in order (the first is $upload1), with an optional text field "q", or
+// the whole body as one image otherwise. The body's limit bounds them all
+// together; more than query.MaxUploads images are refused.
+func readUploads(r *http.Request, body io.Reader) (uploadForm, error) {
+	var form uploadForm
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
-		return nil, "", 0, badRequest("bad Content-Type: %s", strings.TrimPrefix(err.Error(), "mime: "))
+		return form, badRequest("bad Content-Type: %s", strings.TrimPrefix(err.Error(), "mime: "))
 	}
 	if !strings.EqualFold(mt, "multipart/form-data") {
-		size := r.ContentLength
-		if size < 0 {
-			size = -1
+		data, err := io.ReadAll(body)
+		if err != nil {
+			return form, bodyError(err)
 		}
-		return body, "upload", size, nil
+		form.uploads = []engine.Upload{{Name: "upload", Data: data}}
+		return form, nil
 	}
 	boundary := params["boundary"]
 	if boundary == "" {
-		return nil, "", 0, badRequest("multipart body without a boundary")
+		return form, badRequest("multipart body without a boundary")
 	}
 	mr := multipart.NewReader(body, boundary)
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
-			return nil, "", 0, badRequest(`no "image" field in the form`)
+			break
 		}
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return nil, "", 0, err
+				return form, err
 			}
-			return nil, "", 0, badRequest("bad multipart body: %s", strings.TrimPrefix(err.Error(), "multipart: "))
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return form, errBrokeOff()
+			}
+			return form, badRequest("bad multipart body: %s", strings.TrimPrefix(err.Error(), "multipart: "))
 		}
-		if part.FormName() == "image" {
+		switch part.FormName() {
+		case "image":
+			if len(form.uploads) == query.MaxUploads {
+				return form, badRequest("more than %d images in one request", query.MaxUploads)
+			}
+			data, err := io.ReadAll(part)
+			if err != nil {
+				return form, bodyError(err)
+			}
 			name := filepath.Base(part.FileName())
 			if name == "." || name == "/" || name == "" {
 				name = "upload"
 			}
-			return part, name, -1, nil
+			form.uploads = append(form.uploads, engine.Upload{Name: name, Data: data})
+		case "q":
+			if form.hasQ {
+				return form, badRequest(`the form has "q" twice`)
+			}
+			data, err := io.ReadAll(io.LimitReader(part, query.DefaultMaxBytes+1))
+			if err != nil {
+				return form, bodyError(err)
+			}
+			if len(data) > query.DefaultMaxBytes {
+				return form, badRequest("q is over the %d-byte limit", query.DefaultMaxBytes)
+			}
+			form.q, form.hasQ = string(data), true
+		default:
+			// Other fields are read past and ignored.
+			if _, err := io.Copy(io.Discard, part); err != nil {
+				return form, bodyError(err)
+			}
 		}
 	}
+	if len(form.uploads) == 0 {
+		return form, badRequest(`no "image" field in the form`)
+	}
+	return form, nil
+}
+
+// bodyError is the answer to a failed read of a request body: too large,
+// or broken off.
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return err
+	}
+	return errBrokeOff()
 }
 
 func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {

@@ -9,7 +9,8 @@
 //	POST /api/login                 {"token":"..."} → session cookie for the page
 //	GET  /api/search?q=&k=&mode=&prefix=&include_inputs=
 //	POST /api/search                {"q","k","mode","prefix","include_inputs"}
-//	POST /api/search/image?k=&mode=&prefix=   multipart field "image", or the raw image as the body
+//	POST /api/search/image?q=&k=&mode=&prefix=   multipart fields "image" (repeatable) and "q", or the raw image as the body;
+//	                                q may use $upload, $upload1..$upload9 (@upload) for the pictures in order
 //	GET  /api/items/{id}            an item's details
 //	GET  /api/items/{id}/thumb?size=128|256|512   a JPEG thumbnail, cached on disk
 //	GET  /api/items/{id}/file       the original file

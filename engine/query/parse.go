@@ -24,7 +24,7 @@ func Parse(input string, opts Options) (*Query, error) {
 	if len(input) > maxBytes {
 		return nil, &SyntaxError{Pos: maxBytes, Msg: fmt.Sprintf("query is %d bytes long; the limit is %d", len(input), maxBytes), Input: input}
 	}
-	p := &parser{in: input, home: opts.Home}
+	p := &parser{in: input, home: opts.Home, uploads: opts.Uploads}
 	q := &Query{Input: input}
 
 	sign := float32(1)
@@ -74,9 +74,10 @@ func Parse(input string, opts Options) (*Query, error) {
 }
 
 type parser struct {
-	in   string
-	i    int
-	home string
+	in      string
+	i       int
+	home    string
+	uploads bool // "@upload" is an upload (Options.Uploads)
 }
 
 func (p *parser) errf(pos, n int, format string, args ...any) *SyntaxError {
@@ -293,6 +294,9 @@ func suspicious(word string) bool {
 	if len(word) > 1 && word[0] == '@' && word[1] >= '0' && word[1] <= '9' {
 		return true
 	}
+	if hasPrefixFold(word, uploadWord) {
+		return true
+	}
 	for _, pre := range []string{"./", "../", "~/"} {
 		if strings.HasPrefix(word, pre) {
 			return true
@@ -341,6 +345,10 @@ func (p *parser) term() (Term, error) {
 		end, err = p.quotedText(&t, j, hasWeight)
 	case p.in[j] == '\'':
 		end, err = p.singleQuoted(&t, j, hasWeight)
+	case hasPrefixFold(p.in[j:], uploadWord):
+		end, err = p.upload(&t, j, j+1)
+	case p.uploads && p.in[j] == '@' && isUploadName(p.in[j+1:p.tokenEnd(j)]):
+		end, err = p.upload(&t, j, j+1)
 	case p.in[j] == '@':
 		end, err = p.item(&t, j)
 	case hasPrefixFold(p.in[j:], "http://") || hasPrefixFold(p.in[j:], "https://"):
@@ -546,6 +554,37 @@ func (p *parser) item(t *Term, at int) (int, error) {
 	}
 	t.Value = v
 	return end, nil
+}
+
+// uploadWord starts a reference to an uploaded image: "$upload", "$upload2".
+const uploadWord = "$upload"
+
+// upload reads "$upload", "$uploadN", "@upload" or "@uploadN" starting at
+// at; name is where the word "upload" starts. The token must end after the
+// number.
+func (p *parser) upload(t *Term, at, name int) (int, error) {
+	end := p.tokenEnd(at)
+	num := p.in[name+len(uploadWord)-1 : end]
+	word := p.in[at:end]
+	if scanDigits(num) != len(num) {
+		return 0, p.errf(at, end-at, "%q is not an upload: write %supload or %suploadN (N = 1 to %d) for an uploaded image, or quote it to search for the text", word, word[:1], word[:1], MaxUploads)
+	}
+	n := 1
+	if num != "" {
+		v, err := strconv.Atoi(num)
+		if err != nil || v < 1 || v > MaxUploads {
+			return 0, p.errf(at, end-at, "upload number %s is out of range: uploads are numbered 1 to %d", num, MaxUploads)
+		}
+		n = v
+	}
+	t.Kind, t.Upload = Upload, n
+	return end, nil
+}
+
+// isUploadName reports whether s is "upload" followed by digits only.
+func isUploadName(s string) bool {
+	const w = "upload"
+	return hasPrefixFold(s, w) && scanDigits(s[len(w):]) == len(s)-len(w)
 }
 
 func scanDigits(s string) int {

@@ -8,6 +8,7 @@
 //	atom  := "quoted text" | 'quoted text' | bare words
 //	       | ./path | ../path | ~/path | /abs/path | "./quoted path" | './quoted path'
 //	       | file:path | file:"path" | file:'path' | file://url | http(s)://url | @ITEM
+//	       | $upload | $uploadN | @upload | @uploadN
 //
 // Rules, in the order they matter:
 //
@@ -59,6 +60,13 @@
 //     one by its path in the library. Like a path, an unquoted item path runs
 //     to the next operator ("@12 dog" is the path "12 dog"). A quoted item is
 //     always a path, so "@\"123\"" is the item whose path is "123".
+//   - "$upload" and "$uploadN" (N = 1 to [MaxUploads]) stand for an image
+//     uploaded with the query (the HTTP API's POST /api/search/image):
+//     "$upload" is "$upload1", the first upload. With [Options.Uploads] set,
+//     "@upload" and "@uploadN" mean the same; without it they name the item
+//     whose path is "upload". The word must stand alone: "$uploads" is an
+//     error, and so is "$upload0" or a number above [MaxUploads]. Whether the
+//     upload was given is the caller's check.
 //   - Inside a text term, a later word that starts with "./", "../", "~/",
 //     "file:", "http://", "https://", "@" and a digit, a double quote or a
 //     single quote and a path is refused with "missing operator": it almost
@@ -99,7 +107,12 @@ const (
 	URL
 	// Item is an already indexed item, by id (ItemID > 0) or by path (Value).
 	Item
+	// Upload is an image uploaded with the query, numbered from 1 in Upload.
+	Upload
 )
+
+// MaxUploads is the highest upload number "$uploadN" may name.
+const MaxUploads = 9
 
 // String returns the lower-case name of the kind.
 func (k Kind) String() string {
@@ -112,6 +125,8 @@ func (k Kind) String() string {
 		return "url"
 	case Item:
 		return "item"
+	case Upload:
+		return "upload"
 	default:
 		return "kind(" + strconv.Itoa(int(k)) + ")"
 	}
@@ -130,6 +145,9 @@ type Term struct {
 	Value string
 	// ItemID is the id of an item written as "@123"; 0 otherwise.
 	ItemID int64
+	// Upload is the number (1 to MaxUploads) of the uploaded image an
+	// Upload term names: 1 for "$upload" and "$upload1"; 0 otherwise.
+	Upload int
 	// Quoted reports whether the atom was written in quotes (double or
 	// single, a quoted path or file:"path" included).
 	Quoted bool
@@ -209,6 +227,9 @@ func (q *Query) String() string {
 			}
 		case URL:
 			b.WriteString(t.Value)
+		case Upload:
+			b.WriteString("$upload")
+			b.WriteString(strconv.Itoa(t.Upload))
 		default:
 			writePath(&b, t.Value)
 		}
@@ -280,6 +301,9 @@ func (q *Query) Describe() string {
 			} else {
 				b.WriteString(showPath(t.Value))
 			}
+		case Upload:
+			b.WriteString("upload $upload")
+			b.WriteString(strconv.Itoa(t.Upload))
 		default:
 			b.WriteString(t.Kind.String())
 		}
@@ -320,6 +344,9 @@ type Options struct {
 	MaxBytes int
 	// MaxTerms limits the number of terms; 0 means DefaultMaxTerms.
 	MaxTerms int
+	// Uploads makes "@upload" and "@uploadN" upload terms like "$upload"
+	// (for callers that take uploads, where they are not item paths).
+	Uploads bool
 }
 
 // SyntaxError is a parse error (or a term-level error made by

@@ -243,7 +243,7 @@ func sameTerms(t *testing.T, a, b *Query) {
 	}
 	for i := range a.Terms {
 		x, y := a.Terms[i], b.Terms[i]
-		if x.Sign != y.Sign || x.Weight != y.Weight || x.Kind != y.Kind || x.Value != y.Value || x.ItemID != y.ItemID {
+		if x.Sign != y.Sign || x.Weight != y.Weight || x.Kind != y.Kind || x.Value != y.Value || x.ItemID != y.ItemID || x.Upload != y.Upload {
 			t.Errorf("%q term %d = %v %v %v %q %d; canonical %q gives %v %v %v %q %d", a.Input, i,
 				x.Sign, x.Weight, x.Kind, x.Value, x.ItemID, b.Input, y.Sign, y.Weight, y.Kind, y.Value, y.ItemID)
 		}
@@ -517,7 +517,7 @@ func FuzzParse(f *testing.F) {
 		"", "dog", `"2:golden retriever" + ./pool.jpg - fruit`, `./dog.jpg - "dog" + "cat"`,
 		"- dog + cat", "2:", "@", `@"a b"`, "@12 - 0.5:@x/y.jpg", "~/x + file:///a%20b",
 		"https://example.com/a.jpg", "чёрный кот - 犬", "\"\xff\"", "./\xff", `"a\"b\\"`,
-		"a\u00a0-\u00a0b", "dog + - cat", `@394 − "cow" + "panda"`, `'./camera roll/cat.jpg' - "cat"`,
+		"a\u00a0-\u00a0b", "dog + - cat", "$upload - dog + $upload2", "@upload2", `@394 − "cow" + "panda"`, `'./camera roll/cat.jpg' - "cat"`,
 		"file:a b.jpg - file:'c d.png'", "cat -dog", "'90s fashion", `"./a\"b.jpg" – x`, "犬 ＋ 猫", `1:"2:00 pm"`, "-2:dog", "99999999999999999999999999999999999999999:x",
 	} {
 		f.Add(s)
@@ -569,6 +569,10 @@ func FuzzParse(f *testing.F) {
 			case Item:
 				if (term.ItemID > 0) == (term.Value != "") {
 					t.Fatalf("Parse(%q): term %d item id %d path %q", s, i, term.ItemID, term.Value)
+				}
+			case Upload:
+				if term.Upload < 1 || term.Upload > MaxUploads || term.Value != "" {
+					t.Fatalf("Parse(%q): term %d upload %d value %q", s, i, term.Upload, term.Value)
 				}
 			default:
 				t.Fatalf("Parse(%q): term %d kind %v", s, i, term.Kind)
