@@ -50,6 +50,12 @@ type SearchOptions struct {
 	// (benchmarks that score items). By default identical content is one
 	// result listing all its paths.
 	KeepCopies bool
+	// Paged answers results Offset to Offset+K of one ranking that does
+	// not depend on the page (see searchPaged), for clients that page
+	// through results; Ef then applies to every tier of it.
+	Paged bool
+	// Offset is the number of results to skip (with Paged only).
+	Offset int
 	// Uploads are the images a query's "$upload" terms stand for:
 	// "$uploadN" is Uploads[N-1]. With uploads, "@upload" and "@uploadN"
 	// name them too, and every upload must be used by the query.
@@ -258,6 +264,12 @@ func (l *Library) SearchImage(ctx context.Context, r io.Reader, name string, siz
 
 // SearchTerms combines resolved terms and searches the index.
 func (l *Library) SearchTerms(ctx context.Context, terms []Term, exclude map[int64]bool, opt SearchOptions) ([]Result, error) {
+	if opt.Paged {
+		return l.searchPaged(ctx, terms, exclude, opt)
+	}
+	if opt.Offset != 0 {
+		return nil, fmt.Errorf("search: an offset needs a paged search")
+	}
 	k := opt.K
 	if k <= 0 {
 		k = 10

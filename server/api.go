@@ -8,7 +8,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -38,16 +37,28 @@ type SearchResponse struct {
 	Query   string            `json:"query"`
 	ReadAs  string            `json:"read_as,omitempty"` // how the query was read, as `1.0 × item @12 − 1.0 × text "dog"`
 	Mode    engine.Mode       `json:"mode"`
-	K       int               `json:"k"`
-	Terms   []engine.TermInfo `json:"terms"`
+	// K and Limit are the page size asked for (the same number).
+	K     int `json:"k"`
+	Limit int `json:"limit"`
+	// Offset is the number of results skipped before this page.
+	Offset int `json:"offset"`
+	// NextOffset is the offset of the next page: present when this page
+	// is full and pages may reach further.
+	NextOffset *int              `json:"next_offset,omitempty"`
+	Terms      []engine.TermInfo `json:"terms"`
 	Results []Hit             `json:"results"`
 	TookMS  float64           `json:"took_ms"`
 }
 
-// SearchRequest is the JSON body of POST /api/search.
+// SearchRequest is the JSON body of POST /api/search, for Go clients: the
+// server reads the body by the search parameters of its route table, which
+// the OpenAPI document lists.
 type SearchRequest struct {
 	Q             string `json:"q"`
 	K             int    `json:"k,omitempty"`
+	Limit         int    `json:"limit,omitempty"`
+	Offset        int    `json:"offset,omitempty"`
+	Ef            int    `json:"ef,omitempty"`
 	Mode          string `json:"mode,omitempty"`
 	Prefix        string `json:"prefix,omitempty"`
 	IncludeInputs bool   `json:"include_inputs,omitempty"`
@@ -59,24 +70,6 @@ type ItemResponse struct {
 	Name  string `json:"name"`
 	Thumb string `json:"thumb"`
 	File  string `json:"file"`
-}
-
-func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/", s.allow(s.handlePage, http.MethodGet))
-	mux.Handle("/assets/", s.allow(s.handleAsset, http.MethodGet))
-	mux.HandleFunc("/healthz", s.allow(s.handleHealth, http.MethodGet))
-	mux.HandleFunc("/api/login", s.allow(s.handleLogin, http.MethodPost))
-	mux.HandleFunc("/api/search", s.requireAuth(s.allow(s.handleSearch, http.MethodGet, http.MethodPost)))
-	mux.HandleFunc("/api/search/image", s.requireAuth(s.allow(s.handleSearchImage, http.MethodPost)))
-	mux.HandleFunc("/api/items/{id}", s.requireAuth(s.allow(s.handleItem, http.MethodGet)))
-	mux.HandleFunc("/api/items/{id}/thumb", s.requireAuth(s.allow(s.handleThumb, http.MethodGet)))
-	mux.HandleFunc("/api/items/{id}/file", s.requireAuth(s.allow(s.handleFile, http.MethodGet)))
-	mux.HandleFunc("/api/stats", s.requireAuth(s.allow(s.handleStats, http.MethodGet)))
-	mux.HandleFunc("/api/", s.requireAuth(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, apiErrorf(http.StatusNotFound, CodeNotFound, "no such endpoint"))
-	}))
-	return s.middleware(mux)
 }
 
 // healthTimeout bounds the health check.
@@ -116,87 +109,36 @@ func (s *Server) allow(h http.HandlerFunc, methods ...string) http.HandlerFunc {
 	}
 }
 
-// searchOptions checks k, mode and prefix and returns the engine's options,
-// with files and URLs always refused.
-func (s *Server) searchOptions(k int, mode, prefix string, include bool) (engine.SearchOptions, error) {
-	if k == 0 {
-		k = DefaultK
-	}
-	if k < 1 || k > s.cfg.MaxK {
-		return engine.SearchOptions{}, badRequest("k must be between 1 and %d", s.cfg.MaxK)
-	}
-	m, err := engine.ParseMode(mode)
-	if err != nil {
-		return engine.SearchOptions{}, badRequest("mode must be %q or %q", engine.ModeAdd, engine.ModeMul)
-	}
-	if len(prefix) > 4096 || strings.ContainsRune(prefix, 0) {
-		return engine.SearchOptions{}, badRequest("bad prefix")
-	}
-	prefix, ok := s.paths.prefix(prefix)
-	if !ok {
-		return engine.SearchOptions{}, badRequest("prefix must start with the name of an indexed folder")
-	}
-	return engine.SearchOptions{K: k, Mode: m, PathPrefix: prefix, IncludeInputs: include,
-		AllowPaths: false, AllowURLs: false, MaxImageBytes: s.cfg.MaxUploadBytes}, nil
-}
-
-// queryOptions reads k, mode, prefix and include_inputs from a URL query.
-func (s *Server) queryOptions(q url.Values) (engine.SearchOptions, error) {
-	k := 0
-	if v := q.Get("k"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return engine.SearchOptions{}, badRequest("k must be a number, not %q", v)
-		}
-		if n == 0 {
-			n = -1 // an explicit 0 is out of range, not the default
-		}
-		k = n
-	}
-	include := false
-	if v := q.Get("include_inputs"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return engine.SearchOptions{}, badRequest("include_inputs must be true or false")
-		}
-		include = b
-	}
-	return s.searchOptions(k, q.Get("mode"), q.Get("prefix"), include)
-}
-
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
-	var expr string
-	var opt engine.SearchOptions
+	var in searchInput
 	var err error
 	if r.Method == http.MethodPost {
-		var req SearchRequest
-		if err := s.decodeJSON(w, r, &req); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		if req.K < 0 {
-			req.K = -1
-		}
-		expr = req.Q
-		opt, err = s.searchOptions(req.K, req.Mode, req.Prefix, req.IncludeInputs)
+		in, err = s.readSearchJSON(w, r)
 	} else {
-		q := r.URL.Query()
-		expr = q.Get("q")
-		opt, err = s.queryOptions(q)
+		in, err = s.readSearchQuery(r.URL.Query())
 	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	opt, err := s.searchOptions(in)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.SearchTimeout)
 	defer cancel()
-	s.search(ctx, w, r, expr, opt)
+	s.search(ctx, w, r, in.q, opt)
 }
 
 func (s *Server) handleSearchImage(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	params := r.URL.Query()
-	opt, err := s.queryOptions(params)
+	in, err := s.readSearchQuery(r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	opt, err := s.searchOptions(in)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -217,7 +159,7 @@ func (s *Server) handleSearchImage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	expr, hasQ := params.Get("q"), params.Has("q")
+	expr, hasQ := in.q, in.hasQ
 	if form.hasQ {
 		if hasQ {
 			s.writeError(w, r, badRequest(`give "q" once: in the URL or as a form field, not both`))
@@ -240,11 +182,10 @@ func (s *Server) handleSearchImage(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, SearchResponse{
-			Query: "", Mode: opt.Mode, K: opt.K,
-			Terms:   []engine.TermInfo{{Kind: "upload", Value: u.Name, Coef: 1, Upload: 1}},
-			Results: s.hits(res), TookMS: ms(time.Since(start)),
-		})
+		writeJSON(w, http.StatusOK, s.response(opt, &engine.SearchResult{
+			Mode: opt.Mode, Terms: []engine.TermInfo{{Kind: "upload", Value: u.Name, Coef: 1, Upload: 1}},
+			Results: res, Took: time.Since(start),
+		}))
 		return
 	}
 	opt.Uploads = form.uploads
@@ -262,10 +203,24 @@ func (s *Server) search(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, SearchResponse{
-		Query: res.Query, ReadAs: res.ReadAs, Mode: res.Mode, K: opt.K, Terms: res.Terms,
+	writeJSON(w, http.StatusOK, s.response(opt, res))
+}
+
+// response is the answer to a search: one page of results, with the
+// offset of the next page when there may be one.
+func (s *Server) response(opt engine.SearchOptions, res *engine.SearchResult) SearchResponse {
+	mode := res.Mode
+	if mode == "" {
+		mode = engine.ModeAdd
+	}
+	out := SearchResponse{
+		Query: res.Query, ReadAs: res.ReadAs, Mode: mode, K: opt.K, Limit: opt.K, Offset: opt.Offset, Terms: res.Terms,
 		Results: s.hits(res.Results), TookMS: ms(res.Took),
-	})
+	}
+	if next := opt.Offset + len(res.Results); len(res.Results) == opt.K && next < s.cfg.MaxResults {
+		out.NextOffset = &next
+	}
+	return out
 }
 
 // refuseItemPaths refuses queries that name an indexed item by its path

@@ -91,6 +91,8 @@ const (
 	DefaultMaxUploadBytes    = 16 << 20
 	DefaultMaxBodyBytes      = 64 << 10
 	DefaultMaxK              = 200
+	DefaultMaxResults        = 512
+	DefaultMaxEf             = 2048
 	DefaultK                 = 24
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultReadTimeout       = 60 * time.Second
@@ -148,8 +150,13 @@ type Config struct {
 	MaxUploadBytes int64
 	// MaxBodyBytes bounds a JSON request body (default DefaultMaxBodyBytes).
 	MaxBodyBytes int64
-	// MaxK bounds the number of results a request may ask for.
+	// MaxK bounds the number of results a request may ask for (limit, k).
 	MaxK int
+	// MaxResults bounds how deep pages reach: offset+limit (default
+	// DefaultMaxResults).
+	MaxResults int
+	// MaxEf bounds the ef parameter (default DefaultMaxEf).
+	MaxEf int
 	// Timeouts of the http.Server and of one search.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	SearchTimeout                                             time.Duration
@@ -194,6 +201,9 @@ func New(lib Library, cfg Config) (*Server, error) {
 	setDefault(&cfg.MaxUploadBytes, DefaultMaxUploadBytes)
 	setDefault(&cfg.MaxBodyBytes, DefaultMaxBodyBytes)
 	setDefault(&cfg.MaxK, DefaultMaxK)
+	setDefault(&cfg.MaxResults, DefaultMaxResults)
+	setDefault(&cfg.MaxEf, DefaultMaxEf)
+	cfg.MaxResults = max(cfg.MaxResults, cfg.MaxK)
 	setDefault(&cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	setDefault(&cfg.ReadTimeout, DefaultReadTimeout)
 	setDefault(&cfg.WriteTimeout, DefaultWriteTimeout)
