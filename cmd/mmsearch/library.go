@@ -21,7 +21,6 @@ type libraryFlags struct {
 	runtimeFlags
 	library string
 	batch   int
-	device  string
 	verbose bool
 	// decodeMiB is the decode memory budget in MiB (0 = the engine default).
 	decodeMiB int
