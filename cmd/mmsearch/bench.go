@@ -36,14 +36,16 @@ func benchCommand() *command {
 }
 
 // writeReport prints a report's table and writes its JSON and Markdown files.
-func writeReport(e *env, r *bench.Report, out, base string, asJSON bool) error {
+// The header records what out.begin found at the start of the run.
+func writeReport(e *env, r *bench.Report, out *benchOutput, base string, asJSON bool) error {
+	out.mark(r)
 	if asJSON {
 		return r.WriteJSON(e.stdout)
 	}
 	if err := r.WriteText(e.stdout); err != nil {
 		return err
 	}
-	files, err := r.WriteFiles(benchOut(e, out), base)
+	files, err := r.WriteFiles(out.path(e), base)
 	if err != nil {
 		return err
 	}
@@ -81,7 +83,8 @@ func benchIngestCommand() *command {
 	var rf runtimeFlags
 	var prof cpuProfile
 	var cfg ingest.Config
-	var out, makePhotos, makeSmall string
+	var out benchOutput
+	var makePhotos, makeSmall string
 	var asJSON bool
 	var photos, small int
 	return &command{
@@ -98,7 +101,7 @@ func benchIngestCommand() *command {
 			prof.register(fs)
 			fs.BoolVar(&cfg.Rerun, "rerun", false, "also time a re-run over the unchanged files")
 			intVar(fs, &cfg.Rounds, "rounds", 5, 1, 100, "rounds of ingest then encoder alone; the round with the median ratio is reported")
-			fs.StringVar(&out, "out", "", "folder for the JSON and Markdown reports ("+benchOutHelp+")")
+			out.register(fs, "folder for the JSON and Markdown reports")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 			fs.StringVar(&makePhotos, "make-photos", "", "write a collection of 4000x3000 JPEGs made from ../shared/images/formats into DIR, then exit")
 			intVar(fs, &photos, "photos", 64, 1, 100000, "number of photos for --make-photos")
@@ -125,6 +128,9 @@ func benchIngestCommand() *command {
 			if cfg.Dataset == "" {
 				return usagef("--dataset is required")
 			}
+			if err := out.begin(ctx, e); err != nil {
+				return err
+			}
 			cfg.Model, cfg.Threads = rf.model, rf.threads
 			cfg.Runtime, cfg.Getenv, cfg.Log = rf.runtimeOptions(e), e.getenv, e.stderr
 			stopProfile, err := prof.start()
@@ -138,7 +144,7 @@ func benchIngestCommand() *command {
 			if err != nil {
 				return err
 			}
-			return writeReport(e, r, out, "ingest-"+r.Header.Params[0].Value, asJSON)
+			return writeReport(e, r, &out, "ingest-"+r.Header.Params[0].Value, asJSON)
 		},
 	}
 }
@@ -147,7 +153,8 @@ func benchQueryCommand() *command {
 	var rf runtimeFlags
 	var prof cpuProfile
 	var cfg latency.Config
-	var out, queries string
+	var out benchOutput
+	var queries string
 	var asJSON bool
 	return &command{
 		name:    "query",
@@ -160,12 +167,15 @@ func benchQueryCommand() *command {
 			intVar(fs, &cfg.K, "k", 10, 1, maxK, "results per query")
 			prof.register(fs)
 			fs.StringVar(&queries, "queries", "dog face,red heart,cat,woman cook,blue circle,smiling face with sunglasses,pizza,rocket", "comma-separated text queries")
-			fs.StringVar(&out, "out", "", "folder for the JSON and Markdown reports ("+benchOutHelp+")")
+			out.register(fs, "folder for the JSON and Markdown reports")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if cfg.Items < 1 || cfg.Runs < 1 {
 				return usagef("--items and --runs must be positive")
+			}
+			if err := out.begin(ctx, e); err != nil {
+				return err
 			}
 			cfg.Queries = strings.Split(queries, ",")
 			cfg.Model, cfg.Seed = rf.model, 1
@@ -181,7 +191,7 @@ func benchQueryCommand() *command {
 			if err != nil {
 				return err
 			}
-			return writeReport(e, r, out, "query-latency", asJSON)
+			return writeReport(e, r, &out, "query-latency", asJSON)
 		},
 	}
 }
@@ -189,7 +199,8 @@ func benchQueryCommand() *command {
 func benchEncoderCommand() *command {
 	var rf runtimeFlags
 	var cfg encoder.Config
-	var out, batches string
+	var out benchOutput
+	var batches string
 	var asJSON bool
 	return &command{
 		name:    "encoder",
@@ -205,7 +216,7 @@ func benchEncoderCommand() *command {
 			fs.BoolVar(&cfg.Variants, "ort-variants", false, "also time plain ONNX Runtime under other session options at the largest batch")
 			fs.Float64Var(&cfg.ClockMHz, "clock-mhz", 0, "clock for the peak (default: the highest 'cpu MHz' in /proc/cpuinfo)")
 			intVar(fs, &cfg.Texts, "texts", 50, 1, 100000, "text queries timed")
-			fs.StringVar(&out, "out", "", "folder for the JSON and Markdown reports ("+benchOutHelp+")")
+			out.register(fs, "folder for the JSON and Markdown reports")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
@@ -231,11 +242,14 @@ func benchEncoderCommand() *command {
 			}
 			cfg.Model, cfg.Threads = chosen.Dir, rf.threads
 			cfg.Runtime, cfg.Getenv, cfg.Log = rf.runtimeOptions(e), e.getenv, e.stderr
+			if err := out.begin(ctx, e); err != nil {
+				return err
+			}
 			r, res, err := encoder.Run(ctx, cfg)
 			if err != nil {
 				return err
 			}
-			return writeReport(e, r, out, "encoder-"+res.Model, asJSON)
+			return writeReport(e, r, &out, "encoder-"+res.Model, asJSON)
 		},
 	}
 }
