@@ -18,7 +18,7 @@ import (
 func benchCommand() *command {
 	return &command{
 		name:    "bench",
-		summary: "benchmarks: ann, ingest, query, cli, encoder, serve, retrieval, analogy, int8; figures and summary of stored reports",
+		summary: "benchmarks: ann, ingest, query, cli, encoder, serve, retrieval, analogy, int8; figures, summary and plots of stored reports",
 		children: []*command{
 			benchANNCommand(),
 			benchIngestCommand(),
@@ -31,6 +31,7 @@ func benchCommand() *command {
 			benchInt8Command(),
 			benchFiguresCommand(),
 			benchSummaryCommand(),
+			benchPlotCommand(),
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,5 +71,49 @@ func TestBenchRefusesUncleanResults(t *testing.T) {
 		if !strings.Contains(string(md), "**UNCLEAN RUN:** the git tree has uncommitted changes") {
 			t.Errorf("%s: report header does not say unclean:\n%s", tc.name, md)
 		}
+	}
+}
+
+// TestBenchPlotRedraws runs `bench plot` on copies of the committed ann,
+// retrieval and analogy reports: it draws each report's PNG from its JSON,
+// twice with the same bytes; a folder without reports is exit 3.
+func TestBenchPlotRedraws(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"ann.json", "retrieval.json", "analogy.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "bench", "results", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pngs := []string{"ann-recall-qps.png", "retrieval-recall.png", "analogy-recall.png"}
+	read := func() [][]byte {
+		var out [][]byte
+		for _, p := range pngs {
+			b, err := os.ReadFile(filepath.Join(dir, p))
+			if err != nil {
+				t.Fatalf("bench plot did not draw %s: %v", p, err)
+			}
+			out = append(out, b)
+		}
+		return out
+	}
+	r := run(t, "bench", "plot", dir)
+	if r.code != 0 || strings.Count(r.stdout, ".png") != 3 {
+		t.Fatalf("bench plot: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	first := read()
+	if r := run(t, "bench", "plot", dir); r.code != 0 {
+		t.Fatalf("second bench plot: exit %d, %s", r.code, r.stderr)
+	}
+	for i, b := range read() {
+		if !bytes.Equal(b, first[i]) {
+			t.Errorf("%s differs between two redraws of the same JSON", pngs[i])
+		}
+	}
+	if r := run(t, "bench", "plot", t.TempDir()); r.code != exitNotFound {
+		t.Errorf("bench plot on an empty folder: exit %d, want %d", r.code, exitNotFound)
 	}
 }
