@@ -118,6 +118,9 @@ type Library struct {
 	ingestImg *encoders.ImageEncoder // for ingests, threads per inference may differ
 
 	decodeMem *membudget.Budget // shared by all decodes of ingests and queries
+
+	metaMu  sync.Mutex
+	metaTab *store.MetaTable // cached by MetaTable
 }
 
 // Open opens the library folder dir, creating it when absent (unless
