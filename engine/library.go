@@ -88,6 +88,10 @@ type Options struct {
 	RefreshEvery time.Duration
 	// Getenv reads the environment (nil = os.Getenv).
 	Getenv func(string) string
+	// Location is the time zone an ingest reads an EXIF capture time
+	// without an offset tag in, and shows file modification times in
+	// (nil = time.Local, the machine's zone).
+	Location *time.Location
 	// Logger receives diagnostics (nil = discard).
 	Logger *slog.Logger
 	// DecodeMemory is the memory budget, in bytes, of the image decodes that

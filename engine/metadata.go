@@ -47,6 +47,14 @@ func readMetadata(data []byte, format string, mtimeNs int64, loc *time.Location)
 	return m
 }
 
+// location is the zone of capture times without an offset.
+func (l *Library) location() *time.Location {
+	if l.opts.Location != nil {
+		return l.opts.Location
+	}
+	return time.Local
+}
+
 // MetaTable returns every item's metadata, width, height and format by
 // item id, held in memory, for filters applied during an index search (see
 // store.MetaTable: Get by id does not allocate). The table is read from the
