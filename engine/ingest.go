@@ -877,8 +877,8 @@ type unit struct {
 	items   []store.Item
 	errs    []store.FileError
 	skips   []store.SkippedFile
-	dropped []int64 // items whose files failed now, or are no longer images: their old entries go
-	reused  int     // items whose vector came from identical content
+	dropped []int64          // items whose files failed now, or are no longer images: their old entries go
+	reused  int              // items whose vector came from identical content
 	meta    []store.ItemMeta // metadata read again for unchanged items
 }
 
