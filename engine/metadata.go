@@ -19,6 +19,9 @@ type Metadata struct {
 	Format string `json:"format"`
 }
 
+// PhotoStats summarises a library's photo metadata (see Stats.Photos).
+type PhotoStats = store.MetaStats
+
 // metadataOf is the Metadata of a stored item.
 func metadataOf(it store.Item) Metadata {
 	return Metadata{Metadata: it.Meta, Width: it.Width, Height: it.Height, Format: it.Format}

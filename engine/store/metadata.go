@@ -394,8 +394,9 @@ type MetaStats struct {
 	// own offset (zero when no item has one).
 	First time.Time `json:"first,omitzero"`
 	Last  time.Time `json:"last,omitzero"`
-	// BySource counts items by time source ("" = not read yet).
-	BySource map[TimeSource]int64 `json:"by_time_source,omitempty"`
+	// BySource counts items by time source ("exif", "exif-no-offset",
+	// "mtime", and "unread" for items whose metadata is not read yet).
+	BySource map[string]int64 `json:"time_sources,omitempty"`
 	// Cameras counts items by camera (see CameraName), most first;
 	// items without a camera are left out.
 	Cameras []Count `json:"cameras,omitempty"`
@@ -465,9 +466,12 @@ func (s *Store) MetaStats(ctx context.Context, topCameras int) (MetaStats, error
 		return st, fmt.Errorf("store: metadata stats: time sources: %w", err)
 	}
 	if len(bySource) > 0 {
-		st.BySource = map[TimeSource]int64{}
+		st.BySource = map[string]int64{}
 		for _, c := range bySource {
-			st.BySource[TimeSource(c.Name)] = c.Count
+			if c.Name == string(TimeUnread) {
+				c.Name = "unread"
+			}
+			st.BySource[c.Name] = c.Count
 		}
 	}
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM items WHERE gps_lat IS NOT NULL").Scan(&st.WithGPS); err != nil {

@@ -113,7 +113,7 @@ func TestMetadataRoundTrip(t *testing.T) {
 			t.Errorf("CameraName(%q, %q) = %q, want %q", c.mk, c.model, got, c.want)
 		}
 	}
-	if st.WithGPS != 2 || st.BySource[TimeEXIF] != 2 || st.BySource[TimeUnread] != 1 {
+	if st.WithGPS != 2 || st.BySource["exif"] != 2 || st.BySource["unread"] != 1 {
 		t.Errorf("stats %+v", st)
 	}
 
@@ -223,7 +223,7 @@ func TestMigrateToMetadata(t *testing.T) {
 		t.Errorf("stats %+v, %v", st, err)
 	}
 	ms, err := s.MetaStats(ctx, 5)
-	if err != nil || !ms.First.IsZero() || ms.BySource[TimeUnread] != 1 {
+	if err != nil || !ms.First.IsZero() || ms.BySource["unread"] != 1 {
 		t.Errorf("metadata stats %+v, %v", ms, err)
 	}
 }
