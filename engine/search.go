@@ -67,6 +67,9 @@ type Result struct {
 	// Paths lists every path of this content when there are copies (the
 	// result's own path first, then the others by path); empty otherwise.
 	Paths []string `json:"paths,omitempty"`
+	// Metadata is the photo's metadata: capture time, camera, position,
+	// pixel size and format.
+	Metadata Metadata `json:"metadata"`
 
 	hash store.Hash
 }
@@ -318,7 +321,7 @@ func (l *Library) searchOnce(ctx context.Context, idx interface {
 		}
 		seen[it.Hash] = true
 		hashes = append(hashes, it.Hash)
-		out = append(out, Result{ID: it.ID, Path: it.Path, PathBytes: RawBytes(it.Path), Score: c.score, Width: it.Width, Height: it.Height, Format: it.Format, hash: it.Hash})
+		out = append(out, Result{ID: it.ID, Path: it.Path, PathBytes: RawBytes(it.Path), Score: c.score, Width: it.Width, Height: it.Height, Format: it.Format, Metadata: metadataOf(it), hash: it.Hash})
 		if len(out) == k {
 			break
 		}

@@ -420,6 +420,9 @@ type StatsResponse struct {
 	// SkippedByKind counts files skipped as not still images (videos,
 	// sidecars, ...), by kind.
 	SkippedByKind map[string]int64 `json:"skipped_by_kind,omitempty"`
+	// Photos summarises the photo metadata: capture date range, time
+	// sources, top cameras, formats, items with a GPS position.
+	Photos engine.PhotoStats `json:"photos"`
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
@@ -432,6 +435,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 		Library: s.paths.library(st.Dir), Items: st.Items, Errors: st.Errors, ErrorsByStage: st.ErrorsBy, Generation: st.Generation,
 		Model:   ModelInfo{Name: st.Model.Name, Version: st.Model.Version, Dim: st.Model.Dim, Fingerprint: st.Model.Fingerprint},
 		DBBytes: st.DBBytes, IndexBytes: st.IndexBytes, IndexFresh: st.IndexFresh, SkippedByKind: st.SkippedBy,
+		Photos: st.Photos,
 	})
 }
 

@@ -100,7 +100,7 @@ func indexCommand() *command {
 	var lf libraryFlags
 	var ex excludeFlags
 	var workers, streams int
-	var hidden, keep, retry, asJSON bool
+	var hidden, keep, retry, refreshMeta, asJSON bool
 	return &command{
 		name:    "index",
 		summary: "add folders and images to a library, incrementally",
@@ -114,6 +114,7 @@ func indexCommand() *command {
 			fs.BoolVar(&hidden, "hidden", false, "include files and folders whose names start with '.'")
 			fs.BoolVar(&keep, "keep-missing", false, "keep items whose files were deleted")
 			fs.BoolVar(&retry, "retry-failed", false, "also try again files whose content failed before and has not changed since\n(failures that can pass, such as I/O errors and permissions, are tried again on every run)")
+			fs.BoolVar(&refreshMeta, "refresh-metadata", false, "read the photo metadata (EXIF time, camera, GPS) of unchanged files again, without embedding them\n(items indexed before the library had metadata get it on any run)")
 			fs.BoolVar(&asJSON, "json", false, "print the final report as JSON on stdout")
 			ex.register(fs)
 		},
@@ -132,7 +133,8 @@ func indexCommand() *command {
 			bar := newProgressBar(e.stderr, e.isTerminal, e.termWidth, "indexing")
 			rep, err := lib.Ingest(ctx, args, engine.IngestOptions{
 				Workers: workers, Streams: streams, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep, RetryFailed: retry,
-				Exclude: ex.patterns, NoDefaultExcludes: ex.noDefaults, NoIgnoreFiles: ex.noIgnoreFile,
+				RefreshMetadata: refreshMeta,
+				Exclude:         ex.patterns, NoDefaultExcludes: ex.noDefaults, NoIgnoreFiles: ex.noIgnoreFile,
 				Progress: func(p engine.Progress) { bar.update(ingestProgress(p), false) },
 			})
 			if err != nil && !rep.Stopped && rep.Found == 0 && rep.Failed == 0 {
@@ -224,6 +226,7 @@ func indexSummary(rep engine.IngestReport) string {
 		{rep.SkippedSpecial, "pipes, sockets or devices skipped"},
 		{rep.Revisited, "folders reached again through a link, walked once"},
 		{rep.Excluded, "library or cache folders not walked"},
+		{rep.MetadataRead, "unchanged files' photo metadata read"},
 	} {
 		if x.n > 0 {
 			fmt.Fprintf(&b, ", %d %s", x.n, x.what)
@@ -376,6 +379,7 @@ func statsCommand() *command {
 			if s := skippedSummary(skipped); s != "" {
 				fmt.Fprintf(e.stdout, "skipped     %s\n", strings.TrimSuffix(s, " skipped"))
 			}
+			printPhotoStats(e.stdout, st.Photos)
 			return nil
 		},
 	}

@@ -187,6 +187,9 @@ type Reads interface {
 	Skipped(ctx context.Context) ([]store.SkippedFile, error)
 	SkippedByKind(ctx context.Context) (map[string]int64, error)
 	CountUnder(ctx context.Context, path string) (int64, error)
+	MetaTable(ctx context.Context) (*store.MetaTable, error)
+	MetaGeneration(ctx context.Context) (int64, error)
+	MetaStats(ctx context.Context, topCameras int) (store.MetaStats, error)
 }
 
 // Reads returns the store's read side.
@@ -220,6 +223,9 @@ type Batch struct {
 	// ForgetUnder removes every item, failure and skip record at or below
 	// these paths (see store.Tx.ForgetUnder).
 	ForgetUnder []string
+	// SetMeta replaces the metadata of existing items (read again for
+	// files whose content did not change); vectors stay as they are.
+	SetMeta []store.ItemMeta
 }
 
 // Applied reports what Apply did.
@@ -232,6 +238,8 @@ type Applied struct {
 	Cleared int
 	// Forgotten is what Batch.ForgetUnder removed.
 	Forgotten store.Forgotten
+	// MetaSet is how many of Batch.SetMeta named an item.
+	MetaSet int
 	// Generation is the store generation the commit left, which the index
 	// now reflects.
 	Generation int64
@@ -300,6 +308,11 @@ func (c *Catalog) Apply(ctx context.Context, b Batch) (out Applied, err error) {
 			return out, fmt.Errorf("catalog: apply: %w", err)
 		}
 	}
+	if len(b.SetMeta) > 0 {
+		if out.MetaSet, err = tx.SetMetadata(commitCtx, b.SetMeta); err != nil {
+			return out, fmt.Errorf("catalog: apply: %w", err)
+		}
+	}
 	after, err := tx.CommitGeneration()
 	if err != nil {
 		return out, fmt.Errorf("catalog: apply: %w", err)
@@ -319,7 +332,7 @@ func (c *Catalog) Apply(ctx context.Context, b Batch) (out Applied, err error) {
 		return out, c.rebuildLocked(commitCtx)
 	}
 	if after == before {
-		return out, nil // only failures recorded
+		return out, nil // only failures or metadata recorded
 	}
 	ids := make([]uint64, len(out.IDs))
 	vecs := make([][]float32, len(out.IDs))
