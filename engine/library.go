@@ -118,6 +118,8 @@ type Library struct {
 	ingestImg *encoders.ImageEncoder // for ingests, threads per inference may differ
 
 	decodeMem *membudget.Budget // shared by all decodes of ingests and queries
+
+	attrs attrCache // the filterable attributes, for filtered searches
 }
 
 // Open opens the library folder dir, creating it when absent (unless
