@@ -194,7 +194,9 @@ func TestAPIFilters(t *testing.T) {
 	newestFirst := want(func(i int, sub string, _ int) bool { return sub == "b" })
 	slices.SortFunc(newestFirst, func(a, b string) int { return mtime[b].Compare(mtime[a]) })
 	for _, do := range []func() (int, SearchResponse, string){
-		func() (int, SearchResponse, string) { return get("sort=date&path=" + url.QueryEscape(filepath.Join(photos, "b"))) },
+		func() (int, SearchResponse, string) {
+			return get("sort=date&path=" + url.QueryEscape(filepath.Join(photos, "b")))
+		},
 		func() (int, SearchResponse, string) {
 			return post(`{"q":"red","k":50,"sort":"date","prefix":` + jsonString(filepath.Join(photos, "b")) + `}`)
 		},
