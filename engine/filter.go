@@ -263,11 +263,17 @@ const (
 // ExactScanRule describes the rule for reports and help texts.
 const ExactScanRule = "exact scan when matches ≤ max(1000, 4·sqrt(ef·n))"
 
-// useExactScan reports whether a search for ef candidates among total items
-// of which matches pass the filter should scan the matches exactly rather
-// than walk the graph.
-func useExactScan(matches, total, ef int) bool {
-	return matches <= max(ExactScanMin, int(ExactScanFactor*math.Sqrt(float64(ef)*float64(total))))
+// ExactScanLimit is the largest number of matching items for which a
+// search for ef candidates among total items scans the matches exactly.
+func ExactScanLimit(total, ef int) int {
+	return max(ExactScanMin, int(ExactScanFactor*math.Sqrt(float64(ef)*float64(total))))
+}
+
+// ExactScanChosen reports whether a search for ef candidates among total
+// items, of which matches pass the filter, scans the matches exactly
+// (ScanAuto) rather than walking the graph.
+func ExactScanChosen(matches, total, ef int) bool {
+	return matches <= ExactScanLimit(total, ef)
 }
 
 // Scan picks how a filtered search runs.
@@ -292,7 +298,7 @@ func (s Scan) exact(matches, total, ef int) bool {
 	case ScanExact:
 		return true
 	}
-	return useExactScan(matches, total, ef)
+	return ExactScanChosen(matches, total, ef)
 }
 
 // dateOf returns item id's date (ns since 1970) and whether the table has it.

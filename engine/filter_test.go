@@ -130,8 +130,8 @@ func TestExactScanRule(t *testing.T) {
 		{int(ExactScanFactor * 2600), 100000, 64, false},
 	}
 	for _, tc := range tests {
-		if got := useExactScan(tc.matches, tc.total, tc.ef); got != tc.want {
-			t.Errorf("useExactScan(%d, %d, %d) = %v, want %v", tc.matches, tc.total, tc.ef, got, tc.want)
+		if got := ExactScanChosen(tc.matches, tc.total, tc.ef); got != tc.want {
+			t.Errorf("ExactScanChosen(%d, %d, %d) = %v, want %v", tc.matches, tc.total, tc.ef, got, tc.want)
 		}
 	}
 	if ScanGraph.exact(0, 10, 10) || !ScanExact.exact(1e9, 10, 10) {
