@@ -125,6 +125,8 @@ type Library struct {
 
 	metaMu  sync.Mutex
 	metaTab *store.MetaTable // cached by MetaTable
+
+	attrs attrCache // the filterable attributes, for filtered searches
 }
 
 // Open opens the library folder dir, creating it when absent (unless

@@ -48,8 +48,10 @@ type SearchRequest struct {
 	Q             string `json:"q"`
 	K             int    `json:"k,omitempty"`
 	Mode          string `json:"mode,omitempty"`
-	Prefix        string `json:"prefix,omitempty"`
 	IncludeInputs bool   `json:"include_inputs,omitempty"`
+	// FilterParams are the filters (after, before, camera, format,
+	// min_pixels, path or prefix, min_score, sort) as JSON fields.
+	FilterParams
 }
 
 // ItemResponse is the answer of GET /api/items/{id}.
@@ -115,9 +117,9 @@ func (s *Server) allow(h http.HandlerFunc, methods ...string) http.HandlerFunc {
 	}
 }
 
-// searchOptions checks k, mode and prefix and returns the engine's options,
-// with files and URLs always refused.
-func (s *Server) searchOptions(k int, mode, prefix string, include bool) (engine.SearchOptions, error) {
+// searchOptions checks k, mode and the filters and returns the engine's
+// options, with files and URLs always refused.
+func (s *Server) searchOptions(k int, mode string, fp FilterParams, include bool) (engine.SearchOptions, error) {
 	if k == 0 {
 		k = DefaultK
 	}
@@ -128,18 +130,16 @@ func (s *Server) searchOptions(k int, mode, prefix string, include bool) (engine
 	if err != nil {
 		return engine.SearchOptions{}, badRequest("mode must be %q or %q", engine.ModeAdd, engine.ModeMul)
 	}
-	if len(prefix) > 4096 || strings.ContainsRune(prefix, 0) {
-		return engine.SearchOptions{}, badRequest("bad prefix")
+	opt := engine.SearchOptions{K: k, Mode: m, IncludeInputs: include,
+		AllowPaths: false, AllowURLs: false, MaxImageBytes: s.cfg.MaxUploadBytes}
+	if err := s.applyFilters(fp, &opt); err != nil {
+		return engine.SearchOptions{}, err
 	}
-	prefix, ok := s.paths.prefix(prefix)
-	if !ok {
-		return engine.SearchOptions{}, badRequest("prefix must start with the name of an indexed folder")
-	}
-	return engine.SearchOptions{K: k, Mode: m, PathPrefix: prefix, IncludeInputs: include,
-		AllowPaths: false, AllowURLs: false, MaxImageBytes: s.cfg.MaxUploadBytes}, nil
+	return opt, nil
 }
 
-// queryOptions reads k, mode, prefix and include_inputs from a URL query.
+// queryOptions reads k, mode, include_inputs and the filters from a URL
+// query.
 func (s *Server) queryOptions(q url.Values) (engine.SearchOptions, error) {
 	k := 0
 	if v := q.Get("k"); v != "" {
@@ -160,7 +160,11 @@ func (s *Server) queryOptions(q url.Values) (engine.SearchOptions, error) {
 		}
 		include = b
 	}
-	return s.searchOptions(k, q.Get("mode"), q.Get("prefix"), include)
+	fp, err := filterParams(q)
+	if err != nil {
+		return engine.SearchOptions{}, err
+	}
+	return s.searchOptions(k, q.Get("mode"), fp, include)
 }
 
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
@@ -177,7 +181,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 			req.K = -1
 		}
 		expr = req.Q
-		opt, err = s.searchOptions(req.K, req.Mode, req.Prefix, req.IncludeInputs)
+		opt, err = s.searchOptions(req.K, req.Mode, req.FilterParams, req.IncludeInputs)
 	} else {
 		q := r.URL.Query()
 		expr = q.Get("q")

@@ -264,7 +264,7 @@ func TestAPI(t *testing.T) {
 		{name: "bad include_inputs", path: "/api/search?q=red&include_inputs=maybe", status: 400, code: CodeBadRequest},
 		{name: "post negative k", method: "POST", path: "/api/search", header: jsonHeader, body: strings.NewReader(`{"q":"red","k":-3}`), status: 400, code: CodeBadRequest},
 		{name: "post bad JSON", method: "POST", path: "/api/search", header: jsonHeader, body: strings.NewReader(`{"q":`), status: 400, code: CodeBadRequest},
-		{name: "post unknown field", method: "POST", path: "/api/search", header: jsonHeader, body: strings.NewReader(`{"q":"red","path":"/etc"}`), status: 400, code: CodeBadRequest},
+		{name: "post unknown field", method: "POST", path: "/api/search", header: jsonHeader, body: strings.NewReader(`{"q":"red","folder":"/etc"}`), status: 400, code: CodeBadRequest},
 		{name: "post trailing data", method: "POST", path: "/api/search", header: jsonHeader, body: strings.NewReader(`{"q":"red"} {}`), status: 400, code: CodeBadRequest},
 		{name: "post not JSON", method: "POST", path: "/api/search", header: map[string]string{"Content-Type": "text/plain"}, body: strings.NewReader(`q=red`), status: 415, code: CodeMediaType},
 		{name: "post too big", method: "POST", path: "/api/search", header: jsonHeader,

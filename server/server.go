@@ -7,13 +7,16 @@
 //	GET  /assets/...                its script and style sheet (public)
 //	GET  /healthz                   {"status":"ok"}, or 503 when the library cannot be read (public)
 //	POST /api/login                 {"token":"..."} → session cookie for the page
-//	GET  /api/search?q=&k=&mode=&prefix=&include_inputs=
-//	POST /api/search                {"q","k","mode","prefix","include_inputs"}
-//	POST /api/search/image?k=&mode=&prefix=   multipart field "image", or the raw image as the body
+//	GET  /api/search?q=&k=&mode=&include_inputs=&FILTERS
+//	POST /api/search                {"q","k","mode","include_inputs",FILTERS}
+//	POST /api/search/image?k=&mode=&FILTERS   multipart field "image", or the raw image as the body
 //	GET  /api/items/{id}            an item's details
 //	GET  /api/items/{id}/thumb?size=128|256|512   a JPEG thumbnail, cached on disk
 //	GET  /api/items/{id}/file       the original file
 //	GET  /api/stats                 the library's counts and sizes
+//
+// FILTERS (see [FilterParams]): after, before, camera, format, min_pixels,
+// path (or its older name prefix), min_score, sort.
 //
 // Every error is JSON: {"error":{"code","message"[,"position","length","query"]}}
 // with a matching status code (see [ErrorBody]).

@@ -18,11 +18,12 @@ import (
 func benchCommand() *command {
 	return &command{
 		name:    "bench",
-		summary: "benchmarks: ann, ingest, query, cli, encoder, serve, retrieval, analogy, int8; figures and summary of stored reports",
+		summary: "benchmarks: ann, ingest, query, filter, cli, encoder, serve, retrieval, analogy, int8; figures and summary of stored reports",
 		children: []*command{
 			benchANNCommand(),
 			benchIngestCommand(),
 			benchQueryCommand(),
+			benchFilterCommand(),
 			benchCLICommand(),
 			benchEncoderCommand(),
 			benchServeCommand(),

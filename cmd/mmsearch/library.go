@@ -257,19 +257,19 @@ func searchCommand() *command {
 	var k int
 	var ef efFlag
 	mode := engine.ModeAdd
-	var prefix string
+	var ff filterFlags
 	var asJSON, filesOnly, print0, include bool
 	return &command{
 		name:    "search",
 		summary: "answer a query such as './dog.jpg - \"dog\" + \"cat\"'",
-		usage:   "[--library DIR] [-k N] [--json | -f | -0] [--mode add|mul] EXPR...",
+		usage:   "[--library DIR] [-k N] [--json | -f | -0] [--mode add|mul] [--after DATE] [--before DATE] [--camera TEXT] [--format LIST] [--min-pixels N] [--path PREFIX] [--min-score X] [--sort score|date] EXPR...",
 		setFlags: func(fs *flag.FlagSet) {
 			lf.register(fs)
 			lf.registerThreads(fs)
 			intVar(fs, &k, "k", 10, 1, maxK, "number of results")
 			registerEf(fs, &ef)
 			fs.Var(&mode, "mode", "scoring `MODE`: add (cosine to the weighted sum, the default) or mul (3CosMul re-ranking)")
-			fs.StringVar(&prefix, "prefix", "", "only results whose path starts with this")
+			ff.register(fs)
 			fs.BoolVar(&asJSON, "json", false, "print results as JSON")
 			fs.BoolVar(&filesOnly, "f", false, "print result paths only, one a line")
 			fs.BoolVar(&print0, "0", false, "print result paths only, each ended by a NUL byte (for xargs -0)")
@@ -284,15 +284,22 @@ func searchCommand() *command {
 				return usagef("--json, -f and -0 exclude each other")
 			}
 			expr := strings.Join(args, " ")
+			opt := engine.SearchOptions{
+				K: k, Ef: ef.n, Mode: mode, IncludeInputs: include,
+				Home: e.getenv("HOME"), AllowPaths: true, AllowURLs: true,
+			}
+			if err := ff.apply(&opt); err != nil {
+				return err
+			}
 			lib, err := lf.openExisting(ctx, e)
 			if err != nil {
 				return err
 			}
 			defer lib.Close()
-			res, err := lib.Search(ctx, expr, engine.SearchOptions{
-				K: k, Ef: ef.n, Mode: mode, IncludeInputs: include, PathPrefix: prefix,
-				Home: e.getenv("HOME"), AllowPaths: true, AllowURLs: true,
-			})
+			res, err := lib.Search(ctx, expr, opt)
+			if errors.Is(err, engine.ErrBadFilter) || errors.Is(err, engine.ErrNoCameraData) {
+				return usageError{err}
+			}
 			var se *query.SyntaxError
 			if errors.As(err, &se) {
 				fmt.Fprintln(e.stderr, se.Caret())

@@ -175,6 +175,7 @@ type Reads interface {
 	ItemsByIDs(ctx context.Context, ids []int64) (map[int64]store.Item, error)
 	ItemsByHash(ctx context.Context, h store.Hash) ([]store.Item, error)
 	IDsWithPathPrefix(ctx context.Context, prefix string) (map[int64]bool, error)
+	Attributes(ctx context.Context) (int64, []store.Attrs, error)
 	Errors(ctx context.Context) ([]store.FileError, error)
 	Stats(ctx context.Context) (store.Stats, error)
 	Model(ctx context.Context) (store.Model, error)
@@ -375,6 +376,12 @@ type View struct {
 // Search returns the k nearest items to q (see index.Index.Search).
 func (v View) Search(q []float32, k int, opts index.SearchOptions) ([]index.Result, error) {
 	return v.idx.Search(q, k, opts)
+}
+
+// SearchIDs returns up to k of the items ids nearest to q by an exact scan
+// of just those items (see index.SearchIDs).
+func (v View) SearchIDs(q []float32, k int, ids []uint64) ([]index.Result, error) {
+	return index.SearchIDs(v.idx, q, k, ids)
 }
 
 // Vector returns the indexed vector of item id.
