@@ -22,12 +22,12 @@ import (
 // match yields those k, not fewer.
 type Filter struct {
 	// After keeps items taken at or after this instant; Before keeps items
-	// taken before it. The time is the file's modification time until the
-	// store records capture times.
+	// taken before it. The time is the capture time the ingest read (EXIF,
+	// else the file's modification time; see Metadata).
 	After, Before time.Time
-	// Camera keeps items whose camera make or model contains this text,
-	// ignoring case. The store does not record cameras yet: a camera filter
-	// is refused with ErrNoCameraData.
+	// Camera keeps items whose camera make and model ("Apple iPhone 12")
+	// contain this text, ignoring case. On a library where no item has a
+	// camera a camera filter is refused with ErrNoCameraData.
 	Camera string
 	// Formats keeps items in one of these formats (names as ParseFormats
 	// returns them: "jpeg", "png", "heic", ...).
@@ -49,9 +49,10 @@ const (
 // ErrBadFilter is wrapped by the errors Filter.Validate returns.
 var ErrBadFilter = errors.New("bad filter")
 
-// ErrNoCameraData is returned for a camera filter on a library whose store
-// records no cameras.
-var ErrNoCameraData = errors.New("this library records no camera makes or models yet, so --camera cannot be applied")
+// ErrNoCameraData is returned for a camera filter on a library where no
+// item has a camera make or model (none of its photos carries EXIF camera
+// tags, or their metadata has not been read: see `index --refresh-metadata`).
+var ErrNoCameraData = errors.New("no item of this library records a camera make or model, so --camera cannot be applied (run 'mmsearch index --refresh-metadata' if the library predates metadata)")
 
 // IsZero reports whether f matches every item.
 func (f Filter) IsZero() bool {
@@ -157,21 +158,36 @@ func ParseSort(s string) (Sort, error) {
 // attrTable is the library's filterable attributes at one store generation,
 // in columns for fast scans.
 type attrTable struct {
-	gen    int64
-	ids    []int64
-	date   []int64 // nanoseconds since 1970: capture time, else mtime
-	pixels []int64
-	format []string
-	path   []string
-	maxID  int64
+	gen, metaGen int64
+	ids          []int64
+	date         []int64  // nanoseconds since 1970: capture time, else mtime
+	camera       []string // "make model", lower case, for a contains match
+	pixels       []int64
+	format       []string
+	path         []string
+	maxID        int64
+	hasCamera    bool // some item has a camera make or model
 }
 
-func newAttrTable(gen int64, rows []store.Attrs) *attrTable {
-	t := &attrTable{gen: gen, ids: make([]int64, len(rows)), date: make([]int64, len(rows)),
-		pixels: make([]int64, len(rows)), format: make([]string, len(rows)), path: make([]string, len(rows))}
+func newAttrTable(gen, metaGen int64, rows []store.Attrs) *attrTable {
+	t := &attrTable{gen: gen, metaGen: metaGen, ids: make([]int64, len(rows)), date: make([]int64, len(rows)),
+		camera: make([]string, len(rows)), pixels: make([]int64, len(rows)), format: make([]string, len(rows)), path: make([]string, len(rows))}
+	cameras := map[[2]string]string{} // one lowered string per camera
 	for i, r := range rows {
 		t.ids[i] = r.ID
 		t.date[i] = r.MtimeNs
+		if r.HasCapture {
+			t.date[i] = r.CaptureNs
+		}
+		if r.CameraMake != "" || r.CameraModel != "" {
+			key := [2]string{r.CameraMake, r.CameraModel}
+			c, ok := cameras[key]
+			if !ok {
+				c = strings.ToLower(r.CameraMake + " " + r.CameraModel)
+				cameras[key] = c
+			}
+			t.camera[i], t.hasCamera = c, true
+		}
 		t.pixels[i] = int64(r.Width) * int64(r.Height)
 		t.format[i] = r.Format
 		t.path[i] = r.Path
@@ -186,23 +202,30 @@ type attrCache struct {
 	t  *attrTable
 }
 
-// attributes returns the attribute table of the store's current generation,
-// reading it only when the generation changed since the last call.
+// attributes returns the attribute table of the store's current generation
+// and metadata generation, reading it only when one of them changed since
+// the last call.
 func (l *Library) attributes(ctx context.Context) (*attrTable, error) {
 	gen, err := l.store.Generation(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("filter: %w", err)
 	}
+	metaGen, err := l.store.MetaGeneration(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("filter: %w", err)
+	}
 	l.attrs.mu.Lock()
 	defer l.attrs.mu.Unlock()
-	if l.attrs.t != nil && l.attrs.t.gen == gen {
+	if l.attrs.t != nil && l.attrs.t.gen == gen && l.attrs.t.metaGen == metaGen {
 		return l.attrs.t, nil
 	}
+	// metaGen was read before the table, so a table cached under it is at
+	// least that new; a refresh in between only costs one more read.
 	gen, rows, err := l.store.Attributes(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("filter: %w", err)
 	}
-	l.attrs.t = newAttrTable(gen, rows)
+	l.attrs.t = newAttrTable(gen, metaGen, rows)
 	return l.attrs.t, nil
 }
 
@@ -222,6 +245,7 @@ func (m *matchSet) has(id uint64) bool {
 // match evaluates f over t, leaving out the ids in exclude.
 func (t *attrTable) match(f Filter, exclude map[int64]bool) *matchSet {
 	m := &matchSet{bits: make([]uint64, t.maxID>>6+1), total: len(t.ids)}
+	camera := strings.ToLower(f.Camera)
 	after, before := int64(0), int64(0)
 	if !f.After.IsZero() {
 		after = f.After.UnixNano()
@@ -234,6 +258,7 @@ func (t *attrTable) match(f Filter, exclude map[int64]bool) *matchSet {
 		case !f.After.IsZero() && t.date[i] < after,
 			!f.Before.IsZero() && t.date[i] >= before,
 			t.pixels[i] < f.MinPixels,
+			camera != "" && !strings.Contains(t.camera[i], camera),
 			len(f.Formats) > 0 && !slices.Contains(f.Formats, t.format[i]),
 			f.PathPrefix != "" && !strings.HasPrefix(t.path[i], f.PathPrefix),
 			exclude[id]:

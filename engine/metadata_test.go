@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +115,51 @@ func TestIngestMetadata(t *testing.T) {
 	}
 	check("first run")
 
+	// Filters read the capture time and the camera: the EXIF time with its
+	// offset, else the EXIF time in the library's zone, else the file time.
+	filtered := func(stage string, f Filter) []string {
+		t.Helper()
+		res, err := lib.Search(ctx, "anything", SearchOptions{K: 10, Filter: f})
+		if err != nil {
+			t.Fatalf("%s: filter %+v: %v", stage, f, err)
+		}
+		var names []string
+		for _, r := range res.Results {
+			names = append(names, filepath.Base(r.Path))
+		}
+		slices.Sort(names)
+		return names
+	}
+	date := func(s string) time.Time {
+		d, err := ParseDate(s, zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	filterCases := []struct {
+		f    Filter
+		want []string
+	}{
+		{Filter{Camera: "canon"}, []string{"local.jpg"}},
+		{Filter{Camera: "APPLE IPHONE"}, []string{"offset.jpg"}},
+		{Filter{Camera: "d750"}, []string{"camera-only.jpg"}},
+		{Filter{Before: date("2020")}, []string{"local.jpg"}},
+		{Filter{After: date("2021"), Before: date("2022")}, []string{"camera-only.jpg", "shot.png"}},
+		// 2022-12-31T23:59:59-08:00 is 2023-01-01T13:29:59 in the library's zone.
+		{Filter{After: date("2023")}, []string{"exif.png", "offset.jpg"}},
+		{Filter{After: date("2023"), Camera: "iphone"}, []string{"offset.jpg"}},
+	}
+	checkFilters := func(stage string) {
+		t.Helper()
+		for _, c := range filterCases {
+			if got := filtered(stage, c.f); !slices.Equal(got, c.want) {
+				t.Errorf("%s: filter %+v: %v, want %v", stage, c.f, got, c.want)
+			}
+		}
+	}
+	checkFilters("first run")
+
 	// The table is cached while nothing changes, and read again after.
 	t1, _ := lib.MetaTable(ctx)
 	if t2, _ := lib.MetaTable(ctx); t2 != t1 {
@@ -128,6 +175,9 @@ func TestIngestMetadata(t *testing.T) {
 		t.Fatalf("unchanged run: %+v %v", rep, err)
 	}
 	forgetMetadata(t, lib)
+	if _, err := lib.Search(ctx, "anything", SearchOptions{Filter: Filter{Camera: "canon"}}); !errors.Is(err, ErrNoCameraData) {
+		t.Errorf("camera filter without metadata: %v, want ErrNoCameraData", err)
+	}
 	gen, _ := lib.store.Generation(ctx)
 	rep, err = lib.Ingest(ctx, []string{photos}, IngestOptions{})
 	if err != nil || rep.MetadataRead != len(files) || rep.Indexed != 0 || rep.Unchanged != len(files) {
@@ -140,6 +190,7 @@ func TestIngestMetadata(t *testing.T) {
 		t.Error("MetaTable not read again after the backfill")
 	}
 	check("after backfill")
+	checkFilters("after backfill")
 	rep, err = lib.Ingest(ctx, []string{photos}, IngestOptions{RefreshMetadata: true})
 	if err != nil || rep.MetadataRead != len(files) || rep.Indexed != 0 {
 		t.Fatalf("refresh run: %+v %v", rep, err)

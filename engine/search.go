@@ -241,9 +241,6 @@ func (l *Library) SearchTerms(ctx context.Context, terms []Term, exclude map[int
 	if err := opt.Filter.Validate(); err != nil {
 		return nil, err
 	}
-	if opt.Filter.Camera != "" {
-		return nil, ErrNoCameraData
-	}
 	sortBy, err := ParseSort(string(opt.Sort))
 	if err != nil {
 		return nil, err
@@ -257,6 +254,9 @@ func (l *Library) SearchTerms(ctx context.Context, terms []Term, exclude map[int
 		dates, err = l.attributes(ctx)
 		if err != nil {
 			return nil, err
+		}
+		if opt.Filter.Camera != "" && !dates.hasCamera {
+			return nil, ErrNoCameraData
 		}
 	}
 	switch {

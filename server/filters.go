@@ -15,8 +15,8 @@ import (
 // POST /api/search, fields of the same names. Dates without a zone are in
 // the server's local time.
 type FilterParams struct {
-	// After and Before bound the capture time (the file's modification time
-	// until capture times are recorded): YYYY, YYYY-MM, YYYY-MM-DD,
+	// After and Before bound the capture time (EXIF, else the file's
+	// modification time): YYYY, YYYY-MM, YYYY-MM-DD,
 	// YYYY-MM-DDTHH:MM[:SS] or RFC 3339. After is inclusive, Before not.
 	After  string `json:"after,omitempty"`
 	Before string `json:"before,omitempty"`

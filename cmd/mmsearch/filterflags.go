@@ -30,7 +30,7 @@ type filterFlags struct {
 
 // register defines the flags on fs.
 func (f *filterFlags) register(fs *flag.FlagSet) {
-	fs.Var(&f.after, "after", "only items taken at or after `DATE` (YYYY, YYYY-MM, YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] local time, or RFC 3339); the file's modification time until capture times are recorded")
+	fs.Var(&f.after, "after", "only items taken at or after `DATE` (YYYY, YYYY-MM, YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] local time, or RFC 3339): the EXIF capture time, else the file's modification time")
 	fs.Var(&f.before, "before", "only items taken before `DATE` (same forms as --after)")
 	fs.StringVar(&f.camera, "camera", "", "only items whose camera make or model contains `TEXT` (ignoring case)")
 	fs.Var(&f.formats, "format", "only items in these `FORMATS`, comma-separated: "+strings.Join(engine.Formats, ",")+" (jpg, tif, hif accepted)")

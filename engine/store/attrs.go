@@ -20,6 +20,12 @@ type Attrs struct {
 	Width, Height int
 	// Format is the image format, such as "jpeg" or "png".
 	Format string
+	// CaptureNs is the capture time in Unix nanoseconds when the item's
+	// metadata has been read (HasCapture), from EXIF or the file time.
+	CaptureNs  int64
+	HasCapture bool
+	// CameraMake and CameraModel are the EXIF camera, "" when unknown.
+	CameraMake, CameraModel string
 }
 
 // Attributes returns the filterable attributes of every item, in id order,
@@ -37,7 +43,7 @@ func (s *Store) Attributes(ctx context.Context) (int64, []Attrs, error) {
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: attributes: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT id, path, size, mtime_ns, width, height, format FROM items ORDER BY id")
+	rows, err := tx.QueryContext(ctx, "SELECT id, path, size, mtime_ns, width, height, format, capture_ns, camera_make, camera_model FROM items ORDER BY id")
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: attributes: %w", err)
 	}
@@ -46,10 +52,12 @@ func (s *Store) Attributes(ctx context.Context) (int64, []Attrs, error) {
 	var path []byte
 	for rows.Next() {
 		var a Attrs
-		if err := rows.Scan(&a.ID, &path, &a.Size, &a.MtimeNs, &a.Width, &a.Height, &a.Format); err != nil {
+		var capture sql.NullInt64
+		if err := rows.Scan(&a.ID, &path, &a.Size, &a.MtimeNs, &a.Width, &a.Height, &a.Format, &capture, &a.CameraMake, &a.CameraModel); err != nil {
 			return 0, nil, fmt.Errorf("store: attributes: %w", err)
 		}
 		a.Path = string(path)
+		a.CaptureNs, a.HasCapture = capture.Int64, capture.Valid
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
