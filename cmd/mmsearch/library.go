@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,6 +21,7 @@ import (
 // libraryFlags are shared by the commands that open a library.
 type libraryFlags struct {
 	runtimeFlags
+	pull    autoPull // --yes, for the commands that download a model named by --model
 	library string
 	batch   int
 	device  string
@@ -83,6 +86,14 @@ func (f *libraryFlags) openLibrary(ctx context.Context, e *env, mustExist bool) 
 	if err != nil {
 		return nil, usagef("--device: %v", err)
 	}
+	if f.pull.enabled && f.model != "" && (!mustExist || exists(filepath.Join(dir, engine.DBFile))) {
+		// A registry model named by --model and not installed yet is
+		// downloaded first (asked on a terminal, --yes elsewhere); a
+		// missing library is reported before anything is downloaded.
+		if err := ensureModel(ctx, e, f.model, "", f.pull.yes); err != nil {
+			return nil, err
+		}
+	}
 	return engine.Open(ctx, dir, engine.Options{
 		Device:       device,
 		Model:        f.model,
@@ -110,6 +121,7 @@ func indexCommand() *command {
 			lf.register(fs)
 			lf.registerThreads(fs)
 			lf.registerBatch(fs)
+			lf.pull.register(fs)
 			countVar(fs, &workers, "workers", 0, maxWorkers, "decode workers (0 = all cores)")
 			countVar(fs, &streams, "streams", 0, maxStreams, "inferences run at once, each on a share of the cores (0 = chosen from the core count)")
 			fs.BoolVar(&hidden, "hidden", false, "include files and folders whose names start with '.'")
@@ -264,6 +276,7 @@ func searchCommand() *command {
 		setFlags: func(fs *flag.FlagSet) {
 			lf.register(fs)
 			lf.registerThreads(fs)
+			lf.pull.register(fs)
 			intVar(fs, &k, "k", 10, 1, maxK, "number of results")
 			registerEf(fs, &ef)
 			fs.Var(&mode, "mode", "scoring `MODE`: add (cosine to the weighted sum, the default) or mul (3CosMul re-ranking)")
@@ -455,4 +468,10 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// exists reports whether path exists.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
