@@ -402,3 +402,66 @@ func TestAskYesNo(t *testing.T) {
 		t.Errorf("cancelled while asking: %v", err)
 	}
 }
+
+const emojiModel = "../../onnx-models/emoji-clip"
+
+// TestCameraPhotoNotice: a library on the bundled model whose first batch
+// is mostly JPEGs of 1 MP or more gets one notice naming the pull command,
+// as one JSON event off a terminal, however many batches follow; small
+// pictures, or another model, get none.
+func TestCameraPhotoNotice(t *testing.T) {
+	photos := t.TempDir()
+	for i := range 10 {
+		writeJPEG(t, filepath.Join(photos, fmt.Sprintf("IMG_%04d.jpg", i)), i, 1200, 900)
+	}
+	icons := photoFolder(t, 10)
+	count := func(stderr string) (events []map[string]any) {
+		for _, line := range strings.Split(stderr, "\n") {
+			var ev map[string]any
+			if json.Unmarshal([]byte(line), &ev) == nil && ev["event"] == "notice" {
+				events = append(events, ev)
+			}
+		}
+		return events
+	}
+	r := run(t, "index", "--library", t.TempDir(), "--model", emojiModel, "--batch", "4", photos)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	ev := count(r.stderr)
+	if len(ev) != 1 || ev[0]["notice"] != noticePhotoModel {
+		t.Fatalf("%d notices, want 1 photo_model notice:\n%s", len(ev), r.stderr)
+	}
+	cmds, _ := ev[0]["commands"].([]any)
+	if len(cmds) != 2 || cmds[0] != "mmsearch models pull openai-clip-vit-b32" ||
+		!strings.HasPrefix(fmt.Sprint(cmds[1]), "mmsearch index --model openai-clip-vit-b32 --library NEW-LIBRARY ") ||
+		!strings.Contains(fmt.Sprint(ev[0]["message"]), "camera photos") || strings.Contains(r.stdout, "camera photos") {
+		t.Errorf("notice %v; stdout %s", ev[0], r.stdout)
+	}
+	for _, tc := range []struct{ name, model, dir string }{
+		{"small pictures", emojiModel, icons},
+		{"another model", tinyModel, photos},
+	} {
+		r := run(t, "index", "--library", t.TempDir(), "--model", tc.model, "--batch", "4", tc.dir)
+		if r.code != 0 || len(count(r.stderr)) != 0 || strings.Contains(r.stderr, "camera photos") {
+			t.Errorf("%s: exit %d, a notice:\n%s", tc.name, r.code, r.stderr)
+		}
+	}
+}
+
+// TestProgressNoticeOnTerminal: on a terminal the notice clears the bar's
+// line, prints the message and each command indented, and the bar comes back
+// at the next update.
+func TestProgressNoticeOnTerminal(t *testing.T) {
+	var buf bytes.Buffer
+	bar := newProgressBar(&buf, true, func() int { return 80 }, "indexing")
+	bar.update(progressState{Done: 1, Total: 10, Counting: -1, Found: -1, Elapsed: time.Second}, false)
+	msg, cmds := photoModelNotice([]string{"/photos/2024", "/my photos"})
+	bar.notice(noticePhotoModel, msg, cmds)
+	bar.update(progressState{Done: 2, Total: 10, Counting: -1, Found: -1, Elapsed: time.Second}, false)
+	out := buf.String()
+	want := "\r\033[K" + msg + "\n    mmsearch models pull openai-clip-vit-b32\n    mmsearch index --model openai-clip-vit-b32 --library NEW-LIBRARY /photos/2024 '/my photos'\n\r\033[Kindexing"
+	if !strings.Contains(out, want) {
+		t.Errorf("terminal output %q lacks %q", out, want)
+	}
+}

@@ -14,8 +14,10 @@ import (
 
 	"mmsearch/encoders"
 	"mmsearch/engine"
+	"mmsearch/engine/photohint"
 	"mmsearch/engine/query"
 	"mmsearch/engine/store"
+	"mmsearch/models"
 )
 
 // libraryFlags are shared by the commands that open a library.
@@ -143,11 +145,20 @@ func indexCommand() *command {
 			}
 			defer lib.Close()
 			bar := newProgressBar(e.stderr, e.isTerminal, e.termWidth, "indexing")
-			rep, err := lib.Ingest(ctx, args, engine.IngestOptions{
+			opts := engine.IngestOptions{
 				Workers: workers, Streams: streams, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep, RetryFailed: retry,
 				Exclude: ex.patterns, NoDefaultExcludes: ex.noDefaults, NoIgnoreFiles: ex.noIgnoreFile,
 				Progress: func(p engine.Progress) { bar.update(ingestProgress(p), false) },
-			})
+			}
+			if lib.Model().Manifest.Name == models.BundledModel {
+				opts.FirstImages = func(s []photohint.Sample) {
+					if photohint.CameraPhotos(s) {
+						msg, cmds := photoModelNotice(args)
+						bar.notice(noticePhotoModel, msg, cmds)
+					}
+				}
+			}
+			rep, err := lib.Ingest(ctx, args, opts)
 			if err != nil && !rep.Stopped && rep.Found == 0 && rep.Failed == 0 {
 				// Nothing started (the library is locked by another
 				// index, a root is missing): the error says it all.
@@ -185,6 +196,38 @@ func indexCommand() *command {
 			return err
 		},
 	}
+}
+
+// photoModel is the registry model the camera-photo notice recommends.
+const photoModel = "openai-clip-vit-b32"
+
+// noticePhotoModel names the camera-photo notice in JSON-lines output.
+const noticePhotoModel = "photo_model"
+
+// photoModelNotice is the notice index prints, once per run, when a library
+// on the bundled model gets pictures that look like camera photos, and the
+// commands it recommends: pull a real CLIP model, index the same paths with
+// it into a new library (one library holds one model's vectors).
+func photoModelNotice(roots []string) (string, []string) {
+	msg := fmt.Sprintf("mmsearch: note: these look like camera photos, and this library uses the bundled %s model, "+
+		"trained on emoji artwork: on photos its results are close to random. For photos, download a CLIP model "+
+		"and index with it into a new library (one library holds one model's vectors):", models.BundledModel)
+	quoted := make([]string, len(roots))
+	for i, r := range roots {
+		quoted[i] = shellQuote(r)
+	}
+	return msg, []string{
+		"mmsearch models pull " + photoModel,
+		"mmsearch index --model " + photoModel + " --library NEW-LIBRARY " + strings.Join(quoted, " "),
+	}
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+,:@%=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // ingestProgress turns an ingest's progress into the bar's: the files to
