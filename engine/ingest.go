@@ -21,6 +21,7 @@ import (
 	"mmsearch/encoders/imageproc"
 	"mmsearch/engine/catalog"
 	"mmsearch/engine/filekind"
+	"mmsearch/engine/photohint"
 	"mmsearch/engine/ignore"
 	"mmsearch/engine/store"
 	"mmsearch/engine/walk"
@@ -66,6 +67,13 @@ type IngestOptions struct {
 	// Progress, when set, is called from the pipeline's goroutines (never
 	// concurrently) as work advances.
 	Progress func(Progress)
+	// FirstImages, when set, is called once per run, before Ingest returns,
+	// with the first images the run committed (embedded or reused: up to
+	// one batch of them, fewer when the run had fewer), never concurrently
+	// with Progress. A run that commits no image does not call it. The CLI
+	// uses it to tell a library on the bundled model that its pictures look
+	// like camera photos (see package photohint).
+	FirstImages func([]photohint.Sample)
 
 	// testHookBeforeRead runs before a worker reads a file (tests only).
 	testHookBeforeRead func(path string)
@@ -464,6 +472,35 @@ type pipeline struct {
 
 	readNs, hashNs, prepNs atomic.Int64
 	stages                 StageTimes
+
+	// The first images committed, for opt.FirstImages (commit goroutine only).
+	firstImages []photohint.Sample
+	firstSent   bool
+}
+
+// photoSample is what photohint needs of a committed item. This is the one
+// place where EXIF metadata recorded at ingest (the camera make) reaches
+// the camera-photo decision: set Sample.CameraMake here once items carry it.
+func photoSample(it store.Item) photohint.Sample {
+	return photohint.Sample{Format: it.Format, Width: it.Width, Height: it.Height}
+}
+
+// noteFirstImages collects the first committed images and hands them to
+// opt.FirstImages once a batch of them is in hand, or at the end (final)
+// with what there is. Called with p.mu held.
+func (p *pipeline) noteFirstImages(items []store.Item, final bool) {
+	if p.opt.FirstImages == nil || p.firstSent {
+		return
+	}
+	for _, it := range items {
+		if len(p.firstImages) < p.batch {
+			p.firstImages = append(p.firstImages, photoSample(it))
+		}
+	}
+	if len(p.firstImages) >= p.batch || (final && len(p.firstImages) > 0) {
+		p.firstSent = true
+		p.opt.FirstImages(p.firstImages)
+	}
 }
 
 func hashKey(h store.Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
@@ -1044,9 +1081,13 @@ func (p *pipeline) commitLoop(units <-chan unit, stop context.CancelCauseFunc) e
 			}
 		}
 		p.done += len(u.items)
+		p.noteFirstImages(u.items, false)
 		p.progress()
 		p.mu.Unlock()
 	}
+	p.mu.Lock()
+	p.noteFirstImages(nil, true)
+	p.mu.Unlock()
 	return failed
 }
 

@@ -6,19 +6,24 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"mmsearch/encoders"
 	"mmsearch/engine"
+	"mmsearch/engine/photohint"
 	"mmsearch/engine/query"
 	"mmsearch/engine/store"
+	"mmsearch/models"
 )
 
 // libraryFlags are shared by the commands that open a library.
 type libraryFlags struct {
 	runtimeFlags
+	pull    autoPull // --yes, for the commands that download a model named by --model
 	library string
 	batch   int
 	verbose bool
@@ -82,6 +87,14 @@ func (f *libraryFlags) openLibrary(ctx context.Context, e *env, mustExist bool) 
 	if err != nil {
 		return nil, usagef("--device: %v", err)
 	}
+	if f.pull.enabled && f.model != "" && (!mustExist || exists(filepath.Join(dir, engine.DBFile))) {
+		// A registry model named by --model and not installed yet is
+		// downloaded first (asked on a terminal, --yes elsewhere); a
+		// missing library is reported before anything is downloaded.
+		if err := ensureModel(ctx, e, f.model, "", f.pull.yes); err != nil {
+			return nil, err
+		}
+	}
 	return engine.Open(ctx, dir, engine.Options{
 		Device:       device,
 		Model:        f.model,
@@ -109,6 +122,7 @@ func indexCommand() *command {
 			lf.register(fs)
 			lf.registerThreads(fs)
 			lf.registerBatch(fs)
+			lf.pull.register(fs)
 			countVar(fs, &workers, "workers", 0, maxWorkers, "decode workers (0 = all cores)")
 			countVar(fs, &streams, "streams", 0, maxStreams, "inferences run at once, each on a share of the cores (0 = chosen from the core count)")
 			fs.BoolVar(&hidden, "hidden", false, "include files and folders whose names start with '.'")
@@ -131,12 +145,21 @@ func indexCommand() *command {
 			}
 			defer lib.Close()
 			bar := newProgressBar(e.stderr, e.isTerminal, e.termWidth, "indexing")
-			rep, err := lib.Ingest(ctx, args, engine.IngestOptions{
+			opts := engine.IngestOptions{
 				Workers: workers, Streams: streams, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep, RetryFailed: retry,
 				RefreshMetadata: refreshMeta,
 				Exclude:         ex.patterns, NoDefaultExcludes: ex.noDefaults, NoIgnoreFiles: ex.noIgnoreFile,
 				Progress: func(p engine.Progress) { bar.update(ingestProgress(p), false) },
-			})
+			}
+			if lib.Model().Manifest.Name == models.BundledModel {
+				opts.FirstImages = func(s []photohint.Sample) {
+					if photohint.CameraPhotos(s) {
+						msg, cmds := photoModelNotice(args)
+						bar.notice(noticePhotoModel, msg, cmds)
+					}
+				}
+			}
+			rep, err := lib.Ingest(ctx, args, opts)
 			if err != nil && !rep.Stopped && rep.Found == 0 && rep.Failed == 0 {
 				// Nothing started (the library is locked by another
 				// index, a root is missing): the error says it all.
@@ -174,6 +197,38 @@ func indexCommand() *command {
 			return err
 		},
 	}
+}
+
+// photoModel is the registry model the camera-photo notice recommends.
+const photoModel = "openai-clip-vit-b32"
+
+// noticePhotoModel names the camera-photo notice in JSON-lines output.
+const noticePhotoModel = "photo_model"
+
+// photoModelNotice is the notice index prints, once per run, when a library
+// on the bundled model gets pictures that look like camera photos, and the
+// commands it recommends: pull a real CLIP model, index the same paths with
+// it into a new library (one library holds one model's vectors).
+func photoModelNotice(roots []string) (string, []string) {
+	msg := fmt.Sprintf("mmsearch: note: these look like camera photos, and this library uses the bundled %s model, "+
+		"trained on emoji artwork: on photos its results are close to random. For photos, download a CLIP model "+
+		"and index with it into a new library (one library holds one model's vectors):", models.BundledModel)
+	quoted := make([]string, len(roots))
+	for i, r := range roots {
+		quoted[i] = shellQuote(r)
+	}
+	return msg, []string{
+		"mmsearch models pull " + photoModel,
+		"mmsearch index --model " + photoModel + " --library NEW-LIBRARY " + strings.Join(quoted, " "),
+	}
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+,:@%=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // ingestProgress turns an ingest's progress into the bar's: the files to
@@ -266,6 +321,7 @@ func searchCommand() *command {
 		setFlags: func(fs *flag.FlagSet) {
 			lf.register(fs)
 			lf.registerThreads(fs)
+			lf.pull.register(fs)
 			intVar(fs, &k, "k", 10, 1, maxK, "number of results")
 			registerEf(fs, &ef)
 			fs.Var(&mode, "mode", "scoring `MODE`: add (cosine to the weighted sum, the default) or mul (3CosMul re-ranking)")
@@ -465,4 +521,10 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// exists reports whether path exists.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
