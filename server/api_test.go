@@ -472,6 +472,10 @@ func (l failingLibrary) SearchImage(context.Context, io.Reader, string, int64, e
 func (l failingLibrary) Item(context.Context, int64) (engine.ItemInfo, error) {
 	return engine.ItemInfo{}, errDisk
 }
+func (l failingLibrary) ItemByPath(context.Context, string) (engine.ItemInfo, error) {
+	return engine.ItemInfo{}, errDisk
+}
+func (l failingLibrary) TextLanguages() []string { return nil }
 func (l failingLibrary) Thumbnail(context.Context, []byte, string, int) (*image.NRGBA, error) {
 	return nil, errDisk
 }

@@ -151,7 +151,8 @@ func (c *thumbCache) prune(ctx context.Context, lib Library) (int, error) {
 	return removed, nil
 }
 
-// parseThumbName reads "ID-HASH16-SIZE.jpg", the names path makes.
+// parseThumbName reads "ID-HASH16-SIZE.jpg", the names path makes for
+// thumbnails and previews.
 func parseThumbName(name string) (id int64, hash string, ok bool) {
 	base, found := strings.CutSuffix(name, ".jpg")
 	if !found {
@@ -168,7 +169,7 @@ func parseThumbName(name string) (id int64, hash string, ok bool) {
 	if _, err := hex.DecodeString(parts[1]); err != nil {
 		return 0, "", false
 	}
-	if size, err := strconv.Atoi(parts[2]); err != nil || !validThumbSize(size) {
+	if size, err := strconv.Atoi(parts[2]); err != nil || (!validThumbSize(size) && size != previewSize) {
 		return 0, "", false
 	}
 	return id, parts[1], true
