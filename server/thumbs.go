@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
 	"image/jpeg"
 	"io"
 	"io/fs"
@@ -20,8 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/disintegration/imaging"
-
+	"mmsearch/encoders/imageproc"
 	"mmsearch/engine"
 
 	"mmsearch/internal/atomicfile"
@@ -190,8 +187,7 @@ func (c *thumbCache) make(ctx context.Context, it engine.ItemInfo, size int, dst
 	if err != nil {
 		return fmt.Errorf("thumbnail of item %d: %w", it.ID, err)
 	}
-	flat := imaging.New(th.Bounds().Dx(), th.Bounds().Dy(), color.White)
-	flat = imaging.Overlay(flat, th, image.Point{}, 1)
+	flat := imageproc.OnWhite(th)
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return fmt.Errorf("thumbnail folder: %w", err)
 	}
