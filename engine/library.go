@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -440,4 +441,23 @@ func (l *Library) Item(ctx context.Context, id int64) (ItemInfo, error) {
 	}
 	return ItemInfo{ID: it.ID, Path: it.Path, Size: it.Size, Width: it.Width, Height: it.Height,
 		Format: it.Format, Hash: it.Hash.String(), IndexedAt: it.IndexedAt, Metadata: metadataOf(it)}, nil
+}
+
+// ItemByPath returns the indexed item with exactly this path (as indexed:
+// absolute), or an error wrapping ErrNoItem.
+func (l *Library) ItemByPath(ctx context.Context, path string) (ItemInfo, error) {
+	it, err := l.store.ItemByPath(ctx, path)
+	if errors.Is(err, store.ErrNotFound) {
+		return ItemInfo{}, fmt.Errorf("item %q: %w", path, ErrNoItem)
+	}
+	if err != nil {
+		return ItemInfo{}, err
+	}
+	return l.Item(ctx, it.ID)
+}
+
+// TextLanguages is what the model's manifest says its text tower
+// understands (ISO 639-1 codes); empty when it does not say.
+func (l *Library) TextLanguages() []string {
+	return slices.Clone(l.model.Manifest.Text.Languages)
 }

@@ -472,6 +472,10 @@ func (l failingLibrary) SearchImage(context.Context, io.Reader, string, int64, e
 func (l failingLibrary) Item(context.Context, int64) (engine.ItemInfo, error) {
 	return engine.ItemInfo{}, errDisk
 }
+func (l failingLibrary) ItemByPath(context.Context, string) (engine.ItemInfo, error) {
+	return engine.ItemInfo{}, errDisk
+}
+func (l failingLibrary) TextLanguages() []string { return nil }
 func (l failingLibrary) Thumbnail(context.Context, []byte, string, int) (*image.NRGBA, error) {
 	return nil, errDisk
 }
@@ -492,6 +496,8 @@ func TestInternalErrorsAreHidden(t *testing.T) {
 		{name: "item", path: "/api/items/1", status: 500, code: CodeInternal, check: hidden},
 		{name: "thumb", path: "/api/items/1/thumb", status: 500, code: CodeInternal, check: hidden},
 		{name: "file", path: "/api/items/1/file", status: 500, code: CodeInternal, check: hidden},
+		{name: "preview", path: "/api/items/1/preview", status: 500, code: CodeInternal, check: hidden},
+		{name: "item by path", path: "/api/items?path=/secret/place", status: 500, code: CodeInternal, check: hidden},
 		{name: "stats", path: "/api/stats", status: 500, code: CodeInternal, check: hidden},
 	})
 }
