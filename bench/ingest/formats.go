@@ -35,13 +35,13 @@ const (
 // pictures stored as JPEG and as HEIC, each set indexed into a fresh library
 // with the same model, and one picture of each decoded on one core.
 type FormatsConfig struct {
-	Src         string // folder of source pictures the photos are made from
-	Dir         string // cache folder: Dir/jpeg and Dir/heic-qQ-PRESET
-	N           int    // photos
+	Src string // folder of source pictures the photos are made from
+	Dir string // cache folder: Dir/jpeg and Dir/heic-qQ-PRESET
+	N   int    // photos
 	// Width and Height of the photos (0 = PhotoWidth × PhotoHeight).
 	Width, Height int
-	HEICQuality int    // heif-enc -q
-	HEICPreset  string // x265 preset ("" = heif-enc's default)
+	HEICQuality   int    // heif-enc -q
+	HEICPreset    string // x265 preset ("" = heif-enc's default)
 	// Parallel bounds the heif-enc processes run at once (0 = the cores).
 	Parallel    int
 	Model       string // model name or folder
