@@ -30,6 +30,9 @@ type Hit struct {
 	Thumb string `json:"thumb"`
 	// File is the URL of the original file.
 	File string `json:"file"`
+	// View is the URL to show the picture in a browser: the original for
+	// formats browsers display, else a converted preview (see viewURL).
+	View string `json:"view"`
 }
 
 // SearchResponse is the answer of the search endpoints.
@@ -41,6 +44,9 @@ type SearchResponse struct {
 	Terms   []engine.TermInfo `json:"terms"`
 	Results []Hit             `json:"results"`
 	TookMS  float64           `json:"took_ms"`
+	// Notice warns about how the query may be understood, such as text in
+	// another script than the model's only language (see languageNotice).
+	Notice string `json:"notice,omitempty"`
 }
 
 // SearchRequest is the JSON body of POST /api/search.
@@ -48,8 +54,10 @@ type SearchRequest struct {
 	Q             string `json:"q"`
 	K             int    `json:"k,omitempty"`
 	Mode          string `json:"mode,omitempty"`
-	Prefix        string `json:"prefix,omitempty"`
 	IncludeInputs bool   `json:"include_inputs,omitempty"`
+	// FilterParams are the filters (after, before, camera, format,
+	// min_pixels, path or prefix, min_score, sort) as JSON fields.
+	FilterParams
 }
 
 // ItemResponse is the answer of GET /api/items/{id}.
@@ -58,6 +66,7 @@ type ItemResponse struct {
 	Name  string `json:"name"`
 	Thumb string `json:"thumb"`
 	File  string `json:"file"`
+	View  string `json:"view"`
 }
 
 func (s *Server) routes() http.Handler {
@@ -71,6 +80,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/api/items/{id}", s.requireAuth(s.allow(s.handleItem, http.MethodGet)))
 	mux.HandleFunc("/api/items/{id}/thumb", s.requireAuth(s.allow(s.handleThumb, http.MethodGet)))
 	mux.HandleFunc("/api/items/{id}/file", s.requireAuth(s.allow(s.handleFile, http.MethodGet)))
+	mux.HandleFunc("/api/items/{id}/preview", s.requireAuth(s.allow(s.handlePreview, http.MethodGet)))
+	mux.HandleFunc("/api/items", s.requireAuth(s.allow(s.handleItemByPath, http.MethodGet)))
 	mux.HandleFunc("/api/stats", s.requireAuth(s.allow(s.handleStats, http.MethodGet)))
 	mux.HandleFunc("/api/", s.requireAuth(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apiErrorf(http.StatusNotFound, CodeNotFound, "no such endpoint"))
@@ -115,9 +126,9 @@ func (s *Server) allow(h http.HandlerFunc, methods ...string) http.HandlerFunc {
 	}
 }
 
-// searchOptions checks k, mode and prefix and returns the engine's options,
-// with files and URLs always refused.
-func (s *Server) searchOptions(k int, mode, prefix string, include bool) (engine.SearchOptions, error) {
+// searchOptions checks k, mode and the filters and returns the engine's
+// options, with files and URLs always refused.
+func (s *Server) searchOptions(k int, mode string, fp FilterParams, include bool) (engine.SearchOptions, error) {
 	if k == 0 {
 		k = DefaultK
 	}
@@ -128,18 +139,16 @@ func (s *Server) searchOptions(k int, mode, prefix string, include bool) (engine
 	if err != nil {
 		return engine.SearchOptions{}, badRequest("mode must be %q or %q", engine.ModeAdd, engine.ModeMul)
 	}
-	if len(prefix) > 4096 || strings.ContainsRune(prefix, 0) {
-		return engine.SearchOptions{}, badRequest("bad prefix")
+	opt := engine.SearchOptions{K: k, Mode: m, IncludeInputs: include,
+		AllowPaths: false, AllowURLs: false, MaxImageBytes: s.cfg.MaxUploadBytes}
+	if err := s.applyFilters(fp, &opt); err != nil {
+		return engine.SearchOptions{}, err
 	}
-	prefix, ok := s.paths.prefix(prefix)
-	if !ok {
-		return engine.SearchOptions{}, badRequest("prefix must start with the name of an indexed folder")
-	}
-	return engine.SearchOptions{K: k, Mode: m, PathPrefix: prefix, IncludeInputs: include,
-		AllowPaths: false, AllowURLs: false, MaxImageBytes: s.cfg.MaxUploadBytes}, nil
+	return opt, nil
 }
 
-// queryOptions reads k, mode, prefix and include_inputs from a URL query.
+// queryOptions reads k, mode, include_inputs and the filters from a URL
+// query.
 func (s *Server) queryOptions(q url.Values) (engine.SearchOptions, error) {
 	k := 0
 	if v := q.Get("k"); v != "" {
@@ -160,7 +169,11 @@ func (s *Server) queryOptions(q url.Values) (engine.SearchOptions, error) {
 		}
 		include = b
 	}
-	return s.searchOptions(k, q.Get("mode"), q.Get("prefix"), include)
+	fp, err := filterParams(q)
+	if err != nil {
+		return engine.SearchOptions{}, err
+	}
+	return s.searchOptions(k, q.Get("mode"), fp, include)
 }
 
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
@@ -177,7 +190,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 			req.K = -1
 		}
 		expr = req.Q
-		opt, err = s.searchOptions(req.K, req.Mode, req.Prefix, req.IncludeInputs)
+		opt, err = s.searchOptions(req.K, req.Mode, req.FilterParams, req.IncludeInputs)
 	} else {
 		q := r.URL.Query()
 		expr = q.Get("q")
@@ -200,7 +213,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, SearchResponse{
 		Query: res.Query, ReadAs: res.ReadAs, Mode: res.Mode, K: opt.K, Terms: res.Terms,
-		Results: s.hits(res.Results), TookMS: ms(res.Took),
+		Results: s.hits(res.Results), TookMS: ms(res.Took), Notice: languageNotice(s.lib.TextLanguages(), res.Terms),
 	})
 }
 
@@ -337,9 +350,15 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, s.itemResponse(it))
+}
+
+// itemResponse adds names and links to an item and shows its path as
+// configured.
+func (s *Server) itemResponse(it engine.ItemInfo) ItemResponse {
 	name := filepath.Base(it.Path)
 	it.Path = s.paths.show(it.Path)
-	writeJSON(w, http.StatusOK, ItemResponse{ItemInfo: it, Name: name, Thumb: thumbURL(it.ID), File: fileURL(it.ID)})
+	return ItemResponse{ItemInfo: it, Name: name, Thumb: thumbURL(it.ID), File: fileURL(it.ID), View: viewURL(it.ID, it.Format)}
 }
 
 func (s *Server) handleThumb(w http.ResponseWriter, r *http.Request) {
@@ -404,6 +423,9 @@ type ModelInfo struct {
 	Version     string `json:"version"`
 	Dim         int    `json:"dim"`
 	Fingerprint string `json:"fingerprint"`
+	// Languages are the languages the model's text tower understands, as
+	// its manifest says (ISO 639-1); absent when it does not say.
+	Languages []string `json:"languages,omitempty"`
 }
 
 // StatsResponse is the answer of GET /api/stats.
@@ -420,6 +442,9 @@ type StatsResponse struct {
 	// SkippedByKind counts files skipped as not still images (videos,
 	// sidecars, ...), by kind.
 	SkippedByKind map[string]int64 `json:"skipped_by_kind,omitempty"`
+	// Photos summarises the photo metadata: capture date range, time
+	// sources, top cameras, formats, items with a GPS position.
+	Photos engine.PhotoStats `json:"photos"`
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
@@ -430,8 +455,9 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, StatsResponse{
 		Library: s.paths.library(st.Dir), Items: st.Items, Errors: st.Errors, ErrorsByStage: st.ErrorsBy, Generation: st.Generation,
-		Model:   ModelInfo{Name: st.Model.Name, Version: st.Model.Version, Dim: st.Model.Dim, Fingerprint: st.Model.Fingerprint},
+		Model:   ModelInfo{Name: st.Model.Name, Version: st.Model.Version, Dim: st.Model.Dim, Fingerprint: st.Model.Fingerprint, Languages: s.lib.TextLanguages()},
 		DBBytes: st.DBBytes, IndexBytes: st.IndexBytes, IndexFresh: st.IndexFresh, SkippedByKind: st.SkippedBy,
+		Photos: st.Photos,
 	})
 }
 
@@ -484,7 +510,7 @@ func (s *Server) hits(rs []engine.Result) []Hit {
 	for i, r := range rs {
 		name := filepath.Base(r.Path)
 		r.Path = s.paths.show(r.Path)
-		out[i] = Hit{Result: r, Name: name, Thumb: thumbURL(r.ID), File: fileURL(r.ID)}
+		out[i] = Hit{Result: r, Name: name, Thumb: thumbURL(r.ID), File: fileURL(r.ID), View: viewURL(r.ID, r.Format)}
 	}
 	return out
 }

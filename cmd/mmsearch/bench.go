@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 
@@ -18,11 +19,12 @@ import (
 func benchCommand() *command {
 	return &command{
 		name:    "bench",
-		summary: "benchmarks: ann, ingest, query, cli, encoder, serve, retrieval, analogy, int8; figures, summary and plots of stored reports",
+		summary: "benchmarks: ann, ingest, query, filter, cli, encoder, serve, retrieval, analogy, int8; figures, summary and plots of stored reports",
 		children: []*command{
 			benchANNCommand(),
 			benchIngestCommand(),
 			benchQueryCommand(),
+			benchFilterCommand(),
 			benchCLICommand(),
 			benchEncoderCommand(),
 			benchServeCommand(),
@@ -88,10 +90,11 @@ func benchIngestCommand() *command {
 	var makePhotos, makeSmall string
 	var asJSON bool
 	var photos, small int
+	var fc ingest.FormatsConfig
 	return &command{
 		name:    "ingest",
-		summary: "images/s through the indexing pipeline, by stage, beside the encoder alone",
-		usage:   "--dataset DIR [--model NAME|DIR] [--batch N] [--rerun] | --make-photos DIR [--photos N] | --make-small DIR [--small N]",
+		summary: "images/s through the indexing pipeline, by stage, beside the encoder alone; or HEIC against JPEG",
+		usage:   "--dataset DIR [--model NAME|DIR] [--batch N] [--rerun] | --heic-vs-jpeg N [--model NAME|DIR] | --make-photos DIR [--photos N] | --make-small DIR [--small N]",
 		setFlags: func(fs *flag.FlagSet) {
 			rf.register(fs)
 			rf.registerThreads(fs)
@@ -108,6 +111,12 @@ func benchIngestCommand() *command {
 			intVar(fs, &photos, "photos", 64, 1, 100000, "number of photos for --make-photos")
 			fs.StringVar(&makeSmall, "make-small", "", "write a collection of 64x64 PNGs made from ../shared/images/formats into DIR (500 a sub-folder), then exit")
 			intVar(fs, &small, "small", 10000, 1, 1000000, "number of pictures for --make-small")
+			countVar(fs, &fc.N, "heic-vs-jpeg", 0, 100000, "instead of --dataset: make N 4032x3024 photos as JPEG and, from them, as HEIC (cached, made once), ingest each set and time one decode of each on one core")
+			fs.StringVar(&fc.Dir, "photos-dir", "", "cache folder of the --heic-vs-jpeg photos (default: bench/photos-4032x3024-N under the cache folder)")
+			intVar(fs, &fc.HEICQuality, "heic-quality", 85, 1, 100, "heif-enc quality of the HEIC copies")
+			fs.StringVar(&fc.HEICPreset, "heic-preset", "ultrafast", "x265 speed preset of the HEIC copies (ultrafast ... placebo; \"\" for heif-enc's default, ~7x slower to make)")
+			countVar(fs, &fc.Parallel, "heic-jobs", 0, 256, "heif-enc processes at once when making the HEIC copies (0 = the cores)")
+			intVar(fs, &fc.DecodeRuns, "decode-runs", 5, 1, 1000, "timed decodes of one photo per format on one core (--heic-vs-jpeg)")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if makeSmall != "" {
@@ -126,8 +135,26 @@ func benchIngestCommand() *command {
 				fmt.Fprintf(e.stdout, "wrote %d 4000x3000 JPEGs to %s\n", n, makePhotos)
 				return nil
 			}
+			if fc.N > 0 {
+				if cfg.Dataset != "" {
+					return usagef("--heic-vs-jpeg makes its own photos: leave out --dataset")
+				}
+				if err := out.begin(ctx, e); err != nil {
+					return err
+				}
+				if fc.Dir == "" {
+					fc.Dir = filepath.Join(benchOut(e, ""), fmt.Sprintf("photos-%dx%d-%d", ingest.PhotoWidth, ingest.PhotoHeight, fc.N))
+				}
+				fc.Src, fc.Model, fc.Threads, fc.Batch, fc.Workers, fc.Streams, fc.Rounds = "../shared/images/formats", rf.model, rf.threads, cfg.Batch, cfg.Workers, cfg.Streams, cfg.Rounds
+				fc.Runtime, fc.Getenv, fc.Log = rf.runtimeOptions(e), e.getenv, e.stderr
+				r, _, err := ingest.RunFormats(ctx, fc)
+				if err != nil {
+					return err
+				}
+				return writeReport(e, r, &out, "ingest-heic-vs-jpeg-"+r.Header.Params[0].Value, asJSON)
+			}
 			if cfg.Dataset == "" {
-				return usagef("--dataset is required")
+				return usagef("--dataset (or --heic-vs-jpeg N) is required")
 			}
 			if err := out.begin(ctx, e); err != nil {
 				return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,5 +116,23 @@ func TestBenchPlotRedraws(t *testing.T) {
 	}
 	if r := run(t, "bench", "plot", t.TempDir()); r.code != exitNotFound {
 		t.Errorf("bench plot on an empty folder: exit %d, want %d", r.code, exitNotFound)
+	}
+}
+
+// TestEveryBenchHasForce checks that every bench command that writes
+// reports takes --force with its --out, so that none can write to the
+// committed results without the clean-run check (bench summary's --out
+// names one file it rewrites from stored data, and measures nothing).
+func TestEveryBenchHasForce(t *testing.T) {
+	for _, c := range benchCommand().children {
+		if c.setFlags == nil {
+			continue
+		}
+		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		c.setFlags(fs)
+		measures := fs.Lookup("out") != nil && c.name != "summary"
+		if measures && fs.Lookup("force") == nil {
+			t.Errorf("bench %s has --out but no --force: it does not check for a clean run", c.name)
+		}
 	}
 }
