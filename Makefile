@@ -8,7 +8,7 @@ PY        ?= /usr/bin/python3
 FUZZTIME  ?= 5s
 export CGO_ENABLED := 1
 
-.PHONY: all setup setup-ort setup-test build test vet fuzz demo model eval-set testmodels clean
+.PHONY: all setup setup-ort setup-gpu setup-test build test vet fuzz demo model eval-set testmodels clean
 
 all: build
 
@@ -19,9 +19,15 @@ setup: setup-ort
 setup-ort:
 	@scripts/setup-onnxruntime.sh
 
-## setup-test: what the tests add: headless Chromium, PyTorch (fixtures), hnswlib and FAISS (peers)
+## setup-gpu: also the GPU build of ONNX Runtime with its CUDA provider (Linux x64; npm pack, pinned sha512)
+setup-gpu: setup
+	@scripts/setup-onnxruntime.sh --gpu
+
+## setup-test: what the tests add: headless Chromium, PyTorch (fixtures), hnswlib and FAISS (peers),
+## and on Linux x64 the GPU build of ONNX Runtime (its error paths are tested without a GPU)
 setup-test: setup
 	@scripts/setup-debian-packages.sh test
+	@if [ "$$(uname -s)/$$(uname -m)" = Linux/x86_64 ]; then scripts/setup-onnxruntime.sh --gpu; fi
 
 ## build: the mmsearch binary in bin/
 build: setup

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -38,6 +39,8 @@ type LinePlot struct {
 	Width  float64 // inches; 0 means 8
 	Height float64 // inches; 0 means 6
 	Series []Series
+	// Footer is a line under the X axis naming the run (PlotFooter).
+	Footer string
 }
 
 // SavePNG draws the plot and writes it to path as a PNG image.
@@ -55,7 +58,7 @@ func (lp LinePlot) build() (*plot.Plot, error) {
 	}
 	p := plot.New()
 	p.Title.Text = lp.Title
-	p.X.Label.Text = lp.XLabel
+	p.X.Label.Text = withFooter(lp.XLabel, lp.Footer)
 	p.Y.Label.Text = lp.YLabel
 	p.Legend.Top = false
 	p.Legend.Left = true
@@ -140,6 +143,8 @@ type BarChart struct {
 	YMax   *float64
 	Width  float64 // inches; 0 means 8
 	Height float64 // inches; 0 means 6
+	// Footer is a line under the groups naming the run (PlotFooter).
+	Footer string
 }
 
 // SavePNG draws the chart and writes it to path as a PNG image.
@@ -161,6 +166,7 @@ func (bc BarChart) build() (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = bc.Title
 	p.Y.Label.Text = bc.YLabel
+	p.X.Label.Text = withFooter("", bc.Footer)
 	p.Legend.Top = true
 	p.Add(plotter.NewGrid())
 	// Bars of one group share its slot: 0.8 of the distance between groups,
@@ -238,5 +244,37 @@ const (
 	defaultWidth  = 8
 	defaultHeight = 6
 )
+
+// PlotFooter names the run under a plot: machine, load at the start, date
+// and revision, and UNCLEAN when the header says so, so that a plot copied
+// out of its report still says where its figures come from.
+func PlotFooter(h Header) string {
+	rev := h.GitRev
+	if len(rev) > 12 && !strings.HasSuffix(rev, "-dirty") {
+		rev = rev[:12]
+	} else if strings.HasSuffix(rev, "-dirty") && len(rev) > 18 {
+		rev = rev[:12] + "-dirty"
+	}
+	cpu := fmt.Sprintf("%s, %d CPUs", h.Machine.CPU, h.Machine.Cores)
+	if h.Machine.LoadAvg != "" {
+		cpu += ", load " + strings.Fields(h.Machine.LoadAvg)[0]
+	}
+	s := fmt.Sprintf("%s · %s · rev %s", cpu, h.Date.Format("2006-01-02 15:04 MST"), rev)
+	if len(h.Unclean) > 0 {
+		s = "UNCLEAN RUN · " + s
+	}
+	return s
+}
+
+// withFooter puts footer on a line of its own under an axis label.
+func withFooter(label, footer string) string {
+	switch {
+	case footer == "":
+		return label
+	case label == "":
+		return footer
+	}
+	return label + "\n" + footer
+}
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

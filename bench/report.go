@@ -37,6 +37,9 @@ type Header struct {
 	Dataset   string    `json:"dataset"`
 	Params    []Param   `json:"params"`
 	Peers     []Peer    `json:"peers"`
+	// Unclean lists why the figures deserve less trust (RunState.Unclean: a
+	// dirty tree, a busy machine at the start); empty for a clean run.
+	Unclean []string `json:"unclean,omitempty"`
 }
 
 // NewHeader fills a Header for benchmark with the current machine, the git
@@ -167,6 +170,9 @@ func (r *Report) WriteText(w io.Writer) error {
 
 func (r *Report) writeHeader(b *bytes.Buffer, bullet, strong, strongEnd string) {
 	line := func(k, v string) { fmt.Fprintf(b, "%s%s%s:%s %s\n", bullet, strong, k, strongEnd, v) }
+	if len(r.Unclean) > 0 {
+		line("UNCLEAN RUN", strings.Join(r.Unclean, "; ")+": compare its figures with care")
+	}
 	line("date", r.Date.Format(time.RFC3339))
 	line("git revision", r.GitRev)
 	line("machine", r.Machine.String())

@@ -62,10 +62,11 @@ func useDevice(so *ort.SessionOptions, device string) (string, error) {
 // execution provider, from the folder of the ONNX Runtime library.
 const CUDAProviderLibrary = "libonnxruntime_providers_cuda.so"
 
-// cudaProviderPresent checks for the CUDA provider library beside the
-// running ONNX Runtime library, so that a CPU-only installation gets one
-// clear error (and auto its CPU fallback) without ONNX Runtime's own
-// failure log.
+// cudaProviderPresent checks that the CUDA provider library beside the
+// running ONNX Runtime library exists and that the dynamic loader finds
+// everything it needs (CUDA, cuBLAS, cuDNN), so that a machine without them
+// gets one clear error (and auto its CPU fallback) instead of ONNX Runtime's
+// own failure log.
 func cudaProviderPresent() error {
 	envMu.Lock()
 	info := envInfo
@@ -75,19 +76,28 @@ func cudaProviderPresent() error {
 	}
 	p := filepath.Join(filepath.Dir(info.LibraryPath), CUDAProviderLibrary)
 	if _, err := os.Stat(p); err != nil {
-		return fmt.Errorf("%w: %s is missing beside %s (the ONNX Runtime set-up installs a CPU-only build; install a GPU build of ONNX Runtime with its CUDA provider, CUDA and cuDNN, or use --device cpu)", ErrNoCUDA, CUDAProviderLibrary, info.LibraryPath)
+		return fmt.Errorf("%w: %s is missing beside %s (that is a CPU-only build of ONNX Runtime; run 'make setup-gpu' to install the GPU build with its CUDA provider, or use --device cpu)", ErrNoCUDA, CUDAProviderLibrary, info.LibraryPath)
+	}
+	if err := probeLibrary(p); err != nil {
+		return fmt.Errorf("%w: %s cannot be loaded: %v (it needs the NVIDIA driver, CUDA %s and cuDNN %s on the library path; install them, or use --device cpu)", ErrNoCUDA, p, err, cudaMajor, cudnnMajor)
 	}
 	return nil
 }
 
+// The CUDA and cuDNN major versions the provider of GPUORTVersion is built for.
+const (
+	cudaMajor  = "13"
+	cudnnMajor = "9"
+)
+
 func appendCUDA(so *ort.SessionOptions) error {
 	opts, err := ort.NewCUDAProviderOptions()
 	if err != nil {
-		return fmt.Errorf("%w: %v (the ONNX Runtime library in use has no CUDA provider; install a GPU build with libonnxruntime_providers_cuda.so, CUDA and cuDNN, or use --device cpu)", ErrNoCUDA, err)
+		return fmt.Errorf("%w: %v (the ONNX Runtime library in use has no CUDA provider; run 'make setup-gpu', or use --device cpu)", ErrNoCUDA, err)
 	}
 	defer opts.Destroy()
 	if err := so.AppendExecutionProviderCUDA(opts); err != nil {
-		return fmt.Errorf("%w: %v (the ONNX Runtime library in use has no CUDA provider; install a GPU build with libonnxruntime_providers_cuda.so, CUDA and cuDNN, or use --device cpu)", ErrNoCUDA, err)
+		return fmt.Errorf("%w: %v (check the NVIDIA driver, CUDA %s and cuDNN %s, or use --device cpu)", ErrNoCUDA, err, cudaMajor, cudnnMajor)
 	}
 	return nil
 }

@@ -3,6 +3,9 @@ package encoders
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -73,5 +76,74 @@ func TestDeviceFallback(t *testing.T) {
 	}
 	if _, err := NewTextEncoder(m, SessionOptions{Device: "tpu"}); err == nil || !strings.Contains(err.Error(), `device "tpu"`) {
 		t.Errorf("text encoder on device tpu: %v", err)
+	}
+}
+
+// TestFindLibraryFor checks which ONNX Runtime build each device starts, on
+// a cache laid out as scripts/setup-onnxruntime.sh lays it out. The GPU
+// build's CUDA provider here is not a loadable library, as on a machine
+// without CUDA: cuda still takes the GPU build (its sessions then say what
+// is missing), auto falls back to the CPU build.
+func TestFindLibraryFor(t *testing.T) {
+	if runtime.GOOS+"/"+runtime.GOARCH != "linux/amd64" {
+		t.Skip("the GPU build is installed for linux/amd64 only")
+	}
+	cache := t.TempDir()
+	cpuLib := filepath.Join(cache, "onnxruntime", ORTVersion, "linux-x64", "libonnxruntime.so")
+	gpuLib := filepath.Join(cache, "onnxruntime", GPUORTVersion+"-cuda", "linux-x64", "libonnxruntime.so")
+	explicit := filepath.Join(cache, "mine.so")
+	write := func(p string) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("not a library"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(cpuLib)
+	write(explicit)
+	getenv := func(k string) string {
+		if k == "MMSEARCH_CACHE_DIR" {
+			return cache
+		}
+		return ""
+	}
+	type want struct{ lib, err string }
+	check := func(stage string, cases map[string]want, explicitLib string) {
+		t.Helper()
+		for device, w := range cases {
+			got, err := FindLibraryFor(device, explicitLib, getenv)
+			if w.err != "" {
+				if err == nil || !strings.Contains(err.Error(), w.err) {
+					t.Errorf("%s: %s: got %q, %v; want error containing %q", stage, device, got, err, w.err)
+				}
+				continue
+			}
+			if err != nil || got != w.lib {
+				t.Errorf("%s: %s: got %q, %v; want %s", stage, device, got, err, w.lib)
+			}
+		}
+	}
+	check("no GPU build", map[string]want{
+		DeviceCPU:  {lib: cpuLib},
+		DeviceAuto: {lib: cpuLib},
+		DeviceCUDA: {err: "make setup-gpu"},
+		"tpu":      {err: `device "tpu"`},
+	}, "")
+	write(gpuLib)
+	write(filepath.Join(filepath.Dir(gpuLib), CUDAProviderLibrary))
+	check("GPU build whose CUDA provider cannot load", map[string]want{
+		DeviceCPU:  {lib: cpuLib},
+		DeviceAuto: {lib: cpuLib},
+		DeviceCUDA: {lib: gpuLib},
+	}, "")
+	check("explicit library", map[string]want{
+		DeviceCPU: {lib: explicit}, DeviceAuto: {lib: explicit}, DeviceCUDA: {lib: explicit},
+	}, explicit)
+	if err := probeLibrary(filepath.Join(filepath.Dir(gpuLib), CUDAProviderLibrary)); err == nil {
+		t.Error("probeLibrary loaded a file that is not a library")
+	}
+	if err := probeLibrary("libc.so.6"); err != nil {
+		t.Errorf("probeLibrary(libc.so.6): %v", err)
 	}
 }

@@ -331,6 +331,8 @@ func TestManifestValidate(t *testing.T) {
 		{"tokenizer kind", func(m *Manifest) { m.Text.Tokenizer.Kind = "wordpiece" }},
 		{"two tokenizers", func(m *Manifest) { m.Text.Tokenizer.BPE = "x.gz" }},
 		{"template", func(m *Manifest) { m.Text.Templates = []string{"a photo"} }},
+		{"language name", func(m *Manifest) { m.Text.Languages = []string{"English"} }},
+		{"language case", func(m *Manifest) { m.Text.Languages = []string{"EN"} }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -343,6 +345,31 @@ func TestManifestValidate(t *testing.T) {
 	}
 	if err := base.Validate(); err != nil {
 		t.Fatalf("valid manifest refused: %v", err)
+	}
+	langs := *base
+	langs.Text.Languages = []string{"en", "de"}
+	if err := langs.Validate(); err != nil {
+		t.Fatalf("languages en, de refused: %v", err)
+	}
+}
+
+// TestEnglishOnly checks which language lists make a model English-only,
+// and that the bundled model says it is.
+func TestEnglishOnly(t *testing.T) {
+	for _, c := range []struct {
+		langs []string
+		want  bool
+	}{{nil, false}, {[]string{"en"}, true}, {[]string{"en", "de"}, false}, {[]string{"zh"}, false}} {
+		if got := (TextTower{Languages: c.langs}).EnglishOnly(); got != c.want {
+			t.Errorf("EnglishOnly(%v) = %v, want %v", c.langs, got, c.want)
+		}
+	}
+	m, err := ReadManifest(bundledDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Text.EnglishOnly() {
+		t.Fatalf("the bundled model's languages are %v, want [en]", m.Text.Languages)
 	}
 }
 

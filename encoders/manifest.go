@@ -125,6 +125,17 @@ type TextTower struct {
 	// batches are cut after their longest row. It needs a graph whose
 	// sequence axis is dynamic.
 	TrimPadding bool `json:"trim_padding,omitempty"`
+	// Languages lists the languages the text tower understands, as
+	// lower-case ISO 639-1 codes ("en"); empty means not stated. The web
+	// page warns when a query in another script meets an English-only
+	// model (see EnglishOnly).
+	Languages []string `json:"languages,omitempty"`
+}
+
+// EnglishOnly reports whether the manifest says the text tower understands
+// English and nothing else.
+func (t TextTower) EnglishOnly() bool {
+	return len(t.Languages) == 1 && t.Languages[0] == "en"
 }
 
 // ReadManifest reads and validates dir/model.json. It checks the manifest's
@@ -327,12 +338,30 @@ func (t *TextTower) validate() error {
 			}
 		}
 	}
+	for _, lang := range t.Languages {
+		if !validLanguage(lang) {
+			return manifestErr("text.languages %q: want a lower-case ISO 639-1 code such as \"en\"", lang)
+		}
+	}
 	for _, tpl := range t.Templates {
 		if strings.Count(tpl, "{}") != 1 {
 			return manifestErr("text template %q must contain {} exactly once", tpl)
 		}
 	}
 	return nil
+}
+
+// validLanguage accepts a two- or three-letter lower-case language code.
+func validLanguage(s string) bool {
+	if len(s) < 2 || len(s) > 3 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // Fingerprint identifies the model's weights: the sha256 digests of both

@@ -20,6 +20,11 @@ import (
 // ORTVersion is the ONNX Runtime release that `make setup` installs.
 const ORTVersion = "1.24.3"
 
+// GPUORTVersion is the ONNX Runtime release that `make setup-gpu` installs
+// with its CUDA execution provider. It is the release the provider libraries
+// were built for: ONNX Runtime loads a provider only from its own release.
+const GPUORTVersion = "1.29.0"
+
 // LibraryEnv is the environment variable naming the ONNX Runtime shared library.
 const LibraryEnv = "ONNXRUNTIME_SHARED_LIBRARY_PATH"
 
@@ -48,6 +53,24 @@ func CacheDir(getenv func(string) string) string {
 
 // cachedLibraryPath is where scripts/setup-onnxruntime.sh puts the library.
 func cachedLibraryPath(getenv func(string) string) (string, error) {
+	plat, err := cachePlatform()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(CacheDir(getenv), "onnxruntime", ORTVersion, plat, "libonnxruntime.so"), nil
+}
+
+// GPULibraryPath is where `scripts/setup-onnxruntime.sh --gpu` puts the
+// ONNX Runtime library that has the CUDA provider beside it.
+func GPULibraryPath(getenv func(string) string) (string, error) {
+	if runtime.GOOS+"/"+runtime.GOARCH != "linux/amd64" {
+		return "", fmt.Errorf("%w: the GPU build of ONNX Runtime is installed for linux/amd64 only; set %s to a CUDA build for %s/%s", ErrNoCUDA, LibraryEnv, runtime.GOOS, runtime.GOARCH)
+	}
+	return filepath.Join(CacheDir(getenv), "onnxruntime", GPUORTVersion+"-cuda", "linux-x64", "libonnxruntime.so"), nil
+}
+
+// cachePlatform names the platform folder of the set-up cache.
+func cachePlatform() (string, error) {
 	var plat string
 	switch runtime.GOOS + "/" + runtime.GOARCH {
 	case "linux/amd64":
@@ -57,7 +80,7 @@ func cachedLibraryPath(getenv func(string) string) (string, error) {
 	default:
 		return "", fmt.Errorf("%w: no bundled library for %s/%s; set %s", ErrNoLibrary, runtime.GOOS, runtime.GOARCH, LibraryEnv)
 	}
-	return filepath.Join(CacheDir(getenv), "onnxruntime", ORTVersion, plat, "libonnxruntime.so"), nil
+	return plat, nil
 }
 
 // FindLibrary resolves the ONNX Runtime shared library: the explicit path if
@@ -89,10 +112,50 @@ func FindLibrary(explicit string, getenv func(string) string) (string, error) {
 	return p, nil
 }
 
+// FindLibraryFor is FindLibrary for sessions on device. With no explicit
+// library and no $ONNXRUNTIME_SHARED_LIBRARY_PATH, DeviceCUDA needs the GPU
+// build that `make setup-gpu` installs (an error wrapping ErrNoCUDA names that
+// step when it is missing), DeviceAuto takes it when it is there and the CPU
+// build otherwise (and also where that build's CUDA provider cannot load:
+// no driver, CUDA or cuDNN), and DeviceCPU takes the CPU build.
+func FindLibraryFor(device, explicit string, getenv func(string) string) (string, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	d, err := ParseDevice(device)
+	if err != nil {
+		return "", err
+	}
+	if d == DeviceCPU || explicit != "" || getenv(LibraryEnv) != "" {
+		return FindLibrary(explicit, getenv)
+	}
+	gpu, gerr := GPULibraryPath(getenv)
+	if gerr == nil {
+		if _, err := os.Stat(gpu); err != nil {
+			gerr = fmt.Errorf("%w: the GPU build of ONNX Runtime %s is not installed (looked for %s); run 'make setup-gpu' (scripts/setup-onnxruntime.sh --gpu), or use --device cpu", ErrNoCUDA, GPUORTVersion, gpu)
+		}
+	}
+	if d == DeviceCUDA {
+		if gerr != nil {
+			return "", gerr
+		}
+		return gpu, nil
+	}
+	// DeviceAuto: the GPU build only where its CUDA provider can load, so
+	// that a machine without CUDA computes exactly what --device cpu does.
+	if gerr == nil && probeLibrary(filepath.Join(filepath.Dir(gpu), CUDAProviderLibrary)) == nil {
+		return gpu, nil
+	}
+	return FindLibrary("", getenv)
+}
+
 // RuntimeOptions configures the process-wide ONNX Runtime environment.
 type RuntimeOptions struct {
-	// LibraryPath overrides the library search of FindLibrary.
+	// LibraryPath overrides the library search of FindLibraryFor.
 	LibraryPath string
+	// Device picks the library when LibraryPath and the environment name none:
+	// the GPU build for DeviceCUDA and (when installed) DeviceAuto.
+	Device string
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
 }
@@ -122,7 +185,7 @@ func StartRuntime(opts RuntimeOptions) (RuntimeInfo, error) {
 		}
 		return *envInfo, nil
 	}
-	lib, err := FindLibrary(opts.LibraryPath, opts.Getenv)
+	lib, err := FindLibraryFor(opts.Device, opts.LibraryPath, opts.Getenv)
 	if err != nil {
 		return RuntimeInfo{}, err
 	}
@@ -132,4 +195,28 @@ func StartRuntime(opts RuntimeOptions) (RuntimeInfo, error) {
 	}
 	envInfo = &RuntimeInfo{LibraryPath: lib, Version: ort.GetVersion()}
 	return *envInfo, nil
+}
+
+// GPUStatus reports whether sessions could run on DeviceCUDA through the GPU
+// build that `make setup-gpu` installs: its library path and nil when its
+// CUDA provider loads (the NVIDIA driver, CUDA and cuDNN are there), else an
+// error wrapping ErrNoCUDA that says what is missing. It starts nothing.
+func GPUStatus(getenv func(string) string) (string, error) {
+	lib, err := FindLibraryFor(DeviceCUDA, "", func(k string) string {
+		if k == LibraryEnv {
+			return "" // the set-up's GPU build, whatever the environment names
+		}
+		if getenv == nil {
+			return os.Getenv(k)
+		}
+		return getenv(k)
+	})
+	if err != nil {
+		return "", err
+	}
+	provider := filepath.Join(filepath.Dir(lib), CUDAProviderLibrary)
+	if err := probeLibrary(provider); err != nil {
+		return lib, fmt.Errorf("%w: %s cannot be loaded: %v", ErrNoCUDA, provider, err)
+	}
+	return lib, nil
 }

@@ -198,7 +198,7 @@ func TestSearchModesAndText(t *testing.T) {
 		}
 	}
 	// A path filter is applied during the search.
-	res, err = lib.Search(ctx, "cat", SearchOptions{K: 3, PathPrefix: filepath.Join(photos, "1")})
+	res, err = lib.Search(ctx, "cat", SearchOptions{K: 3, Filter: Filter{PathPrefix: filepath.Join(photos, "1")}})
 	if err != nil {
 		t.Fatal(err)
 	}

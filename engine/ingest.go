@@ -22,6 +22,7 @@ import (
 	"mmsearch/engine/catalog"
 	"mmsearch/engine/filekind"
 	"mmsearch/engine/ignore"
+	"mmsearch/engine/photohint"
 	"mmsearch/engine/store"
 	"mmsearch/engine/walk"
 	"mmsearch/internal/regfile"
@@ -56,11 +57,23 @@ type IngestOptions struct {
 	NoDefaultExcludes bool
 	// NoIgnoreFiles disregards .mmsearchignore files.
 	NoIgnoreFiles bool
+	// RefreshMetadata reads the photo metadata (EXIF capture time, camera,
+	// GPS) of unchanged files again, without embedding them again. Items
+	// whose metadata was never read (indexed before the library's schema
+	// had it) are read on every run until they have it, without this.
+	RefreshMetadata bool
 	// Image holds the decoding limits.
 	Image imageproc.Options
 	// Progress, when set, is called from the pipeline's goroutines (never
 	// concurrently) as work advances.
 	Progress func(Progress)
+	// FirstImages, when set, is called once per run, before Ingest returns,
+	// with the first images the run committed (embedded or reused: up to
+	// one batch of them, fewer when the run had fewer), never concurrently
+	// with Progress. A run that commits no image does not call it. The CLI
+	// uses it to tell a library on the bundled model that its pictures look
+	// like camera photos (see package photohint).
+	FirstImages func([]photohint.Sample)
 
 	// testHookBeforeRead runs before a worker reads a file (tests only).
 	testHookBeforeRead func(path string)
@@ -137,6 +150,10 @@ type IngestReport struct {
 	// because an exclude pattern (--exclude, a default, .mmsearchignore) now
 	// covers them.
 	ExcludedRemoved int `json:"excluded_removed,omitempty"`
+	// MetadataRead counts unchanged items whose photo metadata was read
+	// (again) without embedding them: items from before the library had
+	// metadata, or every unchanged item with RefreshMetadata.
+	MetadataRead int `json:"metadata_read,omitempty"`
 }
 
 // SkippedTotal is the number of files skipped as not still images.
@@ -157,6 +174,9 @@ type job struct {
 	changed bool
 	oldID   int64 // the item at path before this run (0: none); removed if the file fails
 	fail    *store.FileError
+	// metaOnly: the file is unchanged and indexed as oldID; only its
+	// metadata is read.
+	metaOnly bool
 }
 
 // decoded is a job after the workers: a tensor to embed, a vector to reuse,
@@ -169,6 +189,7 @@ type decoded struct {
 	reused []float32
 	err    *store.FileError
 	skip   *store.SkippedFile // not a still image
+	meta   store.Metadata
 }
 
 // Ingest walks roots and brings the library up to date with them: new and
@@ -333,6 +354,9 @@ func (p *pipeline) runIngest(ctx context.Context) error {
 				if _, stale := snap.Errors[f.Path]; stale {
 					w.staleErrs = append(w.staleErrs, f.Path) // indexed as it is now
 				}
+				if old := snap.Items[f.Path]; old.NoMeta || p.opt.RefreshMetadata {
+					return send(job{path: f.Path, size: f.Size, mtimeNs: f.ModTimeNs, oldID: old.ID, metaOnly: true})
+				}
 				return nil
 			case store.StatusFailed:
 				return nil
@@ -358,6 +382,12 @@ func (p *pipeline) runIngest(ctx context.Context) error {
 				}
 				if j.fail != nil {
 					results <- decoded{job: j, err: j.fail}
+					continue
+				}
+				if j.metaOnly {
+					if d, ok := p.readMeta(work, j); ok {
+						results <- d
+					}
 					continue
 				}
 				if d, ok := p.decode(work, j); ok {
@@ -442,6 +472,35 @@ type pipeline struct {
 
 	readNs, hashNs, prepNs atomic.Int64
 	stages                 StageTimes
+
+	// The first images committed, for opt.FirstImages (commit goroutine only).
+	firstImages []photohint.Sample
+	firstSent   bool
+}
+
+// photoSample is what photohint needs of a committed item. This is the one
+// place where EXIF metadata recorded at ingest (the camera make) reaches
+// the camera-photo decision: set Sample.CameraMake here once items carry it.
+func photoSample(it store.Item) photohint.Sample {
+	return photohint.Sample{Format: it.Format, Width: it.Width, Height: it.Height}
+}
+
+// noteFirstImages collects the first committed images and hands them to
+// opt.FirstImages once a batch of them is in hand, or at the end (final)
+// with what there is. Called with p.mu held.
+func (p *pipeline) noteFirstImages(items []store.Item, final bool) {
+	if p.opt.FirstImages == nil || p.firstSent {
+		return
+	}
+	for _, it := range items {
+		if len(p.firstImages) < p.batch {
+			p.firstImages = append(p.firstImages, photoSample(it))
+		}
+	}
+	if len(p.firstImages) >= p.batch || (final && len(p.firstImages) > 0) {
+		p.firstSent = true
+		p.opt.FirstImages(p.firstImages)
+	}
 }
 
 func hashKey(h store.Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
@@ -751,6 +810,7 @@ func (p *pipeline) decode(ctx context.Context, j job) (d decoded, ok bool) {
 	if it, ok := p.stored(ctx, d.hash); ok {
 		d.reused = it.Vector
 		d.info = imageproc.Info{Width: it.Width, Height: it.Height, Format: it.Format, Bytes: j.size}
+		d.meta = p.metadata(data, it.Format, j.mtimeNs)
 		return d, true
 	}
 	t0 = time.Now()
@@ -770,6 +830,37 @@ func (p *pipeline) decode(ctx context.Context, j job) (d decoded, ok bool) {
 		}
 		return fail(store.StageDecode, err), true
 	}
+	d.meta = p.metadata(data, d.info.Format, j.mtimeNs)
+	return d, true
+}
+
+// metadata reads a file's photo metadata from its bytes, already read for
+// the decode; the time spent counts as preprocessing.
+func (p *pipeline) metadata(data []byte, format string, mtimeNs int64) store.Metadata {
+	t0 := time.Now()
+	defer func() { p.prepNs.Add(int64(time.Since(t0))) }()
+	return readMetadata(data, format, mtimeNs, p.l.location())
+}
+
+// readMeta reads the metadata of an unchanged, indexed file (job.metaOnly):
+// the file is read and its format sniffed from the header, nothing is
+// hashed, decoded or embedded. ok is false when the file cannot be read or
+// is no longer a recognised image (its metadata stays unread, and the next
+// run tries again) or ctx ended.
+func (p *pipeline) readMeta(ctx context.Context, j job) (d decoded, ok bool) {
+	d = decoded{job: j}
+	t0 := time.Now()
+	data, err := readLimited(ctx, j.path, p.opt.Image.MaxFileBytes)
+	p.readNs.Add(int64(time.Since(t0)))
+	if err != nil {
+		p.l.log.Debug("read metadata", "path", j.path, "err", err)
+		return d, false
+	}
+	format := imageproc.Format(data)
+	if format == "" {
+		return d, false
+	}
+	d.meta = p.metadata(data, format, j.mtimeNs)
 	return d, true
 }
 
@@ -823,8 +914,9 @@ type unit struct {
 	items   []store.Item
 	errs    []store.FileError
 	skips   []store.SkippedFile
-	dropped []int64 // items whose files failed now, or are no longer images: their old entries go
-	reused  int     // items whose vector came from identical content
+	dropped []int64          // items whose files failed now, or are no longer images: their old entries go
+	reused  int              // items whose vector came from identical content
+	meta    []store.ItemMeta // metadata read again for unchanged items
 }
 
 // tensorEncoder is what the ingest needs of the image encoder.
@@ -921,6 +1013,10 @@ func (p *pipeline) encode(ctx context.Context, enc tensorEncoder, batch []decode
 func (p *pipeline) settled(ds []decoded) unit {
 	var u unit
 	for _, d := range ds {
+		if d.metaOnly {
+			u.meta = append(u.meta, store.ItemMeta{ID: d.oldID, Meta: d.meta})
+			continue
+		}
 		if d.skip != nil {
 			u.skips = append(u.skips, *d.skip)
 			if d.oldID != 0 {
@@ -947,7 +1043,7 @@ func (u *unit) fail(j job, fe store.FileError) {
 
 func (d decoded) item(vec []float32) store.Item {
 	return store.Item{Path: d.path, Size: d.size, MtimeNs: d.mtimeNs, Hash: d.hash,
-		Width: d.info.Width, Height: d.info.Height, Format: d.info.Format, Vector: vec}
+		Width: d.info.Width, Height: d.info.Height, Format: d.info.Format, Vector: vec, Meta: d.meta}
 }
 
 // commitLoop applies each unit to the catalog: one transaction, then the
@@ -959,7 +1055,8 @@ func (p *pipeline) commitLoop(units <-chan unit, stop context.CancelCauseFunc) e
 		if failed != nil {
 			continue
 		}
-		if _, err := p.apply(ctx, catalog.Batch{Delete: u.dropped, Upsert: u.items, Errors: u.errs, Skipped: u.skips}); err != nil {
+		a, err := p.apply(ctx, catalog.Batch{Delete: u.dropped, Upsert: u.items, Errors: u.errs, Skipped: u.skips, SetMeta: u.meta})
+		if err != nil {
 			failed = err
 			stop(err)
 			continue
@@ -970,6 +1067,7 @@ func (p *pipeline) commitLoop(units <-chan unit, stop context.CancelCauseFunc) e
 		p.rep.Reused += u.reused
 		p.rep.Failed += len(u.errs)
 		p.rep.Dropped += len(u.dropped)
+		p.rep.MetadataRead += a.MetaSet
 		p.rep.Errors = append(p.rep.Errors, u.errs...)
 		for _, sk := range u.skips {
 			p.rep.SkippedByKind[sk.Kind]++
@@ -983,9 +1081,13 @@ func (p *pipeline) commitLoop(units <-chan unit, stop context.CancelCauseFunc) e
 			}
 		}
 		p.done += len(u.items)
+		p.noteFirstImages(u.items, false)
 		p.progress()
 		p.mu.Unlock()
 	}
+	p.mu.Lock()
+	p.noteFirstImages(nil, true)
+	p.mu.Unlock()
 	return failed
 }
 

@@ -57,6 +57,9 @@ type ImportItem struct {
 	// Hash is the content hash (zero: the sha256 of Path, so that items
 	// never count as copies of each other).
 	Hash [32]byte
+	// Meta is the photo metadata (zero: unread, so an index run over
+	// Path reads it).
+	Meta store.Metadata
 }
 
 // importBatch is the number of items per transaction of Import.
@@ -91,7 +94,7 @@ func (l *Library) Import(ctx context.Context, items []ImportItem) ([]int64, erro
 				h = sha256.Sum256([]byte(it.Path))
 			}
 			batch[i] = store.Item{Path: it.Path, Size: it.Size, MtimeNs: it.MtimeNs, Hash: h,
-				Width: it.Width, Height: it.Height, Format: it.Format, Vector: v}
+				Width: it.Width, Height: it.Height, Format: it.Format, Vector: v, Meta: it.Meta}
 		}
 		a, err := l.cat.Apply(ctx, catalog.Batch{Upsert: batch})
 		if err != nil {

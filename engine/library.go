@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -88,6 +89,10 @@ type Options struct {
 	RefreshEvery time.Duration
 	// Getenv reads the environment (nil = os.Getenv).
 	Getenv func(string) string
+	// Location is the time zone an ingest reads an EXIF capture time
+	// without an offset tag in, and shows file modification times in
+	// (nil = time.Local, the machine's zone).
+	Location *time.Location
 	// Logger receives diagnostics (nil = discard).
 	Logger *slog.Logger
 	// DecodeMemory is the memory budget, in bytes, of the image decodes that
@@ -118,6 +123,11 @@ type Library struct {
 	ingestImg *encoders.ImageEncoder // for ingests, threads per inference may differ
 
 	decodeMem *membudget.Budget // shared by all decodes of ingests and queries
+
+	metaMu  sync.Mutex
+	metaTab *store.MetaTable // cached by MetaTable
+
+	attrs attrCache // the filterable attributes, for filtered searches
 }
 
 // Open opens the library folder dir, creating it when absent (unless
@@ -362,7 +372,13 @@ type Stats struct {
 	ReadOnly bool `json:"read_only,omitempty"`
 	// SkippedBy counts the files skipped as not still images, by kind.
 	SkippedBy map[string]int64 `json:"skipped_by_kind,omitempty"`
+	// Photos summarises the items' metadata: capture date range, time
+	// sources, the TopCameras most common cameras, formats.
+	Photos PhotoStats `json:"photos"`
 }
+
+// TopCameras is how many cameras Stats lists.
+const TopCameras = 10
 
 // Stats reads the library's counts and sizes.
 func (l *Library) Stats(ctx context.Context) (Stats, error) {
@@ -378,6 +394,9 @@ func (l *Library) Stats(ctx context.Context) (Stats, error) {
 		}
 	}
 	if out.SkippedBy, err = l.store.SkippedByKind(ctx); err != nil {
+		return Stats{}, err
+	}
+	if out.Photos, err = l.store.MetaStats(ctx, TopCameras); err != nil {
 		return Stats{}, err
 	}
 	fs, err := l.cat.IndexFileState(ctx)
@@ -404,6 +423,8 @@ type ItemInfo struct {
 	Format    string    `json:"format"`
 	Hash      string    `json:"sha256"`
 	IndexedAt time.Time `json:"indexed_at"`
+	// Metadata is the photo's metadata (as in search results).
+	Metadata Metadata `json:"metadata"`
 }
 
 // ErrNoItem is returned for an id that names no indexed item.
@@ -419,5 +440,24 @@ func (l *Library) Item(ctx context.Context, id int64) (ItemInfo, error) {
 		return ItemInfo{}, err
 	}
 	return ItemInfo{ID: it.ID, Path: it.Path, Size: it.Size, Width: it.Width, Height: it.Height,
-		Format: it.Format, Hash: it.Hash.String(), IndexedAt: it.IndexedAt}, nil
+		Format: it.Format, Hash: it.Hash.String(), IndexedAt: it.IndexedAt, Metadata: metadataOf(it)}, nil
+}
+
+// ItemByPath returns the indexed item with exactly this path (as indexed:
+// absolute), or an error wrapping ErrNoItem.
+func (l *Library) ItemByPath(ctx context.Context, path string) (ItemInfo, error) {
+	it, err := l.store.ItemByPath(ctx, path)
+	if errors.Is(err, store.ErrNotFound) {
+		return ItemInfo{}, fmt.Errorf("item %q: %w", path, ErrNoItem)
+	}
+	if err != nil {
+		return ItemInfo{}, err
+	}
+	return l.Item(ctx, it.ID)
+}
+
+// TextLanguages is what the model's manifest says its text tower
+// understands (ISO 639-1 codes); empty when it does not say.
+func (l *Library) TextLanguages() []string {
+	return slices.Clone(l.model.Manifest.Text.Languages)
 }

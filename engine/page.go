@@ -36,6 +36,10 @@ func PageEf(tier, ef int) int {
 // width. Scores fall within a tier; a wider search may find an item that
 // scores above the end of the tier before it, and it is ranked in its own
 // tier, after that end.
+//
+// Sorted by date (SortDate), the ranking is the best max(Depth, Offset+K)
+// results of the score ranking above, newest first, so that pages of one
+// Depth fit together too.
 func (l *Library) searchPaged(ctx context.Context, terms []Term, exclude map[int64]bool, opt SearchOptions) ([]Result, error) {
 	k := opt.K
 	if k <= 0 {
@@ -45,12 +49,20 @@ func (l *Library) searchPaged(ctx context.Context, terms []Term, exclude map[int
 		return nil, fmt.Errorf("search: offset %d is negative", opt.Offset)
 	}
 	end := opt.Offset + k
+	sortBy, err := ParseSort(string(opt.Sort))
+	if err != nil {
+		return nil, err
+	}
+	depth := end
+	if sortBy == SortDate {
+		depth = max(end, opt.Depth)
+	}
 	var ranked []Result
 	seenHash := map[store.Hash]bool{}
 	seenID := map[int64]bool{}
 	for tier := PageTier; ; tier *= 4 {
 		o := opt
-		o.Paged, o.Offset, o.K, o.Ef = false, 0, tier, PageEf(tier, opt.Ef)
+		o.Paged, o.Offset, o.K, o.Ef, o.Sort = false, 0, tier, PageEf(tier, opt.Ef), SortScore
 		res, err := l.SearchTerms(ctx, terms, exclude, o)
 		if err != nil {
 			return nil, err
@@ -65,9 +77,17 @@ func (l *Library) searchPaged(ctx context.Context, terms []Term, exclude map[int
 			seenID[r.ID], seenHash[r.hash] = true, true
 			ranked = append(ranked, r)
 		}
-		if len(ranked) >= end || len(res) < tier {
+		if len(ranked) >= depth || len(res) < tier {
 			break
 		}
+	}
+	if sortBy == SortDate {
+		ranked = ranked[:min(depth, len(ranked))]
+		dates, err := l.attributes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		dates.sortByDate(ranked)
 	}
 	if opt.Offset >= len(ranked) {
 		return []Result{}, nil

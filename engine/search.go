@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 	"unicode/utf8"
@@ -34,8 +35,17 @@ type SearchOptions struct {
 	Mode Mode
 	// IncludeInputs keeps items used as query inputs in the results.
 	IncludeInputs bool
-	// PathPrefix, when set, keeps only items whose path starts with it.
-	PathPrefix string
+	// Filter keeps only the items it matches; it is applied inside the index
+	// search (see Filter).
+	Filter Filter
+	// MinScore, when set, drops results scoring below it (the cosine
+	// similarity in add mode, the 3CosMul score in mul mode).
+	MinScore *float32
+	// Sort orders the results: SortScore (default) or SortDate.
+	Sort Sort
+	// Scan picks how a filtered search runs: ScanAuto (default) by
+	// ExactScanRule, or ScanGraph or ScanExact forced (benchmarks, tests).
+	Scan Scan
 	// Home expands "~/" in query paths (empty: $HOME).
 	Home string
 	// AllowURLs lets queries fetch http(s) images (the CLI allows them; the
@@ -56,6 +66,11 @@ type SearchOptions struct {
 	Paged bool
 	// Offset is the number of results to skip (with Paged only).
 	Offset int
+	// Depth is, for a paged search sorted by date, how many of the best
+	// scoring results the date order ranks: every page is a slice of the
+	// best Depth results, newest first (at least Offset+K; 0 means
+	// Offset+K, which makes pages of different ends disagree).
+	Depth int
 	// Uploads are the images a query's "$upload" terms stand for:
 	// "$uploadN" is Uploads[N-1]. With uploads, "@upload" and "@uploadN"
 	// name them too, and every upload must be used by the query.
@@ -85,6 +100,9 @@ type Result struct {
 	// Paths lists every path of this content when there are copies (the
 	// result's own path first, then the others by path); empty otherwise.
 	Paths []string `json:"paths,omitempty"`
+	// Metadata is the photo's metadata: capture time, camera, position,
+	// pixel size and format.
+	Metadata Metadata `json:"metadata"`
 
 	hash store.Hash
 }
@@ -283,24 +301,33 @@ func (l *Library) SearchTerms(ctx context.Context, terms []Term, exclude map[int
 	if err != nil {
 		return nil, err
 	}
-	var filter index.Filter
-	var prefixPaths map[int64]bool
-	if opt.PathPrefix != "" {
-		prefixPaths, err = l.store.IDsWithPathPrefix(ctx, opt.PathPrefix)
+	if err := opt.Filter.Validate(); err != nil {
+		return nil, err
+	}
+	sortBy, err := ParseSort(string(opt.Sort))
+	if err != nil {
+		return nil, err
+	}
+	var (
+		filter  index.Filter
+		matches *matchSet
+		dates   *attrTable
+	)
+	if !opt.Filter.IsZero() || sortBy == SortDate {
+		dates, err = l.attributes(ctx)
 		if err != nil {
 			return nil, err
 		}
-	}
-	if len(exclude) > 0 || prefixPaths != nil {
-		filter = func(id uint64) bool {
-			if exclude[int64(id)] {
-				return false
-			}
-			if prefixPaths != nil {
-				return prefixPaths[int64(id)]
-			}
-			return true
+		if opt.Filter.Camera != "" && !dates.hasCamera {
+			return nil, ErrNoCameraData
 		}
+	}
+	switch {
+	case !opt.Filter.IsZero():
+		matches = dates.match(opt.Filter, exclude)
+		filter = matches.filter()
+	case len(exclude) > 0:
+		filter = func(id uint64) bool { return !exclude[int64(id)] }
 	}
 	want := k
 	if mode == ModeMul {
@@ -314,28 +341,43 @@ func (l *Library) SearchTerms(ctx context.Context, terms []Term, exclude map[int
 		if v.Len() == 0 {
 			return ErrEmptyLibrary
 		}
+		idx := v.Searcher()
+		search := func(fetch, ef int) ([]index.Result, error) {
+			if ef <= 0 {
+				ef = DefaultEf(fetch)
+			}
+			if matches != nil && opt.Scan.exact(len(matches.ids), v.Len(), ef) {
+				return v.SearchIDs(sum, fetch, matches.ids)
+			}
+			return idx.Search(sum, fetch, index.SearchOptions{Ef: ef, Filter: filter})
+		}
 		for fetch := want; ; fetch *= 2 {
-			res, exhausted, err := l.searchOnce(ctx, v.Searcher(), sum, terms, mode, k, fetch, opt.Ef, filter, opt.KeepCopies)
+			res, exhausted, err := l.searchOnce(ctx, idx, search, sum, terms, mode, k, fetch, opt.Ef, opt.KeepCopies)
 			if err != nil || len(res) >= k || exhausted {
 				out = res
 				return err
 			}
 		}
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	if opt.MinScore != nil {
+		out = slices.DeleteFunc(out, func(r Result) bool { return r.Score < *opt.MinScore })
+	}
+	if sortBy == SortDate {
+		dates.sortByDate(out)
+	}
+	return out, nil
 }
 
 // searchOnce asks the index for fetch hits and turns them into at most k
 // results, one per content. exhausted reports that the index had no more.
 func (l *Library) searchOnce(ctx context.Context, idx interface {
-	Search([]float32, int, index.SearchOptions) ([]index.Result, error)
 	Vector(uint64) ([]float32, error)
 	Len() int
-}, sum []float32, terms []Term, mode Mode, k, fetch, ef int, filter index.Filter, keepCopies bool) ([]Result, bool, error) {
-	if ef <= 0 {
-		ef = DefaultEf(fetch)
-	}
-	hits, err := idx.Search(sum, fetch, index.SearchOptions{Ef: ef, Filter: filter})
+}, search func(fetch, ef int) ([]index.Result, error), sum []float32, terms []Term, mode Mode, k, fetch, ef int, keepCopies bool) ([]Result, bool, error) {
+	hits, err := search(fetch, ef)
 	if err != nil {
 		return nil, false, err
 	}
@@ -383,7 +425,7 @@ func (l *Library) searchOnce(ctx context.Context, idx interface {
 		}
 		seen[it.Hash] = true
 		hashes = append(hashes, it.Hash)
-		out = append(out, Result{ID: it.ID, Path: it.Path, PathBytes: RawBytes(it.Path), Score: c.score, Width: it.Width, Height: it.Height, Format: it.Format, hash: it.Hash})
+		out = append(out, Result{ID: it.ID, Path: it.Path, PathBytes: RawBytes(it.Path), Score: c.score, Width: it.Width, Height: it.Height, Format: it.Format, Metadata: metadataOf(it), hash: it.Hash})
 		if len(out) == k {
 			break
 		}

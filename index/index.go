@@ -74,6 +74,33 @@ type SearchOptions struct {
 	Filter Filter
 }
 
+// IDSearcher is implemented by indexes that can rank a given set of ids
+// exactly without copying their vectors out. Callers use SearchIDs, which
+// falls back to Vector for indexes without it.
+type IDSearcher interface {
+	// SearchIDs returns up to k of ids nearest to query, nearest first,
+	// comparing query with each of them (an exact scan of the set). Ids the
+	// index does not hold are skipped.
+	SearchIDs(query []float32, k int, ids []uint64) ([]Result, error)
+}
+
+// SearchIDs returns up to k of ids nearest to query, nearest first: the
+// exact scan a search switches to when a filter leaves too few candidates
+// for a graph walk to find them cheaply. It uses x's own SearchIDs when x is
+// an IDSearcher; otherwise it runs x's search with a filter accepting just
+// ids and a beam as wide as the set (exact for exact indexes).
+func SearchIDs(x Index, query []float32, k int, ids []uint64) ([]Result, error) {
+	if s, ok := x.(IDSearcher); ok {
+		return s.SearchIDs(query, k, ids)
+	}
+	set := make(map[uint64]struct{}, len(ids))
+	for _, id := range ids {
+		set[id] = struct{}{}
+	}
+	in := func(id uint64) bool { _, ok := set[id]; return ok }
+	return x.Search(query, k, SearchOptions{Ef: max(k, len(ids)), Filter: in})
+}
+
 // MemoryStats describes the memory an index holds, in bytes.
 type MemoryStats struct {
 	Vectors int64 // vector data

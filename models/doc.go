@@ -28,6 +28,14 @@
 // Face or OpenCLIP tools (writing the model.json manifest the encoders read),
 // and lists, describes, verifies and selects installed models.
 //
+// A download retries network errors, stalls, 429 and 5xx answers with
+// back-off, resuming with Range requests. A server that cannot be reached
+// at all (no name resolution, no route, connection refused) before any
+// byte of a file arrived fails fast with ErrOffline; Entry.ImportHint then
+// tells how to fetch the files elsewhere and install them with 'mmsearch
+// models import'. The CLI pulls a registry model named on the command line
+// that is not installed, after asking (or with --yes).
+//
 // # Where models live
 //
 // Installed models are folders under DataDir/models (see DataDir),

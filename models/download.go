@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -42,6 +43,8 @@ type ProgressFunc func(done, total int64)
 type retryable struct {
 	err        error
 	retryAfter time.Duration
+	// unreachable: the connection could not be made at all (see isUnreachable).
+	unreachable bool
 }
 
 func (r *retryable) Error() string { return r.err.Error() }
@@ -107,6 +110,7 @@ func (h *Hub) fetch(ctx context.Context, f FileSpec, part string, progress Progr
 		limit = f.Size
 	}
 	failures := 0
+	progressed := false // some attempt of this call received bytes
 	for {
 		if err := ctx.Err(); err != nil {
 			return resumed, err
@@ -140,8 +144,14 @@ func (h *Hub) fetch(ctx context.Context, f FileSpec, part string, progress Progr
 		}
 		if res.progress {
 			failures = 0
+			progressed = true
 		}
 		failures++
+		if rt != nil && rt.unreachable && !progressed && failures >= min(unreachableAttempts, h.maxRetries()) {
+			// No route, no name, nobody listening, before any byte came:
+			// offline, most likely; backing off for minutes helps nobody.
+			return resumed, fmt.Errorf("%w: %s: %w", ErrOffline, hostOf(f.URL), rt.err)
+		}
 		if failures >= h.maxRetries() {
 			if err == nil {
 				err = errors.New("incomplete transfer")
@@ -222,7 +232,7 @@ func (h *Hub) attempt(ctx context.Context, f FileSpec, part string, offset, limi
 		if stalled.Load() {
 			err = fmt.Errorf("no response for %s", h.stallTimeout())
 		}
-		return res, &retryable{err: fmt.Errorf("download %s: %w", f.Path, err)}
+		return res, &retryable{err: fmt.Errorf("download %s: %w", f.Path, err), unreachable: isUnreachable(err)}
 	}
 	defer resp.Body.Close()
 	stall.Reset(h.stallTimeout())
@@ -338,6 +348,35 @@ func (h *Hub) attempt(ctx context.Context, f FileSpec, part string, offset, limi
 	}
 	res.complete = true
 	return res, nil
+}
+
+// unreachableAttempts is how many attempts in a row that cannot connect at
+// all, before any byte of a file arrived, make a download give up as
+// offline (ErrOffline) instead of backing off MaxRetries times.
+const unreachableAttempts = 2
+
+// isUnreachable reports whether err means the server could not be reached
+// at all: its name did not resolve, there is no route to it, or nothing
+// listens there. Errors after a connection was made are not.
+func isUnreachable(err error) bool {
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return !dns.IsTimeout
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENETUNREACH) ||
+			errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETDOWN)
+	}
+	return false
+}
+
+// hostOf is the host of a URL, for messages.
+func hostOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return redact(raw)
 }
 
 // diskErr gives ENOSPC a clear message; other errors pass through.

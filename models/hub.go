@@ -35,6 +35,10 @@ var (
 	ErrLayout = errors.New("unknown model folder layout")
 	// ErrUnverified: a registry file has no published digest and checksums are required.
 	ErrUnverified = errors.New("no published checksum")
+	// ErrOffline: the download server could not be reached at all (no
+	// route, no name resolution, connection refused) before any byte of
+	// the file arrived. Entry.ImportHint says how to install by hand.
+	ErrOffline = errors.New("cannot reach the download server")
 )
 
 // Defaults of the Hub's download settings.

@@ -30,13 +30,16 @@ type Hit struct {
 	Thumb string `json:"thumb"`
 	// File is the URL of the original file.
 	File string `json:"file"`
+	// View is the URL to show the picture in a browser: the original for
+	// formats browsers display, else a converted preview (see viewURL).
+	View string `json:"view"`
 }
 
 // SearchResponse is the answer of the search endpoints.
 type SearchResponse struct {
-	Query   string            `json:"query"`
-	ReadAs  string            `json:"read_as,omitempty"` // how the query was read, as `1.0 × item @12 − 1.0 × text "dog"`
-	Mode    engine.Mode       `json:"mode"`
+	Query  string      `json:"query"`
+	ReadAs string      `json:"read_as,omitempty"` // how the query was read, as `1.0 × item @12 − 1.0 × text "dog"`
+	Mode   engine.Mode `json:"mode"`
 	// K and Limit are the page size asked for (the same number).
 	K     int `json:"k"`
 	Limit int `json:"limit"`
@@ -46,8 +49,11 @@ type SearchResponse struct {
 	// is full and pages may reach further.
 	NextOffset *int              `json:"next_offset,omitempty"`
 	Terms      []engine.TermInfo `json:"terms"`
-	Results []Hit             `json:"results"`
-	TookMS  float64           `json:"took_ms"`
+	Results    []Hit             `json:"results"`
+	TookMS     float64           `json:"took_ms"`
+	// Notice warns about how the query may be understood, such as text in
+	// another script than the model's only language (see languageNotice).
+	Notice string `json:"notice,omitempty"`
 }
 
 // SearchRequest is the JSON body of POST /api/search, for Go clients: the
@@ -60,8 +66,10 @@ type SearchRequest struct {
 	Offset        int    `json:"offset,omitempty"`
 	Ef            int    `json:"ef,omitempty"`
 	Mode          string `json:"mode,omitempty"`
-	Prefix        string `json:"prefix,omitempty"`
 	IncludeInputs bool   `json:"include_inputs,omitempty"`
+	// FilterParams are the filters (after, before, camera, format,
+	// min_pixels, path or prefix, min_score, sort) as JSON fields.
+	FilterParams
 }
 
 // ItemResponse is the answer of GET /api/items/{id}.
@@ -70,6 +78,7 @@ type ItemResponse struct {
 	Name  string `json:"name"`
 	Thumb string `json:"thumb"`
 	File  string `json:"file"`
+	View  string `json:"view"`
 }
 
 // healthTimeout bounds the health check.
@@ -215,7 +224,7 @@ func (s *Server) response(opt engine.SearchOptions, res *engine.SearchResult) Se
 	}
 	out := SearchResponse{
 		Query: res.Query, ReadAs: res.ReadAs, Mode: mode, K: opt.K, Limit: opt.K, Offset: opt.Offset, Terms: res.Terms,
-		Results: s.hits(res.Results), TookMS: ms(res.Took),
+		Results: s.hits(res.Results), TookMS: ms(res.Took), Notice: languageNotice(s.lib.TextLanguages(), res.Terms),
 	}
 	if next := opt.Offset + len(res.Results); len(res.Results) == opt.K && next < s.cfg.MaxResults {
 		out.NextOffset = &next
@@ -348,9 +357,15 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, s.itemResponse(it))
+}
+
+// itemResponse adds names and links to an item and shows its path as
+// configured.
+func (s *Server) itemResponse(it engine.ItemInfo) ItemResponse {
 	name := filepath.Base(it.Path)
 	it.Path = s.paths.show(it.Path)
-	writeJSON(w, http.StatusOK, ItemResponse{ItemInfo: it, Name: name, Thumb: thumbURL(it.ID), File: fileURL(it.ID)})
+	return ItemResponse{ItemInfo: it, Name: name, Thumb: thumbURL(it.ID), File: fileURL(it.ID), View: viewURL(it.ID, it.Format)}
 }
 
 func (s *Server) handleThumb(w http.ResponseWriter, r *http.Request) {
@@ -415,6 +430,9 @@ type ModelInfo struct {
 	Version     string `json:"version"`
 	Dim         int    `json:"dim"`
 	Fingerprint string `json:"fingerprint"`
+	// Languages are the languages the model's text tower understands, as
+	// its manifest says (ISO 639-1); absent when it does not say.
+	Languages []string `json:"languages,omitempty"`
 }
 
 // StatsResponse is the answer of GET /api/stats.
@@ -431,6 +449,9 @@ type StatsResponse struct {
 	// SkippedByKind counts files skipped as not still images (videos,
 	// sidecars, ...), by kind.
 	SkippedByKind map[string]int64 `json:"skipped_by_kind,omitempty"`
+	// Photos summarises the photo metadata: capture date range, time
+	// sources, top cameras, formats, items with a GPS position.
+	Photos engine.PhotoStats `json:"photos"`
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
@@ -441,8 +462,9 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, StatsResponse{
 		Library: s.paths.library(st.Dir), Items: st.Items, Errors: st.Errors, ErrorsByStage: st.ErrorsBy, Generation: st.Generation,
-		Model:   ModelInfo{Name: st.Model.Name, Version: st.Model.Version, Dim: st.Model.Dim, Fingerprint: st.Model.Fingerprint},
+		Model:   ModelInfo{Name: st.Model.Name, Version: st.Model.Version, Dim: st.Model.Dim, Fingerprint: st.Model.Fingerprint, Languages: s.lib.TextLanguages()},
 		DBBytes: st.DBBytes, IndexBytes: st.IndexBytes, IndexFresh: st.IndexFresh, SkippedByKind: st.SkippedBy,
+		Photos: st.Photos,
 	})
 }
 
@@ -495,7 +517,7 @@ func (s *Server) hits(rs []engine.Result) []Hit {
 	for i, r := range rs {
 		name := filepath.Base(r.Path)
 		r.Path = s.paths.show(r.Path)
-		out[i] = Hit{Result: r, Name: name, Thumb: thumbURL(r.ID), File: fileURL(r.ID)}
+		out[i] = Hit{Result: r, Name: name, Thumb: thumbURL(r.ID), File: fileURL(r.ID), View: viewURL(r.ID, r.Format)}
 	}
 	return out
 }

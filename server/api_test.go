@@ -264,7 +264,7 @@ func TestAPI(t *testing.T) {
 		{name: "bad include_inputs", path: "/api/search?q=red&include_inputs=maybe", status: 400, code: CodeBadRequest},
 		{name: "post negative k", method: "POST", path: "/api/search", header: jsonHeader, body: strings.NewReader(`{"q":"red","k":-3}`), status: 400, code: CodeBadRequest},
 		{name: "post bad JSON", method: "POST", path: "/api/search", header: jsonHeader, body: strings.NewReader(`{"q":`), status: 400, code: CodeBadRequest},
-		{name: "post unknown field", method: "POST", path: "/api/search", header: jsonHeader, body: strings.NewReader(`{"q":"red","path":"/etc"}`), status: 400, code: CodeBadRequest},
+		{name: "post unknown field", method: "POST", path: "/api/search", header: jsonHeader, body: strings.NewReader(`{"q":"red","folder":"/etc"}`), status: 400, code: CodeBadRequest},
 		{name: "post trailing data", method: "POST", path: "/api/search", header: jsonHeader, body: strings.NewReader(`{"q":"red"} {}`), status: 400, code: CodeBadRequest},
 		{name: "post not JSON", method: "POST", path: "/api/search", header: map[string]string{"Content-Type": "text/plain"}, body: strings.NewReader(`q=red`), status: 415, code: CodeMediaType},
 		{name: "post too big", method: "POST", path: "/api/search", header: jsonHeader,
@@ -472,6 +472,10 @@ func (l failingLibrary) SearchImage(context.Context, io.Reader, string, int64, e
 func (l failingLibrary) Item(context.Context, int64) (engine.ItemInfo, error) {
 	return engine.ItemInfo{}, errDisk
 }
+func (l failingLibrary) ItemByPath(context.Context, string) (engine.ItemInfo, error) {
+	return engine.ItemInfo{}, errDisk
+}
+func (l failingLibrary) TextLanguages() []string { return nil }
 func (l failingLibrary) Thumbnail(context.Context, []byte, string, int) (*image.NRGBA, error) {
 	return nil, errDisk
 }
@@ -492,6 +496,8 @@ func TestInternalErrorsAreHidden(t *testing.T) {
 		{name: "item", path: "/api/items/1", status: 500, code: CodeInternal, check: hidden},
 		{name: "thumb", path: "/api/items/1/thumb", status: 500, code: CodeInternal, check: hidden},
 		{name: "file", path: "/api/items/1/file", status: 500, code: CodeInternal, check: hidden},
+		{name: "preview", path: "/api/items/1/preview", status: 500, code: CodeInternal, check: hidden},
+		{name: "item by path", path: "/api/items?path=/secret/place", status: 500, code: CodeInternal, check: hidden},
 		{name: "stats", path: "/api/stats", status: 500, code: CodeInternal, check: hidden},
 	})
 }

@@ -88,6 +88,8 @@ func toAPIError(err error) *APIError {
 		return apiErrorf(http.StatusServiceUnavailable, CodeUnavailable, "the request took too long")
 	case errors.Is(err, context.Canceled):
 		return apiErrorf(http.StatusServiceUnavailable, CodeClientCanceled, "the request was canceled")
+	case errors.Is(err, engine.ErrBadFilter), errors.Is(err, engine.ErrNoCameraData):
+		return apiErrorf(http.StatusBadRequest, CodeBadRequest, "%s", filterMessage(err))
 	case errors.Is(err, engine.ErrZeroQuery):
 		return apiErrorf(http.StatusBadRequest, CodeBadQuery, "the query's terms cancel out")
 	}

@@ -74,6 +74,12 @@ func newFixture(t testing.TB, n int) *fixture {
 // newFixtureSized is newFixture with size×size pictures.
 func newFixtureSized(t testing.TB, n, size int) *fixture {
 	t.Helper()
+	return newFixtureModel(t, n, size, tinyModel)
+}
+
+// newFixtureModel is newFixtureSized with the model in the folder model.
+func newFixtureModel(t testing.TB, n, size int, model string) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	photos := t.TempDir()
 	for i := 0; i < n; i++ {
@@ -89,7 +95,7 @@ func newFixtureSized(t testing.TB, n, size int) *fixture {
 			t.Fatal(err)
 		}
 	}
-	lib, err := engine.Open(ctx, t.TempDir(), engine.Options{Model: tinyModel, Index: hnsw.Config{Seed: 1}})
+	lib, err := engine.Open(ctx, t.TempDir(), engine.Options{Model: model, Index: hnsw.Config{Seed: 1}})
 	if err != nil {
 		t.Fatalf("open library (ONNX Runtime is installed by 'make setup'): %v", err)
 	}

@@ -56,7 +56,7 @@ func TestOpenAPIMatchesServer(t *testing.T) {
 	if doc.OpenAPI != OpenAPIVersion {
 		t.Errorf("openapi %q", doc.OpenAPI)
 	}
-	for _, want := range []string{"/api/search", "/api/search/image", "/api/items/{id}", "/api/items/{id}/thumb", "/api/items/{id}/file", "/api/stats", "/healthz", "/api/openapi.json", "/api/login", "/"} {
+	for _, want := range []string{"/api/search", "/api/search/image", "/api/items/{id}", "/api/items/{id}/thumb", "/api/items/{id}/file", "/api/items/{id}/preview", "/api/items", "/api/stats", "/healthz", "/api/openapi.json", "/api/login", "/"} {
 		if doc.Paths[want] == nil {
 			t.Errorf("the document lacks %s", want)
 		}
@@ -76,6 +76,9 @@ func TestOpenAPIMatchesServer(t *testing.T) {
 			ex := exampleOf(t, s, path, p.Name)
 			if p.Name == "id" {
 				ex = fmt.Sprint(id)
+			}
+			if ex == "{path}" {
+				ex = f.paths[id]
 			}
 			if p.Name == "q" && path == "/api/search/image" {
 				ex = "$upload - " + ex

@@ -184,7 +184,7 @@ func TestPagingAndEfBounds(t *testing.T) {
 		{"offset=-1", 400, "offset must be between 0 and 99"},
 		{"offset=100", 400, "offset must be between 0 and 99"},
 		{"offset=60&limit=40", 200, ""},
-		{"offset=61&limit=40", 400, "offset+limit is 101; pages reach at most result 100"},
+		{"offset=61&limit=40", 200, ""}, // cut short at result 100 (TestPagingEndsAtMaxResults)
 		{"k=5&limit=6", 400, "k (5) and limit (6) differ"},
 		{"k=5&limit=5", 200, ""},
 		{"limt=5", 400, `unknown parameter "limt"`},
@@ -217,7 +217,8 @@ func TestPagingAndEfBounds(t *testing.T) {
 		{`{"q":"red","ef":501}`, 400, "ef must be between 1 and 500"},
 		{`{"q":"red","ef":12.5}`, 400, `field "ef" must be a whole number`},
 		{`{"q":"red","ef":"12"}`, 400, `field "ef" must be a number`},
-		{`{"q":"red","offset":99,"limit":2}`, 400, "offset+limit is 101"},
+		{`{"q":"red","offset":99,"limit":2}`, 200, ""},
+		{`{"q":"red","offset":100,"limit":2}`, 400, "offset must be between 0 and 99"},
 		{`{"q":"red","offset":2,"limit":2,"ef":16}`, 200, ""},
 	} {
 		msg := tc.msg
@@ -235,6 +236,51 @@ func TestPagingAndEfBounds(t *testing.T) {
 			}})
 	}
 	runCases(t, h, cases)
+}
+
+// TestPagingEndsAtMaxResults: pages reach result MaxResults and no
+// further: the page that would cross it is cut short there and has no
+// next_offset, the one before it points to it, and the results are those
+// of one big page.
+func TestPagingEndsAtMaxResults(t *testing.T) {
+	f := newFixtureSized(t, 60, 16)
+	s := newTestServer(t, f.lib, Config{MaxK: 45, MaxResults: 45})
+	addr, _, _ := serveInBackground(t, s)
+	get := func(v string) SearchResponse {
+		t.Helper()
+		code, b := getJSON(t, "GET", "http://"+addr+"/api/search?q=red&"+v, "", nil)
+		var res SearchResponse
+		if err := json.Unmarshal(b, &res); code != http.StatusOK || err != nil {
+			t.Fatalf("%s: %d %s", v, code, b)
+		}
+		return res
+	}
+	big := get("limit=45")
+	if len(big.Results) != 45 || big.NextOffset != nil {
+		t.Fatalf("one page to the end: %d results, next_offset %v", len(big.Results), big.NextOffset)
+	}
+	for _, tc := range []struct {
+		query      string
+		from, n    int
+		nextOffset int // -1: none
+	}{
+		{"limit=20", 0, 20, 20},
+		{"limit=20&offset=20", 20, 20, 40},
+		{"limit=20&offset=40", 40, 5, -1},
+		{"limit=5&offset=40", 40, 5, -1},
+		{"limit=45&offset=44", 44, 1, -1},
+	} {
+		p := get(tc.query)
+		if !sameHits(p.Results, big.Results[tc.from:tc.from+tc.n]) || p.Limit != tc.n || p.Offset != tc.from {
+			t.Errorf("%s: %d results (limit %d, offset %d), want results %d..%d of the big page", tc.query, len(p.Results), p.Limit, p.Offset, tc.from, tc.from+tc.n)
+		}
+		switch {
+		case tc.nextOffset < 0 && p.NextOffset != nil:
+			t.Errorf("%s: next_offset %d past the last result", tc.query, *p.NextOffset)
+		case tc.nextOffset >= 0 && (p.NextOffset == nil || *p.NextOffset != tc.nextOffset):
+			t.Errorf("%s: next_offset %v, want %d", tc.query, p.NextOffset, tc.nextOffset)
+		}
+	}
 }
 
 // readPNG reads one of the fixture's pictures by base name.

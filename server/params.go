@@ -44,6 +44,10 @@ type param struct {
 	def any
 	// required parameters must be given.
 	required bool
+	// checkedLater marks bounds and values that are documented here but
+	// checked where the value is used, with that check's own message
+	// (the filters: applyFilters).
+	checkedLater bool
 	// example is a valid value (the route check test sends it).
 	example string
 	// set stores a checked value (string, int, float64 or bool by typ)
@@ -57,8 +61,9 @@ type searchInput struct {
 	hasQ           bool
 	k, limit, ef   int // 0: left out
 	offset         int
-	mode, prefix   string
+	mode           string
 	includeInputs  bool
+	filters        FilterParams
 	given          map[string]bool
 	hasK, hasLimit bool
 }
@@ -80,7 +85,7 @@ func (s *Server) searchParams() []param {
 			doc: "the same as limit (the older name); give one of them, or both with the same value",
 			set: func(in *searchInput, v any) { in.k, in.hasK = v.(int), true }},
 		{name: "offset", in: "query", typ: tInteger, min: 0, max: float64(s.cfg.MaxResults - 1), bounded: true, def: 0, example: "5",
-			doc: fmt.Sprintf("results to skip: pages of one query fit together exactly (offset+limit at most %d)", s.cfg.MaxResults),
+			doc: fmt.Sprintf("results to skip: pages of one query fit together exactly; they end at result %d (a page reaching past it is cut short there)", s.cfg.MaxResults),
 			set: func(in *searchInput, v any) { in.offset = v.(int) }},
 		{name: "ef", in: "query", typ: tInteger, min: 1, max: float64(s.cfg.MaxEf), bounded: true, example: "128",
 			doc: fmt.Sprintf("the HNSW beam width (left out: %s for each tier of %d, 128, 512, ... results); larger is slower and finds more of the true neighbours", engine.DefaultEfRule, engine.PageTier),
@@ -88,12 +93,37 @@ func (s *Server) searchParams() []param {
 		{name: "mode", in: "query", typ: tString, enum: []string{string(engine.ModeAdd), string(engine.ModeMul)}, def: string(engine.ModeAdd), example: "mul",
 			doc: "add: cosine to the weighted sum; mul: 3CosMul re-ranking of the nearest candidates",
 			set: func(in *searchInput, v any) { in.mode = v.(string) }},
-		{name: "prefix", in: "query", typ: tString, maxLen: 4096, example: "",
-			doc: "only items whose path starts with this (with --hide-paths: the name of an indexed folder first)",
-			set: func(in *searchInput, v any) { in.prefix = v.(string) }},
 		{name: "include_inputs", in: "query", typ: tBoolean, def: false, example: "true",
 			doc: "keep items used as query inputs in the results",
 			set: func(in *searchInput, v any) { in.includeInputs = v.(bool) }},
+		{name: "after", in: "query", typ: tString, maxLen: engine.MaxFilterText, example: "2001-01",
+			doc: "only items captured at or after this time (EXIF capture time, else the file's modification time): YYYY, YYYY-MM, YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] or RFC 3339; without a zone, the server's local time",
+			set: func(in *searchInput, v any) { in.filters.After = v.(string) }},
+		{name: "before", in: "query", typ: tString, maxLen: engine.MaxFilterText, example: "2100",
+			doc: "only items captured before this time (same forms as after)",
+			set: func(in *searchInput, v any) { in.filters.Before = v.(string) }},
+		{name: "camera", in: "query", typ: tString, maxLen: engine.MaxFilterText, example: "",
+			doc: "only items whose camera make or model contains this, ignoring case (refused when no item records a camera)",
+			set: func(in *searchInput, v any) { in.filters.Camera = v.(string) }},
+		{name: "format", in: "query", typ: tString, maxLen: engine.MaxFilterText, example: "png,jpeg",
+			doc: "only items in these formats, comma-separated (" + strings.Join(engine.Formats, ", ") + "; jpg, tif and hif too)",
+			set: func(in *searchInput, v any) { in.filters.Format = v.(string) }},
+		{name: "min_pixels", in: "query", typ: tInteger, min: 0, max: engine.MaxMinPixels, bounded: true, checkedLater: true, example: "1",
+			doc: "only items with at least this many pixels (width × height)",
+			set: func(in *searchInput, v any) { in.filters.MinPixels = int64(v.(int)) }},
+		{name: "path", in: "query", typ: tString, maxLen: engine.MaxFilterText, example: "",
+			doc: "only items whose path starts with this, in the form results show paths (with --hide-paths: the name of an indexed folder first)",
+			set: func(in *searchInput, v any) { in.filters.Path = v.(string) }},
+		{name: "prefix", in: "query", typ: tString, maxLen: engine.MaxFilterText, example: "",
+			doc: "the older name of path; give one of them",
+			set: func(in *searchInput, v any) { in.filters.Prefix = v.(string) }},
+		{name: "min_score", in: "query", typ: tNumber, example: "-1",
+			doc: "drop results scoring below this (in add mode scores are cosine similarities, so it lies in [-1, 1])",
+			set: func(in *searchInput, v any) { x := v.(float64); in.filters.MinScore = &x }},
+		{name: "sort", in: "query", typ: tString, enum: []string{string(engine.SortScore), string(engine.SortDate)}, checkedLater: true,
+			def: string(engine.SortScore), example: "score",
+			doc: "score: best match first; date: newest first among the best-scoring results (for pages: the best " + fmt.Sprint(s.cfg.MaxResults) + ", newest first)",
+			set: func(in *searchInput, v any) { in.filters.Sort = v.(string) }},
 	}
 }
 
@@ -106,14 +136,14 @@ func (p *param) parseValue(raw string) (any, error) {
 		if err != nil {
 			return nil, badRequest("%s must be a whole number, not %q", p.name, clip(raw))
 		}
-		if n < math.MinInt32 || n > math.MaxInt32 {
-			return nil, p.rangeError()
+		if !p.bounded && (n < math.MinInt32 || n > math.MaxInt32) {
+			return nil, badRequest("%s must be between %d and %d", p.name, math.MinInt32, math.MaxInt32)
 		}
 		v = int(n)
 	case tNumber:
 		f, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, badRequest("%s must be a number, not %q", p.name, clip(raw))
+			return nil, badRequest("%s must be a finite number, not %q", p.name, clip(raw))
 		}
 		v = f
 	case tBoolean:
@@ -151,7 +181,7 @@ func (p *param) jsonValue(raw json.RawMessage) (any, error) {
 			v = f
 			break
 		}
-		if err != nil || f != math.Trunc(f) || math.Abs(f) > math.MaxInt32 {
+		if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 || !p.bounded && math.Abs(f) > math.MaxInt32 {
 			return nil, bad("a whole number in range")
 		}
 		v = int(f)
@@ -173,6 +203,9 @@ func (p *param) jsonValue(raw json.RawMessage) (any, error) {
 
 // check applies p's bounds to a value of its type.
 func (p *param) check(v any) error {
+	if p.checkedLater {
+		return nil
+	}
 	switch x := v.(type) {
 	case int:
 		if p.bounded && (float64(x) < p.min || float64(x) > p.max) {
@@ -297,17 +330,16 @@ func (s *Server) searchOptions(in searchInput) (engine.SearchOptions, error) {
 	case in.hasK:
 		limit = in.k
 	}
-	if in.offset+limit > s.cfg.MaxResults {
-		return engine.SearchOptions{}, badRequest("offset+limit is %d; pages reach at most result %d", in.offset+limit, s.cfg.MaxResults)
-	}
+	// Pages end at result MaxResults: the last one is cut short there.
+	limit = min(limit, s.cfg.MaxResults-in.offset)
 	m, err := engine.ParseMode(in.mode)
 	if err != nil {
 		return engine.SearchOptions{}, badRequest("mode must be %q or %q", engine.ModeAdd, engine.ModeMul)
 	}
-	prefix, ok := s.paths.prefix(in.prefix)
-	if !ok {
-		return engine.SearchOptions{}, badRequest("prefix must start with the name of an indexed folder")
+	opt := engine.SearchOptions{K: limit, Offset: in.offset, Paged: true, Depth: s.cfg.MaxResults, Ef: in.ef, Mode: m,
+		IncludeInputs: in.includeInputs, AllowPaths: false, AllowURLs: false, MaxImageBytes: s.cfg.MaxUploadBytes}
+	if err := s.applyFilters(in.filters, &opt); err != nil {
+		return engine.SearchOptions{}, err
 	}
-	return engine.SearchOptions{K: limit, Offset: in.offset, Paged: true, Ef: in.ef, Mode: m, PathPrefix: prefix,
-		IncludeInputs: in.includeInputs, AllowPaths: false, AllowURLs: false, MaxImageBytes: s.cfg.MaxUploadBytes}, nil
+	return opt, nil
 }

@@ -7,14 +7,20 @@
 //	GET  /assets/...                its script and style sheet (public)
 //	GET  /healthz                   {"status":"ok"}, or 503 when the library cannot be read (public)
 //	POST /api/login                 {"token":"..."} → session cookie for the page
-//	GET  /api/search?q=&k=&mode=&prefix=&include_inputs=
-//	POST /api/search                {"q","k","mode","prefix","include_inputs"}
-//	POST /api/search/image?q=&k=&mode=&prefix=   multipart fields "image" (repeatable) and "q", or the raw image as the body;
+//	GET  /api/openapi.json          the OpenAPI 3 document of these routes and their parameters (public)
+//	GET  /api/search?q=&limit=&offset=&ef=&mode=&include_inputs=&FILTERS
+//	POST /api/search                {"q","limit","offset","ef","mode","include_inputs",FILTERS}
+//	POST /api/search/image?q=&limit=&offset=&ef=&mode=&FILTERS   multipart fields "image" (repeatable) and "q", or the raw image as the body;
 //	                                q may use $upload, $upload1..$upload9 (@upload) for the pictures in order
 //	GET  /api/items/{id}            an item's details
 //	GET  /api/items/{id}/thumb?size=128|256|512   a JPEG thumbnail, cached on disk
 //	GET  /api/items/{id}/file       the original file
+//	GET  /api/items/{id}/preview    a JPEG of up to 2048 px on white, for formats browsers cannot show
+//	GET  /api/items?path=           the item indexed under a path (in the form answers show)
 //	GET  /api/stats                 the library's counts and sizes
+//
+// FILTERS (see [FilterParams]): after, before, camera, format, min_pixels,
+// path (or its older name prefix), min_score, sort.
 //
 // Every error is JSON: {"error":{"code","message"[,"position","length","query"]}}
 // with a matching status code (see [ErrorBody]).
@@ -34,7 +40,10 @@
 // host (Sec-Fetch-Site, Origin) are refused whatever the method, except
 // top-level navigations, and uploads need a content type a page cannot send
 // across origins without a preflight, or multipart (see crosssite.go).
-// Queries name items by id only, never by path. Request bodies are
+// Queries name items by id only, never by path; the page turns an
+// "@path" it is given into an id with GET /api/items?path=, which answers
+// for indexed paths only, in the form answers show them, and reads no file.
+// Request bodies are
 // size-limited, connections have read, write and idle timeouts, CORS is off
 // unless an origin is configured, every response carries a
 // Content-Security-Policy that allows scripts from the server itself only,
@@ -71,6 +80,12 @@ type Library interface {
 	SearchImage(ctx context.Context, r io.Reader, name string, size int64, opt engine.SearchOptions) ([]engine.Result, error)
 	// Item returns an indexed item, or an error wrapping engine.ErrNoItem.
 	Item(ctx context.Context, id int64) (engine.ItemInfo, error)
+	// ItemByPath returns the item indexed under this absolute path, or an
+	// error wrapping engine.ErrNoItem.
+	ItemByPath(ctx context.Context, path string) (engine.ItemInfo, error)
+	// TextLanguages is what the model's manifest says its text tower
+	// understands (ISO 639-1 codes), empty when it does not say.
+	TextLanguages() []string
 	// Stats describes the library.
 	Stats(ctx context.Context) (engine.Stats, error)
 	// Thumbnail decodes an encoded image and fits it within size×size,

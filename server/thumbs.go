@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
 	"image/jpeg"
 	"io"
 	"io/fs"
@@ -20,8 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/disintegration/imaging"
-
+	"mmsearch/encoders/imageproc"
 	"mmsearch/engine"
 
 	"mmsearch/internal/atomicfile"
@@ -151,7 +148,8 @@ func (c *thumbCache) prune(ctx context.Context, lib Library) (int, error) {
 	return removed, nil
 }
 
-// parseThumbName reads "ID-HASH16-SIZE.jpg", the names path makes.
+// parseThumbName reads "ID-HASH16-SIZE.jpg", the names path makes for
+// thumbnails and previews.
 func parseThumbName(name string) (id int64, hash string, ok bool) {
 	base, found := strings.CutSuffix(name, ".jpg")
 	if !found {
@@ -168,7 +166,7 @@ func parseThumbName(name string) (id int64, hash string, ok bool) {
 	if _, err := hex.DecodeString(parts[1]); err != nil {
 		return 0, "", false
 	}
-	if size, err := strconv.Atoi(parts[2]); err != nil || !validThumbSize(size) {
+	if size, err := strconv.Atoi(parts[2]); err != nil || (!validThumbSize(size) && size != previewSize) {
 		return 0, "", false
 	}
 	return id, parts[1], true
@@ -189,8 +187,7 @@ func (c *thumbCache) make(ctx context.Context, it engine.ItemInfo, size int, dst
 	if err != nil {
 		return fmt.Errorf("thumbnail of item %d: %w", it.ID, err)
 	}
-	flat := imaging.New(th.Bounds().Dx(), th.Bounds().Dy(), color.White)
-	flat = imaging.Overlay(flat, th, image.Point{}, 1)
+	flat := imageproc.OnWhite(th)
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return fmt.Errorf("thumbnail folder: %w", err)
 	}

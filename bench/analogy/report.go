@@ -143,14 +143,27 @@ func (r *Result) WriteFailures(path string) error {
 	return nil
 }
 
+// DrawPlots draws the report's chart into dir from the result and the
+// report's header (for the footer) and returns its path; `bench plot` calls
+// it on a stored analogy.json to redraw the same PNG.
+func DrawPlots(dir string, r *Result, h bench.Header) ([]string, error) {
+	bc := r.Chart()
+	bc.Footer = bench.PlotFooter(h)
+	plot := filepath.Join(dir, PlotName)
+	if err := bc.SavePNG(plot); err != nil {
+		return nil, err
+	}
+	return []string{plot}, nil
+}
+
 // WriteOutputs writes the plot, the failures and the report's JSON and
 // Markdown into dir and returns the paths written.
 func WriteOutputs(dir string, r *Result, rep *bench.Report) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create report folder: %w", err)
 	}
-	plot := filepath.Join(dir, PlotName)
-	if err := r.Chart().SavePNG(plot); err != nil {
+	plots, err := DrawPlots(dir, r, rep.Header)
+	if err != nil {
 		return nil, err
 	}
 	rep.Plots = []string{PlotName}
@@ -162,7 +175,7 @@ func WriteOutputs(dir string, r *Result, rep *bench.Report) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(files, plot, fails), nil
+	return append(append(files, plots...), fails), nil
 }
 
 func joinInts(v []int) string {

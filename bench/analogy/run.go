@@ -250,7 +250,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	opt := engine.SearchOptions{K: depth, Ef: cfg.Ef, AllowPaths: true}
 	if ix.Exclude != nil { // a reused library holds more than the dataset
-		opt.PathPrefix = ds.Dir + string(filepath.Separator)
+		opt.Filter.PathPrefix = ds.Dir + string(filepath.Separator)
 	}
 	rel := func(p string) (string, string) {
 		if i, ok := byPath[p]; ok {

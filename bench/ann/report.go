@@ -2,6 +2,7 @@ package ann
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -106,6 +107,7 @@ func makeHeadline(r *Result) Headline {
 		add("memory of ours: Memory() %s, heap growth %s; vectors + layer-0 links %s; ratios %.2f and %.2f",
 			fmtMiB(m.IndexBytes), fmtMiB(m.HeapDelta), fmtMiB(m.Baseline), m.Ratio, m.HeapRatio)
 	}
+	h.Lines = append(h.Lines, r.flagLines()...)
 	if ours != nil && ours.Persist != nil {
 		p := ours.Persist
 		same := "identical results"
@@ -176,17 +178,29 @@ func (r *Result) Report(h bench.Header) *bench.Report {
 	sweep := bench.Table{
 		Title: "Search sweep",
 		Columns: []string{"backend", "ef", "recall@1", "recall@10", "recall@100",
-			"q/s 1 thread", fmt.Sprintf("q/s %d threads", r.Threads), "p50 ms", "p99 ms"},
+			"q/s 1 thread", fmt.Sprintf("q/s %d threads", r.Threads), "p50 ms", "p99 ms", "flag"},
 	}
-	for _, b := range r.Backends {
+	for i := range r.Backends {
+		b := &r.Backends[i]
+		bad := map[int]bool{}
+		for _, ef := range b.NonMonotonic() {
+			bad[ef] = true
+		}
 		for _, p := range b.Points {
+			flag := ""
+			switch {
+			case b.Implausible():
+				flag = "implausible"
+			case bad[p.Ef]:
+				flag = "non-monotonic"
+			}
 			ef := "exact"
 			if p.Ef > 0 {
 				ef = strconv.Itoa(p.Ef)
 			}
 			sweep.AddRow(b.Name, ef, fmt.Sprintf("%.4f", p.Recall1), fmt.Sprintf("%.4f", p.Recall10),
 				fmt.Sprintf("%.4f", p.Recall100), fmtQPS(p.QPS1), fmtQPS(p.QPSAll),
-				fmt.Sprintf("%.3f", p.P50Ms), fmt.Sprintf("%.3f", p.P99Ms))
+				fmt.Sprintf("%.3f", p.P50Ms), fmt.Sprintf("%.3f", p.P99Ms), flag)
 		}
 	}
 	build := bench.Table{
@@ -241,25 +255,58 @@ func (r *Result) Report(h bench.Header) *bench.Report {
 	return rep
 }
 
-// Plot draws recall@10 against single-thread queries/s, one curve per backend.
-func (r *Result) Plot(path string) error {
+// Plot draws recall@10 against single-thread queries/s, one curve per
+// backend, on a log q/s axis with the recall axis zoomed to where the
+// plausible curves are; footer (machine, date, revision) goes under it.
+func (r *Result) Plot(path, footer string) error {
 	lp := bench.LinePlot{
 		Title:  fmt.Sprintf("%s (n=%d, dim=%d): recall@10 vs queries/s, 1 thread", shortName(r.Dataset.Name), r.Dataset.N, r.Dataset.Dim),
 		XLabel: "recall@10",
 		YLabel: "queries per second (1 thread, log scale)",
 		LogY:   true,
+		Footer: footer,
 	}
-	for _, b := range r.Backends {
+	lo := r.recallAxisMin()
+	hi := 1.005 // room for the markers at recall 1
+	lp.XMin, lp.XMax = &lo, &hi
+	lp.XLabel = fmt.Sprintf("recall@10 (axis from %.2f; points left of it not drawn)", lo)
+	var off []string
+	for i := range r.Backends {
+		b := &r.Backends[i]
+		if b.Implausible() {
+			off = append(off, fmt.Sprintf("%s (best recall@10 %.2f: implausible)", b.Name, bestRecall10(b)))
+			continue
+		}
 		s := bench.Series{Name: b.Name}
 		for _, p := range b.Points {
-			if p.QPS1 <= 0 {
+			if p.QPS1 <= 0 || p.Recall10 < lo {
 				continue
 			}
 			s.Points = append(s.Points, bench.Point{X: p.Recall10, Y: p.QPS1, Label: "ef=" + strconv.Itoa(p.Ef)})
 		}
 		lp.Series = append(lp.Series, s)
 	}
+	if len(off) > 0 {
+		lp.Title += "\nnot drawn: " + strings.Join(off, ", ")
+	}
 	return lp.SavePNG(path)
+}
+
+// recallAxisMin is the left end of the plot's recall axis: 0.8, so that
+// the region where the curves differ (0.9 to 1) fills the plot, or lower
+// where a plausible backend's best recall@10 stays below that (rounded down
+// to 0.05, never below ImplausibleRecall), so that every plausible curve
+// shows. Points left of it are not drawn.
+func (r *Result) recallAxisMin() float64 {
+	lo := 0.8
+	for i := range r.Backends {
+		b := &r.Backends[i]
+		if b.Name == BackendFlat || b.Implausible() || len(b.Points) == 0 {
+			continue
+		}
+		lo = min(lo, bestRecall10(b))
+	}
+	return max(math.Floor(lo*20)/20, ImplausibleRecall)
 }
 
 // shortName cuts a dataset name at its parameter list, for plot titles.
@@ -270,14 +317,25 @@ func shortName(s string) string {
 	return s
 }
 
+// DrawPlots draws the report's plot into dir from the result and the
+// report's header (for the footer) and returns its path; `bench plot` calls
+// it on a stored ann.json to redraw the same PNG.
+func DrawPlots(dir string, r *Result, h bench.Header) ([]string, error) {
+	plot := filepath.Join(dir, PlotName)
+	if err := r.Plot(plot, bench.PlotFooter(h)); err != nil {
+		return nil, err
+	}
+	return []string{plot}, nil
+}
+
 // WriteOutputs draws the plot and writes the report (JSON and Markdown) into
 // dir, returning the paths written.
 func WriteOutputs(dir string, r *Result, rep *bench.Report) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create report folder: %w", err)
 	}
-	plot := filepath.Join(dir, PlotName)
-	if err := r.Plot(plot); err != nil {
+	plots, err := DrawPlots(dir, r, rep.Header)
+	if err != nil {
 		return nil, err
 	}
 	rep.Plots = []string{PlotName}
@@ -285,5 +343,5 @@ func WriteOutputs(dir string, r *Result, rep *bench.Report) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(files, plot), nil
+	return append(files, plots...), nil
 }

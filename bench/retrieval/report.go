@@ -127,20 +127,34 @@ func (r *Result) Chart() bench.BarChart {
 	return bc
 }
 
+// DrawPlots draws the report's chart into dir from the result and the
+// report's header (for the footer), when there is anything to draw, and
+// returns the paths written; `bench plot` calls it on a stored report.
+func DrawPlots(dir string, r *Result, h bench.Header) ([]string, error) {
+	bc := r.Chart()
+	if len(bc.Groups) == 0 {
+		return nil, nil
+	}
+	bc.Footer = bench.PlotFooter(h)
+	p := filepath.Join(dir, PlotName)
+	if err := bc.SavePNG(p); err != nil {
+		return nil, err
+	}
+	return []string{p}, nil
+}
+
 // WriteOutputs writes the plot and the report's JSON and Markdown into dir
 // and returns the paths written.
 func WriteOutputs(dir string, r *Result, rep *bench.Report) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create report folder: %w", err)
 	}
-	var written []string
-	if bc := r.Chart(); len(bc.Groups) > 0 {
-		p := filepath.Join(dir, PlotName)
-		if err := bc.SavePNG(p); err != nil {
-			return nil, err
-		}
+	written, err := DrawPlots(dir, r, rep.Header)
+	if err != nil {
+		return nil, err
+	}
+	if len(written) > 0 {
 		rep.Plots = []string{PlotName}
-		written = append(written, p)
 	}
 	files, err := rep.WriteFiles(dir, ReportName)
 	if err != nil {

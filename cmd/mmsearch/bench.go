@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 
@@ -18,11 +19,12 @@ import (
 func benchCommand() *command {
 	return &command{
 		name:    "bench",
-		summary: "benchmarks: ann, ingest, query, cli, encoder, serve, retrieval, analogy, int8; figures and summary of stored reports",
+		summary: "benchmarks: ann, ingest, query, filter, cli, encoder, serve, retrieval, analogy, int8; figures, summary and plots of stored reports",
 		children: []*command{
 			benchANNCommand(),
 			benchIngestCommand(),
 			benchQueryCommand(),
+			benchFilterCommand(),
 			benchCLICommand(),
 			benchEncoderCommand(),
 			benchServeCommand(),
@@ -31,19 +33,22 @@ func benchCommand() *command {
 			benchInt8Command(),
 			benchFiguresCommand(),
 			benchSummaryCommand(),
+			benchPlotCommand(),
 		},
 	}
 }
 
 // writeReport prints a report's table and writes its JSON and Markdown files.
-func writeReport(e *env, r *bench.Report, out, base string, asJSON bool) error {
+// The header records what out.begin found at the start of the run.
+func writeReport(e *env, r *bench.Report, out *benchOutput, base string, asJSON bool) error {
+	out.mark(r)
 	if asJSON {
 		return r.WriteJSON(e.stdout)
 	}
 	if err := r.WriteText(e.stdout); err != nil {
 		return err
 	}
-	files, err := r.WriteFiles(benchOut(e, out), base)
+	files, err := r.WriteFiles(out.path(e), base)
 	if err != nil {
 		return err
 	}
@@ -81,13 +86,15 @@ func benchIngestCommand() *command {
 	var rf runtimeFlags
 	var prof cpuProfile
 	var cfg ingest.Config
-	var out, makePhotos, makeSmall string
+	var out benchOutput
+	var makePhotos, makeSmall string
 	var asJSON bool
 	var photos, small int
+	var fc ingest.FormatsConfig
 	return &command{
 		name:    "ingest",
-		summary: "images/s through the indexing pipeline, by stage, beside the encoder alone",
-		usage:   "--dataset DIR [--model NAME|DIR] [--batch N] [--rerun] | --make-photos DIR [--photos N] | --make-small DIR [--small N]",
+		summary: "images/s through the indexing pipeline, by stage, beside the encoder alone; or HEIC against JPEG",
+		usage:   "--dataset DIR [--model NAME|DIR] [--batch N] [--rerun] | --heic-vs-jpeg N [--model NAME|DIR] | --make-photos DIR [--photos N] | --make-small DIR [--small N]",
 		setFlags: func(fs *flag.FlagSet) {
 			rf.register(fs)
 			rf.registerThreads(fs)
@@ -98,12 +105,18 @@ func benchIngestCommand() *command {
 			prof.register(fs)
 			fs.BoolVar(&cfg.Rerun, "rerun", false, "also time a re-run over the unchanged files")
 			intVar(fs, &cfg.Rounds, "rounds", 5, 1, 100, "rounds of ingest then encoder alone; the round with the median ratio is reported")
-			fs.StringVar(&out, "out", "", "folder for the JSON and Markdown reports ("+benchOutHelp+")")
+			out.register(fs, "folder for the JSON and Markdown reports")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 			fs.StringVar(&makePhotos, "make-photos", "", "write a collection of 4000x3000 JPEGs made from ../shared/images/formats into DIR, then exit")
 			intVar(fs, &photos, "photos", 64, 1, 100000, "number of photos for --make-photos")
 			fs.StringVar(&makeSmall, "make-small", "", "write a collection of 64x64 PNGs made from ../shared/images/formats into DIR (500 a sub-folder), then exit")
 			intVar(fs, &small, "small", 10000, 1, 1000000, "number of pictures for --make-small")
+			countVar(fs, &fc.N, "heic-vs-jpeg", 0, 100000, "instead of --dataset: make N 4032x3024 photos as JPEG and, from them, as HEIC (cached, made once), ingest each set and time one decode of each on one core")
+			fs.StringVar(&fc.Dir, "photos-dir", "", "cache folder of the --heic-vs-jpeg photos (default: bench/photos-4032x3024-N under the cache folder)")
+			intVar(fs, &fc.HEICQuality, "heic-quality", 85, 1, 100, "heif-enc quality of the HEIC copies")
+			fs.StringVar(&fc.HEICPreset, "heic-preset", "ultrafast", "x265 speed preset of the HEIC copies (ultrafast ... placebo; \"\" for heif-enc's default, ~7x slower to make)")
+			countVar(fs, &fc.Parallel, "heic-jobs", 0, 256, "heif-enc processes at once when making the HEIC copies (0 = the cores)")
+			intVar(fs, &fc.DecodeRuns, "decode-runs", 5, 1, 1000, "timed decodes of one photo per format on one core (--heic-vs-jpeg)")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if makeSmall != "" {
@@ -122,8 +135,29 @@ func benchIngestCommand() *command {
 				fmt.Fprintf(e.stdout, "wrote %d 4000x3000 JPEGs to %s\n", n, makePhotos)
 				return nil
 			}
+			if fc.N > 0 {
+				if cfg.Dataset != "" {
+					return usagef("--heic-vs-jpeg makes its own photos: leave out --dataset")
+				}
+				if err := out.begin(ctx, e); err != nil {
+					return err
+				}
+				if fc.Dir == "" {
+					fc.Dir = filepath.Join(benchOut(e, ""), fmt.Sprintf("photos-%dx%d-%d", ingest.PhotoWidth, ingest.PhotoHeight, fc.N))
+				}
+				fc.Src, fc.Model, fc.Threads, fc.Batch, fc.Workers, fc.Streams, fc.Rounds = "../shared/images/formats", rf.model, rf.threads, cfg.Batch, cfg.Workers, cfg.Streams, cfg.Rounds
+				fc.Runtime, fc.Getenv, fc.Log = rf.runtimeOptions(e), e.getenv, e.stderr
+				r, _, err := ingest.RunFormats(ctx, fc)
+				if err != nil {
+					return err
+				}
+				return writeReport(e, r, &out, "ingest-heic-vs-jpeg-"+r.Header.Params[0].Value, asJSON)
+			}
 			if cfg.Dataset == "" {
-				return usagef("--dataset is required")
+				return usagef("--dataset (or --heic-vs-jpeg N) is required")
+			}
+			if err := out.begin(ctx, e); err != nil {
+				return err
 			}
 			cfg.Model, cfg.Threads = rf.model, rf.threads
 			cfg.Runtime, cfg.Getenv, cfg.Log = rf.runtimeOptions(e), e.getenv, e.stderr
@@ -138,7 +172,7 @@ func benchIngestCommand() *command {
 			if err != nil {
 				return err
 			}
-			return writeReport(e, r, out, "ingest-"+r.Header.Params[0].Value, asJSON)
+			return writeReport(e, r, &out, "ingest-"+r.Header.Params[0].Value, asJSON)
 		},
 	}
 }
@@ -147,7 +181,8 @@ func benchQueryCommand() *command {
 	var rf runtimeFlags
 	var prof cpuProfile
 	var cfg latency.Config
-	var out, queries string
+	var out benchOutput
+	var queries string
 	var asJSON bool
 	return &command{
 		name:    "query",
@@ -160,12 +195,15 @@ func benchQueryCommand() *command {
 			intVar(fs, &cfg.K, "k", 10, 1, maxK, "results per query")
 			prof.register(fs)
 			fs.StringVar(&queries, "queries", "dog face,red heart,cat,woman cook,blue circle,smiling face with sunglasses,pizza,rocket", "comma-separated text queries")
-			fs.StringVar(&out, "out", "", "folder for the JSON and Markdown reports ("+benchOutHelp+")")
+			out.register(fs, "folder for the JSON and Markdown reports")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if cfg.Items < 1 || cfg.Runs < 1 {
 				return usagef("--items and --runs must be positive")
+			}
+			if err := out.begin(ctx, e); err != nil {
+				return err
 			}
 			cfg.Queries = strings.Split(queries, ",")
 			cfg.Model, cfg.Seed = rf.model, 1
@@ -181,7 +219,7 @@ func benchQueryCommand() *command {
 			if err != nil {
 				return err
 			}
-			return writeReport(e, r, out, "query-latency", asJSON)
+			return writeReport(e, r, &out, "query-latency", asJSON)
 		},
 	}
 }
@@ -189,7 +227,8 @@ func benchQueryCommand() *command {
 func benchEncoderCommand() *command {
 	var rf runtimeFlags
 	var cfg encoder.Config
-	var out, batches string
+	var out benchOutput
+	var batches string
 	var asJSON bool
 	return &command{
 		name:    "encoder",
@@ -205,7 +244,7 @@ func benchEncoderCommand() *command {
 			fs.BoolVar(&cfg.Variants, "ort-variants", false, "also time plain ONNX Runtime under other session options at the largest batch")
 			fs.Float64Var(&cfg.ClockMHz, "clock-mhz", 0, "clock for the peak (default: the highest 'cpu MHz' in /proc/cpuinfo)")
 			intVar(fs, &cfg.Texts, "texts", 50, 1, 100000, "text queries timed")
-			fs.StringVar(&out, "out", "", "folder for the JSON and Markdown reports ("+benchOutHelp+")")
+			out.register(fs, "folder for the JSON and Markdown reports")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
@@ -231,11 +270,14 @@ func benchEncoderCommand() *command {
 			}
 			cfg.Model, cfg.Threads = chosen.Dir, rf.threads
 			cfg.Runtime, cfg.Getenv, cfg.Log = rf.runtimeOptions(e), e.getenv, e.stderr
+			if err := out.begin(ctx, e); err != nil {
+				return err
+			}
 			r, res, err := encoder.Run(ctx, cfg)
 			if err != nil {
 				return err
 			}
-			return writeReport(e, r, out, "encoder-"+res.Model, asJSON)
+			return writeReport(e, r, &out, "encoder-"+res.Model, asJSON)
 		},
 	}
 }

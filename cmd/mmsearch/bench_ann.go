@@ -28,7 +28,7 @@ type benchANNFlags struct {
 	peers                     string
 	python                    string
 	threads, runs             int
-	out                       string
+	out                       benchOutput
 	json                      bool
 }
 
@@ -70,7 +70,7 @@ optionally --groundtruth FILE.ivecs|.npy.`,
 			fs.StringVar(&f.python, "python", "/usr/bin/python3", "Python interpreter with hnswlib and faiss")
 			countVar(fs, &f.threads, "threads", 0, maxThreads, "threads for the all-thread figures (0: GOMAXPROCS)")
 			intVar(fs, &f.runs, "runs", 3, 1, 100, "repeat each timed search pass; the fastest counts")
-			fs.StringVar(&f.out, "out", "", "folder for ann.json, ann.md and the plot ("+benchOutHelp+")")
+			f.out.register(fs, "folder for ann.json, ann.md and the plot")
 			fs.BoolVar(&f.json, "json", false, "print the report as JSON on stdout instead of tables")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
@@ -180,6 +180,9 @@ func runBenchANN(ctx context.Context, e *env, f *benchANNFlags) error {
 		return usagef("--noise %v: want a positive number", f.noise)
 	}
 
+	if err := f.out.begin(ctx, e); err != nil {
+		return err
+	}
 	// The header is taken first: its date and load average describe the start.
 	header := bench.NewHeader(ctx, "ann", "")
 	prog := newProgressLine(e)
@@ -199,7 +202,8 @@ func runBenchANN(ctx context.Context, e *env, f *benchANNFlags) error {
 	}
 	prog.update(ann.Progress{Stage: "writing report"})
 	rep := res.Report(header)
-	files, err := ann.WriteOutputs(benchOut(e, f.out), res, rep)
+	f.out.mark(rep)
+	files, err := ann.WriteOutputs(f.out.path(e), res, rep)
 	if err != nil {
 		return err
 	}

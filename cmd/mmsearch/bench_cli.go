@@ -13,7 +13,7 @@ import (
 func benchCLICommand() *command {
 	var rf runtimeFlags
 	var cfg cliproc.Config
-	var out string
+	var out benchOutput
 	var asJSON bool
 	return &command{
 		name:    "cli",
@@ -27,7 +27,7 @@ func benchCLICommand() *command {
 			intVar(fs, &cfg.K, "k", 10, 1, maxK, "results per search")
 			fs.StringVar(&cfg.Library, "library", "", "library folder, filled on first use and reused after (default: a temporary one)")
 			fs.StringVar(&cfg.Binary, "binary", "", "mmsearch executable to time (default: this one)")
-			fs.StringVar(&out, "out", "", "folder for the JSON and Markdown reports ("+benchOutHelp+")")
+			out.register(fs, "folder for the JSON and Markdown reports")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
@@ -36,6 +36,9 @@ func benchCLICommand() *command {
 			}
 			if cfg.Items < 1 || cfg.Items > cliproc.MaxItems || cfg.Runs < 1 || cfg.Runs > cliproc.MaxRuns {
 				return usagef("--items must be in [1, %d] and --runs in [1, %d]", cliproc.MaxItems, cliproc.MaxRuns)
+			}
+			if err := out.begin(ctx, e); err != nil {
+				return err
 			}
 			if cfg.Binary == "" {
 				exe, err := os.Executable()
@@ -51,7 +54,7 @@ func benchCLICommand() *command {
 				return err
 			}
 			name := strings.TrimSuffix(filepath.Base(res.ModelDir), filepath.Ext(res.ModelDir))
-			return writeReport(e, r, out, "cli-"+name, asJSON)
+			return writeReport(e, r, &out, "cli-"+name, asJSON)
 		},
 	}
 }

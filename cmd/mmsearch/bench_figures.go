@@ -26,15 +26,16 @@ import (
 // figurers makes an empty result of each benchmark, to decode a report's
 // data into and ask for its figures.
 var figurers = map[string]func() bench.Figurer{
-	"ann":              func() bench.Figurer { return &ann.Result{} },
-	"cli":              func() bench.Figurer { return &cliproc.Result{} },
-	"encoder":          func() bench.Figurer { return &encoder.Result{} },
-	"ingest":           func() bench.Figurer { return &ingest.Result{} },
-	"query-latency":    func() bench.Figurer { return &latency.Result{} },
-	"retrieval":        func() bench.Figurer { return &retrieval.Result{} },
-	"analogy":          func() bench.Figurer { return &analogy.Result{} },
-	"quantize-quality": func() bench.Figurer { return &quantquality.Result{} },
-	"serve":            func() bench.Figurer { return &benchserve.Data{} },
+	"ann":                 func() bench.Figurer { return &ann.Result{} },
+	"cli":                 func() bench.Figurer { return &cliproc.Result{} },
+	"encoder":             func() bench.Figurer { return &encoder.Result{} },
+	"ingest":              func() bench.Figurer { return &ingest.Result{} },
+	"ingest-heic-vs-jpeg": func() bench.Figurer { return &ingest.FormatsResult{} },
+	"query-latency":       func() bench.Figurer { return &latency.Result{} },
+	"retrieval":           func() bench.Figurer { return &retrieval.Result{} },
+	"analogy":             func() bench.Figurer { return &analogy.Result{} },
+	"quantize-quality":    func() bench.Figurer { return &quantquality.Result{} },
+	"serve":               func() bench.Figurer { return &benchserve.Data{} },
 }
 
 // storedReport is a report read back from its JSON file, its data kept as

@@ -17,7 +17,8 @@ var errGateFailed = errors.New("quality gate failed: see the report")
 
 func benchInt8Command() *command {
 	var rf runtimeFlags
-	var int8Model, dataset, queries, spec, libraries, out, name string
+	var int8Model, dataset, queries, spec, libraries, name string
+	var out benchOutput
 	var limit int
 	var asJSON bool
 	return &command{
@@ -42,7 +43,7 @@ model, so the float32 one serves later runs.`,
 			fs.StringVar(&spec, "spec", "", "analogy spec `FILE` (default: analogies.jsonl in the model's folder)")
 			fs.StringVar(&libraries, "libraries", "", "keep one library per model in this `DIR` (default: temporary)")
 			countVar(fs, &limit, "limit", 0, 100_000_000, "use only the first N items and analogies (0: all)")
-			fs.StringVar(&out, "out", "", "folder for the JSON and Markdown reports ("+benchOutHelp+")")
+			out.register(fs, "folder for the JSON and Markdown reports")
 			fs.StringVar(&name, "name", "quantize-quality", "base `NAME` of the report files")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 		},
@@ -59,6 +60,9 @@ model, so the float32 one serves later runs.`,
 			case name == "" || strings.ContainsAny(name, `/\`):
 				return usagef("--name %q: want a file name without a folder", name)
 			}
+			if err := out.begin(ctx, e); err != nil {
+				return err
+			}
 			chosen, err := rf.resolveModel(e)
 			if err != nil {
 				return err
@@ -74,7 +78,7 @@ model, so the float32 one serves later runs.`,
 			if err != nil {
 				return err
 			}
-			if err := writeReport(e, res.Report(header), out, name, asJSON); err != nil {
+			if err := writeReport(e, res.Report(header), &out, name, asJSON); err != nil {
 				return err
 			}
 			if !res.Pass {

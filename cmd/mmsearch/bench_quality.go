@@ -22,7 +22,7 @@ type qualityFlags struct {
 	limit   int
 	ks      string
 	ef      efFlag
-	out     string
+	out     benchOutput
 	json    bool
 	verbose bool
 }
@@ -35,7 +35,7 @@ func (f *qualityFlags) register(fs *flag.FlagSet, defaultKs string) {
 	countVar(fs, &f.limit, "limit", 0, 100_000_000, "use only the first N items (0: all), for quick runs")
 	fs.StringVar(&f.ks, "k", defaultKs, "comma-separated cut-offs for recall@k")
 	registerEf(fs, &f.ef)
-	fs.StringVar(&f.out, "out", "", "folder for the JSON and Markdown reports and the plot ("+benchOutHelp+")")
+	f.out.register(fs, "folder for the JSON and Markdown reports and the plot")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON on stdout instead of tables")
 	fs.BoolVar(&f.verbose, "v", false, "log the engine's diagnostics to stderr")
 }
@@ -120,6 +120,9 @@ Writes retrieval.json, retrieval.md and retrieval-recall.png under --out.`,
 			if err != nil {
 				return err
 			}
+			if err := f.out.begin(ctx, e); err != nil {
+				return err
+			}
 			header := bench.NewHeader(ctx, "retrieval", "")
 			prog := newProgressLine(e)
 			defer prog.finish()
@@ -131,7 +134,8 @@ Writes retrieval.json, retrieval.md and retrieval-recall.png under --out.`,
 				return err
 			}
 			rep := res.Report(header)
-			files, err := retrieval.WriteOutputs(benchOut(e, f.out), res, rep)
+			f.out.mark(rep)
+			files, err := retrieval.WriteOutputs(f.out.path(e), res, rep)
 			if err != nil {
 				return err
 			}
@@ -169,6 +173,9 @@ the query and the top results) under --out.`,
 			if err != nil {
 				return err
 			}
+			if err := f.out.begin(ctx, e); err != nil {
+				return err
+			}
 			var ms []engine.Mode
 			for _, m := range strings.Split(modes, ",") {
 				mode, err := engine.ParseMode(strings.TrimSpace(m))
@@ -188,7 +195,8 @@ the query and the top results) under --out.`,
 				return err
 			}
 			rep := res.Report(header)
-			files, err := analogy.WriteOutputs(benchOut(e, f.out), res, rep)
+			f.out.mark(rep)
+			files, err := analogy.WriteOutputs(f.out.path(e), res, rep)
 			if err != nil {
 				return err
 			}

@@ -17,7 +17,7 @@ func benchServeCommand() *command {
 	var lf libraryFlags
 	cfg := benchserve.Config{}
 	var images int
-	var out string
+	var out benchOutput
 	var asJSON bool
 	return &command{
 		name:    "serve",
@@ -42,7 +42,7 @@ load, and writes serve.json and serve.md under --out.`,
 			intVar(fs, &cfg.K, "k", 10, 1, server.DefaultMaxK, "results per query")
 			intVar(fs, &images, "images", 200, 2, benchserve.MaxImages, "pictures in the generated library (without --library)")
 			fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the query mix")
-			fs.StringVar(&out, "out", "", "folder for serve.json and serve.md ("+benchOutHelp+")")
+			out.register(fs, "folder for serve.json and serve.md")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
@@ -54,6 +54,9 @@ load, and writes serve.json and serve.md under --out.`,
 			}
 			if lf.library == "" && (images < 2 || images > benchserve.MaxImages) {
 				return usagef("--images %d: want 2..%d", images, benchserve.MaxImages)
+			}
+			if err := out.begin(ctx, e); err != nil {
+				return err
 			}
 			cfg.Log = e.stderr
 			var lib *engine.Library
@@ -86,7 +89,7 @@ load, and writes serve.json and serve.md under --out.`,
 			if err != nil {
 				return err
 			}
-			return writeReport(e, r, out, "serve", asJSON)
+			return writeReport(e, r, &out, "serve", asJSON)
 		},
 	}
 }

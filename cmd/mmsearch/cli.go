@@ -39,6 +39,7 @@ type env struct {
 	stdout, stderr io.Writer
 	stdin          io.Reader
 	isTerminal     bool       // stderr is a terminal (progress bars)
+	interactive    bool       // stdin and stderr are terminals: a question can be asked
 	termWidth      func() int // stderr's terminal's columns now (nil: 80)
 	getenv         func(string) string
 	// bundle is the embedded bundled model (nil in tests that build an
@@ -189,13 +190,14 @@ func printCommands(w io.Writer, prog string, cmds []*command) {
 
 func newEnv() *env {
 	return &env{
-		stdout:     os.Stdout,
-		stderr:     os.Stderr,
-		stdin:      os.Stdin,
-		isTerminal: isTerminal(os.Stderr),
-		termWidth:  func() int { return terminalWidth(os.Stderr, os.Getenv) },
-		getenv:     os.Getenv,
-		bundle:     onnxmodels.EmojiCLIP(),
+		stdout:      os.Stdout,
+		stderr:      os.Stderr,
+		stdin:       os.Stdin,
+		isTerminal:  isTerminal(os.Stderr),
+		interactive: isTerminal(os.Stdin) && isTerminal(os.Stderr),
+		termWidth:   func() int { return terminalWidth(os.Stderr, os.Getenv) },
+		getenv:      os.Getenv,
+		bundle:      onnxmodels.EmojiCLIP(),
 	}
 }
 

@@ -16,6 +16,9 @@ type runtimeFlags struct {
 	ortLibrary string
 	threads    int
 	model      string
+	// device is the --device value of the commands that offer one ("" = cpu);
+	// it also picks the ONNX Runtime build (the GPU build for cuda and auto).
+	device string
 }
 
 func (r *runtimeFlags) register(fs *flag.FlagSet) {
@@ -29,7 +32,7 @@ func (r *runtimeFlags) registerThreads(fs *flag.FlagSet) {
 }
 
 func (r *runtimeFlags) runtimeOptions(e *env) encoders.RuntimeOptions {
-	return encoders.RuntimeOptions{LibraryPath: r.ortLibrary, Getenv: e.getenv}
+	return encoders.RuntimeOptions{LibraryPath: r.ortLibrary, Device: r.device, Getenv: e.getenv}
 }
 
 // openModel resolves the selected model (models.Resolver.Resolve: --model,
@@ -65,6 +68,8 @@ type doctorReport struct {
 	ModelSearch   []string        `json:"model_search_path"`
 	EmbeddedModel bool            `json:"embedded_model"`
 	DataDir       string          `json:"data_dir"`
+	GPULibrary    string          `json:"gpu_library,omitempty"`
+	GPUError      string          `json:"gpu_error,omitempty"`
 	Checks        map[string]bool `json:"checks"`
 }
 
@@ -103,6 +108,12 @@ func doctorCommand() *command {
 				rep.ORTLibrary, rep.ORTVersion = info.LibraryPath, info.Version
 			}
 			rep.Checks["onnxruntime"] = err == nil
+			// The GPU is informational: --device cpu needs none of it.
+			if lib, gerr := encoders.GPUStatus(e.getenv); gerr != nil {
+				rep.GPULibrary, rep.GPUError = lib, gerr.Error()
+			} else {
+				rep.GPULibrary = lib
+			}
 			// Where the model is, even when ONNX Runtime is missing; the
 			// full check (digests and graphs) needs the runtime.
 			res, modelErr := rf.resolveModel(e)
@@ -152,6 +163,11 @@ func printDoctor(e *env, r doctorReport) {
 	fmt.Fprintf(w, "machine      %s\n", r.Machine)
 	fmt.Fprintf(w, "threads      %d per inference\n", r.Threads)
 	fmt.Fprintf(w, "data folder  %s\n", r.DataDir)
+	if r.GPUError != "" {
+		fmt.Fprintf(w, "gpu          not usable (--device auto runs on the CPU): %s\n", r.GPUError)
+	} else {
+		fmt.Fprintf(w, "gpu          CUDA provider loads (%s)\n", r.GPULibrary)
+	}
 	if r.ORTError != "" {
 		fmt.Fprintf(w, "[%s] onnxruntime: %s\n", ok(false), r.ORTError)
 		if r.ModelDir != "" {

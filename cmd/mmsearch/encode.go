@@ -122,7 +122,6 @@ func writeFloat32File(path string, v []float32) error {
 func embedCommand() *command {
 	var rf runtimeFlags
 	var raw bool
-	var device string
 	return &command{
 		name:    "embed",
 		summary: "print the embedding of texts or image files as JSON lines",
@@ -131,20 +130,20 @@ func embedCommand() *command {
 			rf.register(fs)
 			rf.registerThreads(fs)
 			fs.BoolVar(&raw, "raw", false, "embed texts as given, without the model's templates")
-			fs.StringVar(&device, "device", encoders.DeviceCPU, "where the encoders run: cpu, cuda or auto (cuda when usable, else cpu)")
+			fs.StringVar(&rf.device, "device", encoders.DeviceCPU, "where the encoders run: cpu, cuda or auto (cuda when usable, else cpu)")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) < 2 || (args[0] != "text" && args[0] != "image") {
 				return usagef("want 'text TEXT...' or 'image FILE...'")
 			}
-			if _, err := encoders.ParseDevice(device); err != nil {
+			if _, err := encoders.ParseDevice(rf.device); err != nil {
 				return usagef("--device: %v", err)
 			}
 			m, err := rf.openModel(e)
 			if err != nil {
 				return err
 			}
-			opt := encoders.SessionOptions{IntraOpThreads: rf.threads, Device: device}
+			opt := encoders.SessionOptions{IntraOpThreads: rf.threads, Device: rf.device}
 			type line struct {
 				Input  string    `json:"input"`
 				Model  string    `json:"model"`

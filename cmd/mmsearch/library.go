@@ -6,22 +6,26 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"mmsearch/encoders"
 	"mmsearch/engine"
+	"mmsearch/engine/photohint"
 	"mmsearch/engine/query"
 	"mmsearch/engine/store"
+	"mmsearch/models"
 )
 
 // libraryFlags are shared by the commands that open a library.
 type libraryFlags struct {
 	runtimeFlags
+	pull    autoPull // --yes, for the commands that download a model named by --model
 	library string
 	batch   int
-	device  string
 	verbose bool
 	// decodeMiB is the decode memory budget in MiB (0 = the engine default).
 	decodeMiB int
@@ -83,6 +87,14 @@ func (f *libraryFlags) openLibrary(ctx context.Context, e *env, mustExist bool) 
 	if err != nil {
 		return nil, usagef("--device: %v", err)
 	}
+	if f.pull.enabled && f.model != "" && (!mustExist || exists(filepath.Join(dir, engine.DBFile))) {
+		// A registry model named by --model and not installed yet is
+		// downloaded first (asked on a terminal, --yes elsewhere); a
+		// missing library is reported before anything is downloaded.
+		if err := ensureModel(ctx, e, f.model, "", f.pull.yes); err != nil {
+			return nil, err
+		}
+	}
 	return engine.Open(ctx, dir, engine.Options{
 		Device:       device,
 		Model:        f.model,
@@ -101,7 +113,7 @@ func indexCommand() *command {
 	var lf libraryFlags
 	var ex excludeFlags
 	var workers, streams int
-	var hidden, keep, retry, asJSON bool
+	var hidden, keep, retry, refreshMeta, asJSON bool
 	return &command{
 		name:    "index",
 		summary: "add folders and images to a library, incrementally",
@@ -110,11 +122,13 @@ func indexCommand() *command {
 			lf.register(fs)
 			lf.registerThreads(fs)
 			lf.registerBatch(fs)
+			lf.pull.register(fs)
 			countVar(fs, &workers, "workers", 0, maxWorkers, "decode workers (0 = all cores)")
 			countVar(fs, &streams, "streams", 0, maxStreams, "inferences run at once, each on a share of the cores (0 = chosen from the core count)")
 			fs.BoolVar(&hidden, "hidden", false, "include files and folders whose names start with '.'")
 			fs.BoolVar(&keep, "keep-missing", false, "keep items whose files were deleted")
 			fs.BoolVar(&retry, "retry-failed", false, "also try again files whose content failed before and has not changed since\n(failures that can pass, such as I/O errors and permissions, are tried again on every run)")
+			fs.BoolVar(&refreshMeta, "refresh-metadata", false, "read the photo metadata (EXIF time, camera, GPS) of unchanged files again, without embedding them\n(items indexed before the library had metadata get it on any run)")
 			fs.BoolVar(&asJSON, "json", false, "print the final report as JSON on stdout")
 			ex.register(fs)
 		},
@@ -131,11 +145,21 @@ func indexCommand() *command {
 			}
 			defer lib.Close()
 			bar := newProgressBar(e.stderr, e.isTerminal, e.termWidth, "indexing")
-			rep, err := lib.Ingest(ctx, args, engine.IngestOptions{
+			opts := engine.IngestOptions{
 				Workers: workers, Streams: streams, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep, RetryFailed: retry,
-				Exclude: ex.patterns, NoDefaultExcludes: ex.noDefaults, NoIgnoreFiles: ex.noIgnoreFile,
+				RefreshMetadata: refreshMeta,
+				Exclude:         ex.patterns, NoDefaultExcludes: ex.noDefaults, NoIgnoreFiles: ex.noIgnoreFile,
 				Progress: func(p engine.Progress) { bar.update(ingestProgress(p), false) },
-			})
+			}
+			if lib.Model().Manifest.Name == models.BundledModel {
+				opts.FirstImages = func(s []photohint.Sample) {
+					if photohint.CameraPhotos(s) {
+						msg, cmds := photoModelNotice(args)
+						bar.notice(noticePhotoModel, msg, cmds)
+					}
+				}
+			}
+			rep, err := lib.Ingest(ctx, args, opts)
 			if err != nil && !rep.Stopped && rep.Found == 0 && rep.Failed == 0 {
 				// Nothing started (the library is locked by another
 				// index, a root is missing): the error says it all.
@@ -173,6 +197,38 @@ func indexCommand() *command {
 			return err
 		},
 	}
+}
+
+// photoModel is the registry model the camera-photo notice recommends.
+const photoModel = "openai-clip-vit-b32"
+
+// noticePhotoModel names the camera-photo notice in JSON-lines output.
+const noticePhotoModel = "photo_model"
+
+// photoModelNotice is the notice index prints, once per run, when a library
+// on the bundled model gets pictures that look like camera photos, and the
+// commands it recommends: pull a real CLIP model, index the same paths with
+// it into a new library (one library holds one model's vectors).
+func photoModelNotice(roots []string) (string, []string) {
+	msg := fmt.Sprintf("mmsearch: note: these look like camera photos, and this library uses the bundled %s model, "+
+		"trained on emoji artwork: on photos its results are close to random. For photos, download a CLIP model "+
+		"and index with it into a new library (one library holds one model's vectors):", models.BundledModel)
+	quoted := make([]string, len(roots))
+	for i, r := range roots {
+		quoted[i] = shellQuote(r)
+	}
+	return msg, []string{
+		"mmsearch models pull " + photoModel,
+		"mmsearch index --model " + photoModel + " --library NEW-LIBRARY " + strings.Join(quoted, " "),
+	}
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+,:@%=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // ingestProgress turns an ingest's progress into the bar's: the files to
@@ -225,6 +281,7 @@ func indexSummary(rep engine.IngestReport) string {
 		{rep.SkippedSpecial, "pipes, sockets or devices skipped"},
 		{rep.Revisited, "folders reached again through a link, walked once"},
 		{rep.Excluded, "library or cache folders not walked"},
+		{rep.MetadataRead, "unchanged files' photo metadata read"},
 	} {
 		if x.n > 0 {
 			fmt.Fprintf(&b, ", %d %s", x.n, x.what)
@@ -255,19 +312,20 @@ func searchCommand() *command {
 	var k int
 	var ef efFlag
 	mode := engine.ModeAdd
-	var prefix string
+	var ff filterFlags
 	var asJSON, filesOnly, print0, include bool
 	return &command{
 		name:    "search",
 		summary: "answer a query such as './dog.jpg - \"dog\" + \"cat\"'",
-		usage:   "[--library DIR] [-k N] [--json | -f | -0] [--mode add|mul] EXPR...",
+		usage:   "[--library DIR] [-k N] [--json | -f | -0] [--mode add|mul] [--after DATE] [--before DATE] [--camera TEXT] [--format LIST] [--min-pixels N] [--path PREFIX] [--min-score X] [--sort score|date] EXPR...",
 		setFlags: func(fs *flag.FlagSet) {
 			lf.register(fs)
 			lf.registerThreads(fs)
+			lf.pull.register(fs)
 			intVar(fs, &k, "k", 10, 1, maxK, "number of results")
 			registerEf(fs, &ef)
 			fs.Var(&mode, "mode", "scoring `MODE`: add (cosine to the weighted sum, the default) or mul (3CosMul re-ranking)")
-			fs.StringVar(&prefix, "prefix", "", "only results whose path starts with this")
+			ff.register(fs)
 			fs.BoolVar(&asJSON, "json", false, "print results as JSON")
 			fs.BoolVar(&filesOnly, "f", false, "print result paths only, one a line")
 			fs.BoolVar(&print0, "0", false, "print result paths only, each ended by a NUL byte (for xargs -0)")
@@ -282,15 +340,22 @@ func searchCommand() *command {
 				return usagef("--json, -f and -0 exclude each other")
 			}
 			expr := strings.Join(args, " ")
+			opt := engine.SearchOptions{
+				K: k, Ef: ef.n, Mode: mode, IncludeInputs: include,
+				Home: e.getenv("HOME"), AllowPaths: true, AllowURLs: true,
+			}
+			if err := ff.apply(&opt); err != nil {
+				return err
+			}
 			lib, err := lf.openExisting(ctx, e)
 			if err != nil {
 				return err
 			}
 			defer lib.Close()
-			res, err := lib.Search(ctx, expr, engine.SearchOptions{
-				K: k, Ef: ef.n, Mode: mode, IncludeInputs: include, PathPrefix: prefix,
-				Home: e.getenv("HOME"), AllowPaths: true, AllowURLs: true,
-			})
+			res, err := lib.Search(ctx, expr, opt)
+			if errors.Is(err, engine.ErrBadFilter) || errors.Is(err, engine.ErrNoCameraData) {
+				return usageError{err}
+			}
 			var se *query.SyntaxError
 			if errors.As(err, &se) {
 				fmt.Fprintln(e.stderr, se.Caret())
@@ -377,6 +442,7 @@ func statsCommand() *command {
 			if s := skippedSummary(skipped); s != "" {
 				fmt.Fprintf(e.stdout, "skipped     %s\n", strings.TrimSuffix(s, " skipped"))
 			}
+			printPhotoStats(e.stdout, st.Photos)
 			return nil
 		},
 	}
@@ -455,4 +521,10 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// exists reports whether path exists.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

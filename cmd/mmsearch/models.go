@@ -283,30 +283,11 @@ func modelsPullCommand() *command {
 			if err != nil {
 				return err
 			}
-			bar := newDownloadProgress(e.stderr, e.isTerminal)
-			h := f.hub(e, bar)
-			res, err := h.Pull(ctx, reg, args[0], models.PullOptions{Force: force, RequireChecksums: requireChecksums, Progress: bar.update})
-			bar.finish()
+			res, err := pullModel(ctx, e, &f, reg, args[0], models.PullOptions{Force: force, RequireChecksums: requireChecksums}, e.stdout)
 			if err != nil {
-				return modelsClassify(err)
+				return err
 			}
-			if f.asJSON {
-				if err := printJSON(e.stdout, res); err != nil {
-					return err
-				}
-			} else {
-				fmt.Fprintf(e.stdout, "installed %s in %s (%d files, %s)\n", res.Name, res.Dir, len(res.Files), modelBytes(res.Bytes))
-			}
-			for _, w := range res.Warnings {
-				fmt.Fprintf(e.stderr, "warning: %s\n", w)
-			}
-			if n := len(res.TrustedOnFirstUse); n > 0 {
-				fmt.Fprintf(e.stderr, "\nWARNING: %d file(s) of %s have no published sha256; the digests received were recorded (trust on first use):\n", n, res.Name)
-				for _, pf := range res.TrustedOnFirstUse {
-					fmt.Fprintf(e.stderr, "  %-32s sha256 %s\n", pf.Path, pf.SHA256)
-				}
-				fmt.Fprintf(e.stderr, "Compare them with the publisher's before trusting the model. From now on 'mmsearch models verify %s' checks the files against them.\n", res.Name)
-			}
+			h := f.hub(e, e.stderr)
 			if withInt8 {
 				return quantizeInto(ctx, h, res.Dir, res.Name+"-int8", qopt, force, f.asJSON, e.stdout)
 			}
@@ -422,13 +403,22 @@ func modelsVerifyCommand() *command {
 }
 
 func modelsUseCommand() *command {
+	var f modelsFlags
+	var pull autoPull
 	return &command{
 		name:    "use",
-		summary: "make a model the default (recorded in the data folder's config.json)",
-		usage:   "NAME|DIR",
+		summary: "make a model the default (recorded in the data folder's config.json); a registry model not installed yet is downloaded first",
+		usage:   "[--yes] [--registry FILE|URL] NAME|DIR",
+		setFlags: func(fs *flag.FlagSet) {
+			f.registerRegistry(fs)
+			pull.register(fs)
+		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return usagef("want exactly one model NAME or DIR")
+			}
+			if err := ensureModel(ctx, e, args[0], f.registry, pull.yes); err != nil {
+				return err
 			}
 			h := models.New(e.getenv)
 			if err := h.Use(args[0]); err != nil {

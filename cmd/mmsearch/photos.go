@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"mmsearch/engine"
 	"mmsearch/engine/filekind"
 	"mmsearch/engine/ignore"
+	"mmsearch/engine/store"
 )
 
 // excludeFlags are index's exclude options.
@@ -206,5 +208,39 @@ func duplicatesCommand() *command {
 			}
 			return nil
 		},
+	}
+}
+
+// printPhotoStats writes stats' photo lines: the capture date range with
+// where the times come from, the top cameras and the formats.
+func printPhotoStats(w io.Writer, p store.MetaStats) {
+	if !p.First.IsZero() {
+		var src []string
+		for _, s := range []struct{ key, what string }{
+			{"exif", "EXIF"}, {"exif-no-offset", "EXIF without offset"}, {"mtime", "file time"}, {"unread", "not read yet"},
+		} {
+			if n := p.BySource[s.key]; n > 0 {
+				src = append(src, thousands(int(n))+" "+s.what)
+			}
+		}
+		fmt.Fprintf(w, "taken       %s to %s (%s)\n", p.First.Format("2006-01-02"), p.Last.Format("2006-01-02"), strings.Join(src, ", "))
+	} else if n := p.BySource["unread"]; n > 0 {
+		fmt.Fprintf(w, "taken       not read yet for %s items: run 'mmsearch index' on their folders\n", thousands(int(n)))
+	}
+	counts := func(cs []store.Count) string {
+		parts := make([]string, len(cs))
+		for i, c := range cs {
+			parts[i] = fmt.Sprintf("%s (%s)", c.Name, thousands(int(c.Count)))
+		}
+		return strings.Join(parts, ", ")
+	}
+	if len(p.Cameras) > 0 {
+		fmt.Fprintf(w, "cameras     %s\n", counts(p.Cameras))
+	}
+	if len(p.Formats) > 0 {
+		fmt.Fprintf(w, "formats     %s\n", counts(p.Formats))
+	}
+	if p.WithGPS > 0 {
+		fmt.Fprintf(w, "with GPS    %s\n", thousands(int(p.WithGPS)))
 	}
 }

@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/disintegration/imaging"
 
@@ -32,7 +35,7 @@ type phoneFile struct {
 func phoneDump(t *testing.T, root string) []phoneFile {
 	t.Helper()
 	photo := imagetest.Pattern(7, 96, 64)
-	jpg := imagetest.WithEXIF(imagetest.JPEG(t, photo, 92), "Apple", "iPhone 12", 6)
+	jpg := imagetest.WithEXIFBlock(imagetest.JPEG(t, photo, 92), imagetest.EXIFBlock(iPhoneEXIF))
 	shot := imagetest.Pattern(11, 80, 160)
 	files := []phoneFile{
 		{"DCIM/100APPLE/IMG_0002.JPG", jpg, "image"},
@@ -44,7 +47,7 @@ func phoneDump(t *testing.T, root string) []phoneFile {
 		{"DCIM/100APPLE/IMG_0005.JPG", imagetest.JPEG(t, imagetest.Pattern(5, 64, 48), 90)[:300], "fail"}, // truncated
 		{"Takeout/Google Photos/Photos from 2023/IMG_0002(1).JPG", jpg, "image"},                          // exact copy
 		{"Takeout/Google Photos/Photos from 2023/IMG_0002.JPG.json", []byte(`{"title": "IMG_0002.JPG", "photoTakenTime": {"timestamp": "1700000000"}}`), "sidecar"},
-		{"Takeout/Google Photos/Photos from 2023/IMG_0002-edited.jpg", imagetest.WithEXIF(imagetest.JPEG(t, photo, 60), "Apple", "iPhone 12", 6), "image"}, // re-encoded
+		{"Takeout/Google Photos/Photos from 2023/IMG_0002-edited.jpg", imagetest.WithEXIFBlock(imagetest.JPEG(t, photo, 60), imagetest.EXIFBlock(iPhoneEXIF)), "image"}, // re-encoded
 		{"Takeout/Google Photos/Photos from 2023/metadata.xmp", []byte(`<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"></x:xmpmeta>`), "sidecar"},
 		{"Takeout/archive_browser.html", []byte("<html><body>Takeout</body></html>\n"), "text"},
 		{"Takeout/Takeout-1.zip", []byte("PK\x03\x04\x14\x00\x00\x00\x08\x00rest"), "archive"},
@@ -53,7 +56,7 @@ func phoneDump(t *testing.T, root string) []phoneFile {
 		{"Documents/manual.pdf", []byte("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"), "document"},
 		{"Documents/notes.txt", []byte("buy film\n"), "text"},
 		{"Documents/scan.jp2", []byte("\x00\x00\x00\x0CjP  \r\n\x87\n\x00\x00\x00\x14ftypjp2 "), "fail"}, // unsupported image format
-		{"Ünïcode/日本/写真 1.png", imagetest.PNG(t, imagetest.Pattern(21, 48, 48)), "image"},
+		{"Ünïcode/日本/写真 1.png", imagetest.PNGWithEXIF(imagetest.PNG(t, imagetest.Pattern(21, 48, 48)), imagetest.EXIFBlock(fujiEXIF)), "image"},
 		{"Ünïcode/Ελλάδα/παραλία.png", imagetest.PNG(t, imagetest.Pattern(22, 48, 48)), "image"},
 		{"@eaDir/IMG_0002.JPG/SYNOPHOTO_THUMB_XL.jpg", imagetest.JPEG(t, imagetest.Pattern(30, 32, 32), 80), "excluded"},
 		{"DCIM/@eaDir/x/SYNOPHOTO_THUMB_M.jpg", imagetest.JPEG(t, imagetest.Pattern(31, 32, 32), 80), "excluded"},
@@ -62,16 +65,31 @@ func phoneDump(t *testing.T, root string) []phoneFile {
 	}
 	if _, err := exec.LookPath("heif-enc"); err == nil {
 		files = append(files,
-			phoneFile{"DCIM/100APPLE/IMG_0001.HEIC", imagetest.HEIF(t, imagetest.Pattern(1, 64, 48), 80, false), "image"},
+			phoneFile{"DCIM/100APPLE/IMG_0001.HEIC", imagetest.HEIFFrom(t, imagetest.WithEXIFBlock(imagetest.JPEG(t, imagetest.Pattern(1, 64, 48), 95),
+				imagetest.EXIFBlock(heicEXIF)), 80, false), "image"},
 			phoneFile{"DCIM/100APPLE/IMG_0006.HEIC", append(imagetest.HEIF(t, imagetest.Pattern(6, 64, 48), 80, false)[:60], make([]byte, 100)...), "fail"})
 	} else {
 		t.Log("heif-enc not installed: the dump has no HEIC files")
 	}
 	for _, f := range files {
-		imagetest.Write(t, filepath.Join(root, f.rel), f.data)
+		p := filepath.Join(root, f.rel)
+		imagetest.Write(t, p, f.data)
+		if err := os.Chtimes(p, dumpMtime, dumpMtime); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return files
 }
+
+// The phone dump's EXIF blocks and file times.
+var (
+	iPhoneEXIF = imagetest.EXIF{Make: "Apple", Model: "iPhone 12", Orientation: 6,
+		DateTimeOriginal: "2023:07:14 18:30:05", OffsetTimeOriginal: "+02:00", GPS: &[2]float64{48.85837, 2.294481}}
+	heicEXIF = imagetest.EXIF{Make: "Apple", Model: "iPhone 15 Pro",
+		DateTimeOriginal: "2024:05:01 09:15:00", OffsetTimeOriginal: "-07:00", GPS: &[2]float64{37.7749, -122.4194}}
+	fujiEXIF  = imagetest.EXIF{Make: "FUJIFILM", Model: "X100V", DateTimeOriginal: "2022:08:15 14:20:00"} // no offset
+	dumpMtime = time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC)
+)
 
 func count(files []phoneFile, want string) int {
 	n := 0
@@ -96,7 +114,7 @@ func runJSON(t *testing.T, v any, args ...string) result {
 // sees: counts of indexed, skipped-by-kind and failed files, that errors
 // lists only the real failures, default excludes, --exclude and
 // .mmsearchignore, duplicates (exact and near), one search result per
-// content, and forget.
+// content, the photo metadata (search --json, stats), and forget.
 func TestCLIPhoneDump(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "phone")
 	files := phoneDump(t, root)
@@ -195,6 +213,8 @@ func TestCLIPhoneDump(t *testing.T) {
 		t.Errorf("table does not mark the copy:\n%s", r.stdout)
 	}
 
+	checkPhoneMetadata(t, lib, root, files)
+
 	// duplicates: the exact pair; with --near the re-encode and the resized
 	// screenshot join their originals.
 	var groups []engine.DuplicateGroup
@@ -276,5 +296,124 @@ func TestCLIPhoneDump(t *testing.T) {
 		if strings.Contains(e.Path, "/DCIM/") {
 			t.Errorf("forgotten failure still listed: %s", e.Path)
 		}
+	}
+}
+
+// checkPhoneMetadata reads the phone dump's photo metadata back through
+// `search --json` and `stats --json` / `stats`: EXIF time with offset (JPEG,
+// HEIC), without (PNG eXIf), the file time for pictures without EXIF,
+// cameras, GPS, size after orientation, formats; and --refresh-metadata
+// reads it again for every unchanged item.
+func checkPhoneMetadata(t *testing.T, lib, root string, files []phoneFile) {
+	t.Helper()
+	var sr engine.SearchResult
+	runJSON(t, &sr, "search", "--library", lib, "--json", "-k", "50", "anything")
+	got := map[string]engine.Metadata{}
+	for _, r := range sr.Results {
+		// Copies (identical bytes and file times) share their metadata.
+		for _, p := range append([]string{r.Path}, r.Paths...) {
+			rel, _ := filepath.Rel(root, p)
+			got[filepath.ToSlash(rel)] = r.Metadata
+		}
+	}
+	type want struct {
+		time   string // RFC 3339; for exif-no-offset the wall clock only
+		source string
+		camera string
+		gps    []float64
+		w, h   int
+		format string
+	}
+	mtime := dumpMtime.Format(time.RFC3339)
+	wants := map[string]want{
+		"DCIM/100APPLE/IMG_0002.JPG":                                 {"2023-07-14T18:30:05+02:00", "exif", "Apple/iPhone 12", []float64{48.85837, 2.294481}, 64, 96, "jpeg"},
+		"Takeout/Google Photos/Photos from 2023/IMG_0002(1).JPG":     {"2023-07-14T18:30:05+02:00", "exif", "Apple/iPhone 12", []float64{48.85837, 2.294481}, 64, 96, "jpeg"},
+		"Takeout/Google Photos/Photos from 2023/IMG_0002-edited.jpg": {"2023-07-14T18:30:05+02:00", "exif", "Apple/iPhone 12", []float64{48.85837, 2.294481}, 64, 96, "jpeg"},
+		"Screenshots/Screenshot 2024-01-01 at 10.00.00.png":          {mtime, "mtime", "/", nil, 80, 160, "png"},
+		"Ünïcode/日本/写真 1.png":                                        {"2022-08-15T14:20:00", "exif-no-offset", "FUJIFILM/X100V", nil, 48, 48, "png"},
+		"Screenshots/Screenshot small.png":                           {mtime, "mtime", "/", nil, 40, 80, "png"},
+		"Ünïcode/Ελλάδα/παραλία.png":                                 {mtime, "mtime", "/", nil, 48, 48, "png"},
+	}
+	if _, err := exec.LookPath("heif-enc"); err == nil {
+		wants["DCIM/100APPLE/IMG_0001.HEIC"] = want{"2024-05-01T09:15:00-07:00", "exif", "Apple/iPhone 15 Pro", []float64{37.7749, -122.4194}, 64, 48, "heic"}
+	}
+	for rel, w := range wants {
+		m, ok := got[rel]
+		if !ok {
+			t.Errorf("metadata: %s not among the results", rel)
+			continue
+		}
+		tm := m.CaptureTime.Format(time.RFC3339)
+		if w.source == "mtime" {
+			if !m.CaptureTime.Equal(dumpMtime) {
+				t.Errorf("%s: capture time %s, want the file time %s", rel, tm, mtime)
+			}
+		} else if !strings.HasPrefix(tm, w.time) {
+			t.Errorf("%s: capture time %s, want %s", rel, tm, w.time)
+		}
+		if string(m.TimeSource) != w.source || m.CameraMake+"/"+m.CameraModel != w.camera ||
+			m.Width != w.w || m.Height != w.h || m.Format != w.format || (m.GPS == nil) != (w.gps == nil) ||
+			m.GPS != nil && (math.Abs(m.GPS.Lat-w.gps[0]) > 1e-5 || math.Abs(m.GPS.Lon-w.gps[1]) > 1e-5) {
+			t.Errorf("%s: metadata %+v (gps %v), want %+v", rel, m, m.GPS, w)
+		}
+	}
+	// The JSON field names, as a script reads them.
+	r := run(t, "search", "--library", lib, "--json", "--include-inputs", "-k", "1", "@"+filepath.Join(root, "DCIM/100APPLE/IMG_0002.JPG"))
+	for _, field := range []string{`"metadata": {`, `"capture_time": "2023-07-14T18:30:05+02:00"`, `"time_source": "exif"`,
+		`"camera_make": "Apple"`, `"camera_model": "iPhone 12"`, `"gps": {`, `"lat": 48.85837`, `"width": 64`, `"height": 96`, `"format": "jpeg"`} {
+		if !strings.Contains(r.stdout, field) {
+			t.Errorf("search --json lacks %s:\n%s", field, r.stdout)
+		}
+	}
+
+	var st engine.Stats
+	runJSON(t, &st, "stats", "--library", lib, "--json")
+	p := st.Photos
+	if !strings.HasPrefix(p.First.Format(time.RFC3339), "2022-08-15T14:20:00") {
+		t.Errorf("stats: first capture %v, want the X100V's 2022-08-15 14:20", p.First)
+	}
+	wantLast := dumpMtime
+	if _, ok := wants["DCIM/100APPLE/IMG_0001.HEIC"]; ok {
+		wantLast = time.Date(2024, 5, 1, 16, 15, 0, 0, time.UTC)
+	}
+	if !p.Last.Equal(wantLast) {
+		t.Errorf("stats: last capture %v, want %v", p.Last, wantLast)
+	}
+	formats := map[string]int64{}
+	cameras := map[string]int64{}
+	for _, w := range wants {
+		formats[w.format]++
+		if w.camera != "/" {
+			mk, model, _ := strings.Cut(w.camera, "/")
+			cameras[mk+" "+model]++
+		}
+	}
+	if len(p.Cameras) == 0 || p.Cameras[0].Name != "Apple iPhone 12" || p.Cameras[0].Count != 3 {
+		t.Errorf("stats: cameras %+v, want Apple iPhone 12 (3) first", p.Cameras)
+	}
+	for _, c := range p.Cameras {
+		if cameras[c.Name] != c.Count {
+			t.Errorf("stats: camera %s counted %d, want %d", c.Name, c.Count, cameras[c.Name])
+		}
+	}
+	for _, f := range p.Formats {
+		if formats[f.Name] != f.Count {
+			t.Errorf("stats: format %s counted %d, want %d (%+v)", f.Name, f.Count, formats[f.Name], p.Formats)
+		}
+	}
+	if len(p.Formats) != len(formats) || len(p.Cameras) != len(cameras) || p.WithGPS != int64(3+len(wants)-7) {
+		t.Errorf("stats: %d formats, %d cameras, %d with GPS: %+v", len(p.Formats), len(p.Cameras), p.WithGPS, p)
+	}
+	r = run(t, "stats", "--library", lib)
+	for _, line := range []string{"taken       2022-08-15 to ", "cameras     Apple iPhone 12 (3)", "FUJIFILM X100V (1)", "formats     png (4), jpeg (3)"} {
+		if !strings.Contains(r.stdout, line) {
+			t.Errorf("stats table lacks %q:\n%s", line, r.stdout)
+		}
+	}
+	// --refresh-metadata reads every unchanged image's metadata again.
+	var rep engine.IngestReport
+	runJSON(t, &rep, "index", "--library", lib, "--json", "--hidden", "--refresh-metadata", root)
+	if rep.MetadataRead != len(wants) || rep.Indexed != 0 {
+		t.Errorf("--refresh-metadata: read %d, indexed %d; want %d, 0", rep.MetadataRead, rep.Indexed, len(wants))
 	}
 }

@@ -88,6 +88,25 @@ func (p *progressBar) update(s progressState, final bool) {
 	}
 }
 
+// notice shows a message between progress lines: on a terminal it clears
+// the line and prints message (the bar is drawn again below it at the next
+// update); otherwise it writes one JSON line, an event beside the progress
+// records: {"event":"notice","notice":kind,"message":...,"commands":[...]}.
+func (p *progressBar) notice(kind, message string, commands []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.terminal {
+		b, _ := json.Marshal(map[string]any{"event": "notice", "notice": kind, "message": message, "commands": commands})
+		fmt.Fprintf(p.w, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s\n", message)
+	for _, c := range commands {
+		fmt.Fprintf(p.w, "    %s\n", c)
+	}
+	p.last = time.Time{} // redraw the bar at the next update
+}
+
 // rate is units per second so far.
 func (s progressState) rate() float64 {
 	if sec := s.Elapsed.Seconds(); sec > 0 {

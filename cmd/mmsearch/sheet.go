@@ -90,7 +90,8 @@ type sheetQuery struct {
 	Results []sheetCell
 }
 
-// thumbnailURI returns a JPEG thumbnail of the image at path as a data URI,
+// thumbnailURI returns a JPEG thumbnail of the image at path, composed on
+// white (transparent pictures look as on paper, not black), as a data URI,
 // or "" when the file cannot be read as an image. The sheet makes one
 // thumbnail at a time, decoded at reduced resolution where the format
 // allows (see imageproc.Thumbnail), so its memory stays near one reduced
@@ -101,7 +102,7 @@ func thumbnailURI(path string, size int) string {
 		return ""
 	}
 	var b bytes.Buffer
-	if err := jpeg.Encode(&b, t, &jpeg.Options{Quality: 85}); err != nil {
+	if err := jpeg.Encode(&b, imageproc.OnWhite(t), &jpeg.Options{Quality: 85}); err != nil {
 		return ""
 	}
 	return "data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(b.Bytes())
@@ -116,7 +117,7 @@ h2{font-size:1.1rem;margin:2rem 0 .5rem;font-family:ui-monospace,monospace}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax({{.Thumb}}px,1fr));gap:.75rem}
 figure{margin:0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:.4rem;text-align:center}
 figure.input{border-color:#7a7}
-img{max-width:100%;height:{{.Thumb}}px;object-fit:contain;background:repeating-conic-gradient(#eee 0 25%,#fff 0 50%) 0 0/16px 16px}
+img{max-width:100%;height:{{.Thumb}}px;object-fit:contain;background:#fff}
 figcaption{font-size:.75rem;overflow-wrap:anywhere}
 .score{font-weight:600}
 </style></head><body>

@@ -84,6 +84,37 @@ done:
 	heif_context_free(ctx);
 	return rc;
 }
+
+// mm_heif_exif copies the first Exif metadata block of the primary image of
+// the HEIF/AVIF file in data into a buffer it allocates with malloc (the
+// caller frees it), when the block is at most max_len bytes. It reads the
+// container's boxes only: no image is decoded. It returns the block's size,
+// 0 when there is none (or it is over max_len), or -1 on error.
+static long mm_heif_exif(const unsigned char *data, size_t len, size_t max_len, unsigned char **out) {
+	*out = NULL;
+	struct heif_context *ctx = heif_context_alloc();
+	struct heif_image_handle *handle = NULL;
+	long rc = -1;
+	if (ctx == NULL) return -1;
+	struct heif_error err = heif_context_read_from_memory_without_copy(ctx, data, len, NULL);
+	if (err.code != heif_error_Ok) goto done;
+	err = heif_context_get_primary_image_handle(ctx, &handle);
+	if (err.code != heif_error_Ok) goto done;
+	heif_item_id id;
+	if (heif_image_handle_get_list_of_metadata_block_IDs(handle, "Exif", &id, 1) < 1) { rc = 0; goto done; }
+	size_t size = heif_image_handle_get_metadata_size(handle, id);
+	if (size == 0 || size > max_len) { rc = 0; goto done; }
+	unsigned char *buf = malloc(size);
+	if (buf == NULL) goto done;
+	err = heif_image_handle_get_metadata(handle, id, buf);
+	if (err.code != heif_error_Ok) { free(buf); goto done; }
+	*out = buf;
+	rc = (long)size;
+done:
+	if (handle) heif_image_handle_release(handle);
+	heif_context_free(ctx);
+	return rc;
+}
 */
 import "C"
 
@@ -92,6 +123,8 @@ import (
 	"image"
 	"sync"
 	"unsafe"
+
+	"mmsearch/encoders/imageproc/exif"
 )
 
 // HEIFCompiled reports whether HEIC/HEIF/AVIF decoding (libheif) is built in.
@@ -169,4 +202,20 @@ func heifError(info *C.mm_hinfo, format string) error {
 	default:
 		return fmt.Errorf("%w: %s: libheif: %s", ErrCorrupt, heifLabel(format), msg)
 	}
+}
+
+// heifEXIF returns the TIFF block of the primary image's Exif metadata item
+// (at most exif.MaxBlock bytes), or nil when there is none or the
+// container cannot be read. It parses the boxes; it decodes no pixels.
+func heifEXIF(data []byte) []byte {
+	if len(data) == 0 || heifInit() != nil {
+		return nil
+	}
+	var out *C.uchar
+	n := C.mm_heif_exif((*C.uchar)(unsafe.Pointer(&data[0])), C.size_t(len(data)), C.size_t(exif.MaxBlock+64), &out)
+	if n <= 0 || out == nil {
+		return nil
+	}
+	defer C.free(unsafe.Pointer(out))
+	return exif.FromHEIF(C.GoBytes(unsafe.Pointer(out), C.int(n)))
 }

@@ -17,3 +17,6 @@ func decodeHEIFConfig(_ []byte, format string) (image.Config, error) {
 func decodeHEIF(_ []byte, format string) (image.Image, error) {
 	return nil, fmt.Errorf("%w: %s: this build has no libheif", ErrUnsupported, heifLabel(format))
 }
+
+// heifEXIF finds no EXIF without libheif.
+func heifEXIF([]byte) []byte { return nil }

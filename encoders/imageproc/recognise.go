@@ -22,3 +22,16 @@ func Recognised(head []byte) bool {
 	})
 	return !errors.Is(err, image.ErrFormat)
 }
+
+// Format returns the name of the format an encoded image is in (as
+// Info.Format names it), read from its header, or "" when data does not
+// start like a format this package registers. It decodes no pixels.
+func Format(data []byte) string {
+	var name string
+	_ = recovered(func() error {
+		var err error
+		_, name, err = image.DecodeConfig(bytes.NewReader(data))
+		return err
+	})
+	return name
+}

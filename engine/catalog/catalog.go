@@ -175,6 +175,7 @@ type Reads interface {
 	ItemsByIDs(ctx context.Context, ids []int64) (map[int64]store.Item, error)
 	ItemsByHash(ctx context.Context, h store.Hash) ([]store.Item, error)
 	IDsWithPathPrefix(ctx context.Context, prefix string) (map[int64]bool, error)
+	Attributes(ctx context.Context) (int64, []store.Attrs, error)
 	Errors(ctx context.Context) ([]store.FileError, error)
 	Stats(ctx context.Context) (store.Stats, error)
 	Model(ctx context.Context) (store.Model, error)
@@ -187,6 +188,9 @@ type Reads interface {
 	Skipped(ctx context.Context) ([]store.SkippedFile, error)
 	SkippedByKind(ctx context.Context) (map[string]int64, error)
 	CountUnder(ctx context.Context, path string) (int64, error)
+	MetaTable(ctx context.Context) (*store.MetaTable, error)
+	MetaGeneration(ctx context.Context) (int64, error)
+	MetaStats(ctx context.Context, topCameras int) (store.MetaStats, error)
 }
 
 // Reads returns the store's read side.
@@ -220,6 +224,9 @@ type Batch struct {
 	// ForgetUnder removes every item, failure and skip record at or below
 	// these paths (see store.Tx.ForgetUnder).
 	ForgetUnder []string
+	// SetMeta replaces the metadata of existing items (read again for
+	// files whose content did not change); vectors stay as they are.
+	SetMeta []store.ItemMeta
 }
 
 // Applied reports what Apply did.
@@ -232,6 +239,8 @@ type Applied struct {
 	Cleared int
 	// Forgotten is what Batch.ForgetUnder removed.
 	Forgotten store.Forgotten
+	// MetaSet is how many of Batch.SetMeta named an item.
+	MetaSet int
 	// Generation is the store generation the commit left, which the index
 	// now reflects.
 	Generation int64
@@ -300,6 +309,11 @@ func (c *Catalog) Apply(ctx context.Context, b Batch) (out Applied, err error) {
 			return out, fmt.Errorf("catalog: apply: %w", err)
 		}
 	}
+	if len(b.SetMeta) > 0 {
+		if out.MetaSet, err = tx.SetMetadata(commitCtx, b.SetMeta); err != nil {
+			return out, fmt.Errorf("catalog: apply: %w", err)
+		}
+	}
 	after, err := tx.CommitGeneration()
 	if err != nil {
 		return out, fmt.Errorf("catalog: apply: %w", err)
@@ -319,7 +333,7 @@ func (c *Catalog) Apply(ctx context.Context, b Batch) (out Applied, err error) {
 		return out, c.rebuildLocked(commitCtx)
 	}
 	if after == before {
-		return out, nil // only failures recorded
+		return out, nil // only failures or metadata recorded
 	}
 	ids := make([]uint64, len(out.IDs))
 	vecs := make([][]float32, len(out.IDs))
@@ -362,6 +376,12 @@ type View struct {
 // Search returns the k nearest items to q (see index.Index.Search).
 func (v View) Search(q []float32, k int, opts index.SearchOptions) ([]index.Result, error) {
 	return v.idx.Search(q, k, opts)
+}
+
+// SearchIDs returns up to k of the items ids nearest to q by an exact scan
+// of just those items (see index.SearchIDs).
+func (v View) SearchIDs(q []float32, k int, ids []uint64) ([]index.Result, error) {
+	return index.SearchIDs(v.idx, q, k, ids)
 }
 
 // Vector returns the indexed vector of item id.

@@ -51,6 +51,9 @@ type Item struct {
 	// IndexedAt is when the item was written (the time of the upsert when
 	// zero).
 	IndexedAt time.Time
+	// Meta is what the file says about the photo (capture time, camera,
+	// position).
+	Meta Metadata
 }
 
 // State is what the incremental walk compares a file on disk with.
@@ -61,6 +64,9 @@ type State struct {
 	Size, MtimeNs int64
 	// Hash is the content hash (zero for a failed file).
 	Hash Hash
+	// NoMeta is set for an item whose metadata has not been read (indexed
+	// before schema version 4): the next ingest reads it.
+	NoMeta bool
 }
 
 // Same reports whether a file with this size and modification time is
@@ -109,6 +115,9 @@ func (it *Item) validate(dim int) error {
 	if it.Width < 0 || it.Height < 0 {
 		return fmt.Errorf("%q: negative dimensions %dx%d", it.Path, it.Width, it.Height)
 	}
+	if err := it.Meta.validate(); err != nil {
+		return fmt.Errorf("%q: %w", it.Path, err)
+	}
 	if len(it.Vector) != dim {
 		return fmt.Errorf("%q: vector has %d values, the model's dimension is %d", it.Path, len(it.Vector), dim)
 	}
@@ -120,7 +129,7 @@ func (it *Item) validate(dim int) error {
 	return nil
 }
 
-const itemColumns = "id, path, size, mtime_ns, content_hash, width, height, format, vector, indexed_at"
+const itemColumns = "id, path, size, mtime_ns, content_hash, width, height, format, vector, indexed_at, " + metaColumns
 
 // scanner is *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -131,10 +140,12 @@ func scanItem(sc scanner, dim int) (Item, error) {
 		path, h   []byte
 		vec       []byte
 		indexedAt int64
+		mc        metaCols
 	)
-	if err := sc.Scan(&it.ID, &path, &it.Size, &it.MtimeNs, &h, &it.Width, &it.Height, &it.Format, &vec, &indexedAt); err != nil {
+	if err := sc.Scan(append([]any{&it.ID, &path, &it.Size, &it.MtimeNs, &h, &it.Width, &it.Height, &it.Format, &vec, &indexedAt}, mc.dest()...)...); err != nil {
 		return it, err
 	}
+	it.Meta = mc.metadata()
 	it.Path = string(path)
 	if len(h) != len(it.Hash) {
 		return it, fmt.Errorf("item %d: content hash is %d bytes", it.ID, len(h))
@@ -317,7 +328,7 @@ func (s *Store) FileStates(ctx context.Context) (map[string]State, error) {
 }
 
 func fileStates(ctx context.Context, q queryer) (map[string]State, error) {
-	rows, err := q.QueryContext(ctx, "SELECT id, path, size, mtime_ns, content_hash FROM items")
+	rows, err := q.QueryContext(ctx, "SELECT id, path, size, mtime_ns, content_hash, time_source = '' FROM items")
 	if err != nil {
 		return nil, err
 	}
@@ -328,7 +339,7 @@ func fileStates(ctx context.Context, q queryer) (map[string]State, error) {
 			st      State
 			path, h []byte
 		)
-		if err := rows.Scan(&st.ID, &path, &st.Size, &st.MtimeNs, &h); err != nil {
+		if err := rows.Scan(&st.ID, &path, &st.Size, &st.MtimeNs, &h, &st.NoMeta); err != nil {
 			return nil, err
 		}
 		copy(st.Hash[:], h)

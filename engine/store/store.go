@@ -235,6 +235,18 @@ var migrations = []string{
 		format   TEXT    NOT NULL,
 		at       INTEGER NOT NULL
 	);`,
+	// Version 4: photo metadata read at ingest (see Metadata). Items
+	// indexed before have time_source '' until an index run reads it.
+	`ALTER TABLE items ADD COLUMN capture_ns INTEGER;
+	ALTER TABLE items ADD COLUMN capture_offset_s INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE items ADD COLUMN time_source TEXT NOT NULL DEFAULT '';
+	ALTER TABLE items ADD COLUMN camera_make TEXT NOT NULL DEFAULT '';
+	ALTER TABLE items ADD COLUMN camera_model TEXT NOT NULL DEFAULT '';
+	ALTER TABLE items ADD COLUMN gps_lat REAL;
+	ALTER TABLE items ADD COLUMN gps_lon REAL;
+	CREATE INDEX items_capture ON items (capture_ns);
+	CREATE INDEX items_camera ON items (camera_make, camera_model);
+	INSERT INTO meta (key, value) VALUES ('meta_generation', '0');`,
 }
 
 // SchemaVersion returns the schema version this package writes.

@@ -16,6 +16,7 @@ type Tx struct {
 	tx           *sql.Tx
 	dim          int  // the model's dimension, read on first use
 	itemsChanged bool // the commit bumps the generation
+	metaChanged  bool // the commit bumps the metadata generation
 	done         bool
 }
 
@@ -64,6 +65,12 @@ func (t *Tx) CommitGeneration() (int64, error) {
 			return 0, fmt.Errorf("store: commit: bump generation: %w", err)
 		}
 	}
+	if t.itemsChanged || t.metaChanged {
+		if _, err := t.tx.ExecContext(ctx, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'meta_generation'"); err != nil {
+			t.tx.Rollback()
+			return 0, fmt.Errorf("store: commit: bump metadata generation: %w", err)
+		}
+	}
 	gen, err := generation(ctx, t.tx)
 	if err != nil {
 		t.tx.Rollback()
@@ -109,12 +116,15 @@ func (t *Tx) UpsertItems(ctx context.Context, items []Item) ([]int64, error) {
 		}
 	}
 	up, err := t.tx.PrepareContext(ctx, `INSERT INTO items
-		(path, size, mtime_ns, content_hash, width, height, format, vector, indexed_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(path, size, mtime_ns, content_hash, width, height, format, vector, indexed_at, `+metaColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (path) DO UPDATE SET
 			size = excluded.size, mtime_ns = excluded.mtime_ns, content_hash = excluded.content_hash,
 			width = excluded.width, height = excluded.height, format = excluded.format,
-			vector = excluded.vector, indexed_at = excluded.indexed_at
+			vector = excluded.vector, indexed_at = excluded.indexed_at,
+			capture_ns = excluded.capture_ns, capture_offset_s = excluded.capture_offset_s,
+			time_source = excluded.time_source, camera_make = excluded.camera_make,
+			camera_model = excluded.camera_model, gps_lat = excluded.gps_lat, gps_lon = excluded.gps_lon
 		RETURNING id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: upsert items: %w", err)
@@ -134,8 +144,9 @@ func (t *Tx) UpsertItems(ctx context.Context, items []Item) ([]int64, error) {
 			at = it.IndexedAt.UnixNano()
 		}
 		path := []byte(it.Path)
-		if err := up.QueryRowContext(ctx, path, it.Size, it.MtimeNs, it.Hash[:], it.Width, it.Height,
-			it.Format, encodeVector(it.Vector), at).Scan(&ids[i]); err != nil {
+		args := append([]any{path, it.Size, it.MtimeNs, it.Hash[:], it.Width, it.Height,
+			it.Format, encodeVector(it.Vector), at}, it.Meta.args()...)
+		if err := up.QueryRowContext(ctx, args...).Scan(&ids[i]); err != nil {
 			return nil, fmt.Errorf("store: upsert item %q: %w", it.Path, err)
 		}
 		if _, err := clr.ExecContext(ctx, path); err != nil {

@@ -129,6 +129,8 @@ def main():
             # Causal attention with padded keys masked: padding after the
             # end token changes nothing, so the engine may cut it off.
             "trim_padding": True,
+            # Trained on English emoji names and captions only.
+            "languages": ["en"],
         },
     }
     with open(os.path.join(out, "model.json"), "w") as f:

@@ -1,0 +1,63 @@
+package hnsw
+
+import (
+	"fmt"
+
+	"mmsearch/index"
+	"mmsearch/index/internal/pq"
+	"mmsearch/index/internal/vec"
+)
+
+var _ index.IDSearcher = (*Index)(nil)
+
+// SearchIDs returns up to k of ids nearest to query, nearest first, by
+// comparing query with each of their vectors: the exact scan a filtered
+// search switches to when the filter leaves so few ids that walking the
+// graph past the rejected nodes would cost more than reading the matching
+// ones. Ids that are absent or deleted are skipped; an id listed twice is
+// returned once.
+func (x *Index) SearchIDs(query []float32, k int, ids []uint64) ([]index.Result, error) {
+	if err := vec.Check(query, x.dim); err != nil {
+		return nil, fmt.Errorf("hnsw: search ids: %w", err)
+	}
+	if k < 0 {
+		return nil, fmt.Errorf("hnsw: search ids: %w: k = %d", index.ErrInvalidInput, k)
+	}
+	if k == 0 || len(ids) == 0 {
+		return []index.Result{}, nil
+	}
+	s := x.getScratch()
+	defer x.putScratch(s)
+
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	// Look the nodes up in one hold of labelMu, then compute the distances
+	// without it so inserts are not held up.
+	nodes := s.batch[:0]
+	x.labelMu.Lock()
+	for _, id := range ids {
+		if n, ok := x.labels[id]; ok {
+			nodes = append(nodes, n)
+		}
+	}
+	x.labelMu.Unlock()
+	s.batch = nodes
+
+	s.resetVisited(x.capacity())
+	marks, gen := s.marks, s.gen
+	s.top.Reset()
+	for _, n := range nodes {
+		if marks[n] == gen {
+			continue
+		}
+		marks[n] = gen
+		s.top.PushBounded(pq.Item{Dist: x.dist(query, n), ID: n}, k)
+	}
+	items := s.top.DrainSorted(s.items[:0])
+	s.items = items
+	out := make([]index.Result, len(items))
+	for i, it := range items {
+		out[i] = index.Result{ID: x.label(it.ID), Distance: it.Dist}
+	}
+	return out, nil
+}
