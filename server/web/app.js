@@ -473,16 +473,20 @@
   function updatePreview() { $("analogy-preview").textContent = analogy() || "(empty)"; }
 
   // resolveSlots resolves every @path term of the builder; it marks and
-  // throws the first one the server does not know.
+  // throws the first one the server does not know. A mark is cleared only
+  // once its term is known good, so that two runs at once (a change event
+  // and a submit) cannot clear each other's mark while one is waiting.
   async function resolveSlots() {
     for (const [s] of SLOTS) {
       const input = $(s + "-term");
-      input.removeAttribute("aria-invalid");
-      if (upload && upload.slot === s) continue;
       const t = input.value.trim();
-      if (!isPathRef(t)) continue;
+      if (upload && upload.slot === s || !isPathRef(t)) {
+        input.removeAttribute("aria-invalid");
+        continue;
+      }
       try {
         await resolvePath(t);
+        input.removeAttribute("aria-invalid");
       } catch (err) {
         input.setAttribute("aria-invalid", "true");
         input.focus();
