@@ -74,7 +74,7 @@ func (f *dateFlag) String() string {
 func (f *dateFlag) Set(s string) error {
 	t, err := engine.ParseDate(s, time.Local)
 	if err != nil {
-		return errors.Unwrap(err)
+		return stripBadFilter(err) // the form wanted, not only "bad filter"
 	}
 	f.t = t
 	return nil

@@ -82,6 +82,7 @@ func TestFilterFlagsRefused(t *testing.T) {
 		want string
 	}{
 		{[]string{"--after", "yesterday"}, "-after"},
+		{[]string{"--after", "yesterday"}, `date "yesterday": want YYYY`},
 		{[]string{"--before", "2024-13"}, "-before"},
 		{[]string{"--after", "2024-02-30"}, "-after"},
 		{[]string{"--after", "2024", "--before", "2023"}, "is not before"},

@@ -167,7 +167,7 @@ func TestHelpListsOnlyUsedFlags(t *testing.T) {
 		has, not []string
 	}{
 		{[]string{"index"}, []string{"library", "model", "threads", "batch", "workers", "streams", "json"}, nil},
-		{[]string{"search"}, []string{"library", "threads", "k", "ef", "mode", "json", "f", "0", "print0"}, []string{"batch", "workers", "streams"}},
+		{[]string{"search"}, []string{"library", "threads", "k", "ef", "mode", "json", "f", "0", "print0", "batch"}, []string{"workers", "streams"}},
 		{[]string{"stats"}, []string{"library", "json"}, []string{"batch", "threads", "workers", "streams", "k"}},
 		{[]string{"errors"}, []string{"library", "json"}, []string{"batch", "threads", "workers", "streams", "k"}},
 		{[]string{"serve"}, []string{"library", "threads", "addr"}, []string{"batch", "workers", "streams"}},

@@ -314,10 +314,11 @@ func searchCommand() *command {
 	mode := engine.ModeAdd
 	var ff filterFlags
 	var asJSON, filesOnly, print0, include bool
+	var batchFile string
 	return &command{
 		name:    "search",
-		summary: "answer a query such as './dog.jpg - \"dog\" + \"cat\"'",
-		usage:   "[--library DIR] [-k N] [--json | -f | -0] [--mode add|mul] [--after DATE] [--before DATE] [--camera TEXT] [--format LIST] [--min-pixels N] [--path PREFIX] [--min-score X] [--sort score|date] EXPR...",
+		summary: "answer a query such as './dog.jpg - \"dog\" + \"cat\"', or a file of queries",
+		usage:   "[--library DIR] [-k N] [--json | -f | -0] [--mode add|mul] [--after DATE] [--before DATE] [--camera TEXT] [--format LIST] [--min-pixels N] [--path PREFIX] [--min-score X] [--sort score|date] EXPR... | --batch FILE",
 		setFlags: func(fs *flag.FlagSet) {
 			lf.register(fs)
 			lf.registerThreads(fs)
@@ -331,8 +332,27 @@ func searchCommand() *command {
 			fs.BoolVar(&print0, "0", false, "print result paths only, each ended by a NUL byte (for xargs -0)")
 			fs.BoolVar(&print0, "print0", false, "the same as -0")
 			fs.BoolVar(&include, "include-inputs", false, "keep items used in the query in the results")
+			fs.StringVar(&batchFile, "batch", "", "answer the queries of `FILE` (- for standard input) in one process, one JSON line out for each: a line is a query, or a JSON object with \"q\" and its own k, ef, mode, include_inputs and filters (after, before, camera, format, min_pixels, path, min_score, sort); the flags are every query's defaults")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+			if batchFile != "" {
+				if len(args) > 0 {
+					return usagef("--batch reads the queries from its file: give no query arguments")
+				}
+				if filesOnly || print0 {
+					return usagef("--batch writes JSON lines: -f and -0 do not apply")
+				}
+				d := &searchDefaults{k: k, ef: ef.n, mode: mode, include: include, filters: ff, home: e.getenv("HOME")}
+				if _, err := d.options(&batchLine{}); err != nil {
+					return usageError{err}
+				}
+				lib, err := lf.openExisting(ctx, e)
+				if err != nil {
+					return err
+				}
+				defer lib.Close()
+				return searchBatch(ctx, e, lib, batchFile, d)
+			}
 			if len(args) == 0 {
 				return usagef("no query given")
 			}
