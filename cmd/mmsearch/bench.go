@@ -19,13 +19,14 @@ import (
 func benchCommand() *command {
 	return &command{
 		name:    "bench",
-		summary: "benchmarks: ann, ingest, query, filter, cli, encoder, serve, retrieval, analogy, int8; figures, summary and plots of stored reports",
+		summary: "benchmarks: ann, ingest, query, filter, cli, batch, encoder, serve, retrieval, analogy, int8; figures, summary and plots of stored reports",
 		children: []*command{
 			benchANNCommand(),
 			benchIngestCommand(),
 			benchQueryCommand(),
 			benchFilterCommand(),
 			benchCLICommand(),
+			benchBatchCommand(),
 			benchEncoderCommand(),
 			benchServeCommand(),
 			benchRetrievalCommand(),

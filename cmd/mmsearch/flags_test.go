@@ -173,6 +173,11 @@ func TestHelpListsOnlyUsedFlags(t *testing.T) {
 		{[]string{"serve"}, []string{"library", "threads", "addr"}, []string{"batch", "workers", "streams"}},
 		{[]string{"bench", "query"}, []string{"items", "runs", "k", "out"}, []string{"threads", "batch"}},
 		{[]string{"bench", "encoder"}, []string{"threads", "images", "out"}, []string{"batch"}},
+		{[]string{"bench", "batch"}, []string{"queries", "items", "rounds", "k", "out", "force"}, []string{"batch", "mode", "ef", "threads"}},
+		{[]string{"bench", "cli"}, []string{"items", "runs", "k", "out", "force"}, []string{"batch", "mode", "ef"}},
+		{[]string{"version"}, nil, []string{"library", "json", "k", "batch"}},
+		{[]string{"sheet"}, []string{"thumb"}, []string{"batch", "k", "mode", "ef"}},
+		{[]string{"serve"}, []string{"addr"}, []string{"k", "mode", "json", "f", "0"}},
 	}
 	for _, c := range cases {
 		got := helpFlags(t, c.cmd...)
