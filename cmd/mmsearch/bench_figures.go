@@ -27,6 +27,7 @@ import (
 // data into and ask for its figures.
 var figurers = map[string]func() bench.Figurer{
 	"ann":                 func() bench.Figurer { return &ann.Result{} },
+	ann.ScaleReportName:   func() bench.Figurer { return &ann.ScaleResult{} },
 	"cli":                 func() bench.Figurer { return &cliproc.Result{} },
 	"encoder":             func() bench.Figurer { return &encoder.Result{} },
 	"ingest":              func() bench.Figurer { return &ingest.Result{} },
