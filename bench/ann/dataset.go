@@ -120,12 +120,12 @@ type SyntheticConfig struct {
 	// Clusters and Noise.
 	Distribution string
 	N            int     // base vectors
-	Dim      int     // dimension
-	Queries  int     // query vectors
-	Clusters int     // cluster centres; 0 means 200
-	Noise    float64 // per-coordinate standard deviation; 0 means 0.06
-	Seed     int64   // the whole dataset is a function of the seed
-	Workers  int     // goroutines; 0 means GOMAXPROCS. The output does not depend on it.
+	Dim          int     // dimension
+	Queries      int     // query vectors
+	Clusters     int     // cluster centres; 0 means 200
+	Noise        float64 // per-coordinate standard deviation; 0 means 0.06
+	Seed         int64   // the whole dataset is a function of the seed
+	Workers      int     // goroutines; 0 means GOMAXPROCS. The output does not depend on it.
 }
 
 // Defaults for SyntheticConfig's zero fields.
