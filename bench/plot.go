@@ -34,6 +34,7 @@ type LinePlot struct {
 	XLabel string
 	YLabel string
 	LogY   bool     // log-scaled Y axis; every Y must then be > 0
+	LogX   bool     // log-scaled X axis; every X must then be > 0
 	XMin   *float64 // optional fixed X range; nil means fit the data
 	XMax   *float64
 	Width  float64 // inches; 0 means 8
@@ -67,6 +68,10 @@ func (lp LinePlot) build() (*plot.Plot, error) {
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
+	if lp.LogX {
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
 	drawn := 0
 	for i, s := range lp.Series {
 		if len(s.Points) == 0 {
@@ -79,6 +84,9 @@ func (lp LinePlot) build() (*plot.Plot, error) {
 			}
 			if lp.LogY && pt.Y <= 0 {
 				return nil, fmt.Errorf("series %q point %d: y=%v cannot go on a log axis", s.Name, j, pt.Y)
+			}
+			if lp.LogX && pt.X <= 0 {
+				return nil, fmt.Errorf("series %q point %d: x=%v cannot go on a log axis", s.Name, j, pt.X)
 			}
 			xys[j] = plotter.XY{X: pt.X, Y: pt.Y}
 		}
@@ -107,7 +115,9 @@ func (lp LinePlot) build() (*plot.Plot, error) {
 		return nil, fmt.Errorf("empty X range [%v, %v]", p.X.Min, p.X.Max)
 	}
 	// Leave room around the data so markers on the edges stay whole.
-	if lp.XMin == nil && lp.XMax == nil {
+	if lp.LogX && lp.XMin == nil && lp.XMax == nil {
+		p.X.Min, p.X.Max = p.X.Min/1.3, p.X.Max*1.3
+	} else if lp.XMin == nil && lp.XMax == nil {
 		pad := (p.X.Max - p.X.Min) * 0.03
 		if pad == 0 { // a single X value: centre it
 			pad = math.Max(math.Abs(p.X.Min)*0.05, 0.01)

@@ -28,7 +28,7 @@ func (e *Entry) Hosts() []string {
 func (e *Entry) SizeText() string {
 	n, all := e.TotalSize()
 	if all {
-		return decimalBytes(n)
+		return DecimalBytes(n)
 	}
 	unknown := 0
 	for _, f := range e.Files {
@@ -39,7 +39,7 @@ func (e *Entry) SizeText() string {
 	if n == 0 {
 		return fmt.Sprintf("size unknown: none of its %d files has a published size", len(e.Files))
 	}
-	return fmt.Sprintf("at least %s; %d of its %d files have no published size", decimalBytes(n), unknown, len(e.Files))
+	return fmt.Sprintf("at least %s; %d of its %d files have no published size", DecimalBytes(n), unknown, len(e.Files))
 }
 
 // ImportHint tells how to install the entry by hand on a machine that
@@ -56,7 +56,7 @@ func (e *Entry) ImportHint() string {
 		}
 		size := ""
 		if f.Size > 0 {
-			size = decimalBytes(f.Size) + ", "
+			size = DecimalBytes(f.Size) + ", "
 		}
 		fmt.Fprintf(&b, "  DIR/%s  (%s%s)\n      %s\n", f.Path, size, digest, redact(f.URL))
 	}
@@ -70,7 +70,7 @@ func (e *Entry) ImportHint() string {
 }
 
 // decimalBytes formats a byte count in decimal units (kB, MB, GB).
-func decimalBytes(n int64) string {
+func DecimalBytes(n int64) string {
 	switch {
 	case n < 1000:
 		return fmt.Sprintf("%d B", n)

@@ -378,27 +378,7 @@ func (s *Server) handleThumb(w http.ResponseWriter, r *http.Request) {
 		}
 		size = n
 	}
-	it, err := s.item(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	p, err := s.thumbs.get(r.Context(), it, size)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	f, err := openThumb(p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	defer f.Close()
-	h := w.Header()
-	h.Set("Content-Type", "image/jpeg")
-	h.Set("Cache-Control", "private, max-age=300")
-	h.Set("ETag", `"`+it.Hash[:16]+"-"+strconv.Itoa(size)+`"`)
-	http.ServeContent(w, r, "", time.Time{}, f)
+	s.serveThumb(w, r, size)
 }
 
 func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {

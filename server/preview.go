@@ -30,12 +30,19 @@ func previewURL(id int64) string { return "/api/items/" + strconv.FormatInt(id, 
 // handlePreview serves an item converted to a JPEG of at most previewSize
 // pixels a side, on white, for any indexed format.
 func (s *Server) handlePreview(w http.ResponseWriter, r *http.Request) {
+	s.serveThumb(w, r, previewSize)
+}
+
+// serveThumb serves the item the request names as a cached JPEG of at most
+// size pixels a side (made on first request), with an ETag of its content
+// and size.
+func (s *Server) serveThumb(w http.ResponseWriter, r *http.Request, size int) {
 	it, err := s.item(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	p, err := s.thumbs.get(r.Context(), it, previewSize)
+	p, err := s.thumbs.get(r.Context(), it, size)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -49,6 +56,6 @@ func (s *Server) handlePreview(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "image/jpeg")
 	h.Set("Cache-Control", "private, max-age=300")
-	h.Set("ETag", `"`+it.Hash[:16]+"-"+strconv.Itoa(previewSize)+`"`)
+	h.Set("ETag", `"`+it.Hash[:16]+"-"+strconv.Itoa(size)+`"`)
 	http.ServeContent(w, r, "", time.Time{}, f)
 }

@@ -14,6 +14,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 )
 
@@ -97,16 +98,34 @@ func normalize(v []float32) {
 	}
 }
 
+// Distributions of synthetic data.
+const (
+	// DistClusters is a mixture of Gaussian clusters on the unit sphere,
+	// like embeddings of a collection with many near-duplicate themes.
+	DistClusters = "clusters"
+	// DistGaussian is isotropic: every coordinate unit Gaussian, then
+	// normalized, so the vectors are uniform on the sphere. In hundreds of
+	// dimensions every pair is nearly orthogonal and the nearest neighbours
+	// are barely nearer than the rest: the hard case for a graph index.
+	DistGaussian = "gaussian"
+)
+
+// Distributions lists the distributions SyntheticConfig accepts.
+var Distributions = []string{DistClusters, DistGaussian}
+
 // SyntheticConfig parameterizes the synthetic dataset: a mixture of Gaussian
-// clusters on the unit sphere.
+// clusters on the unit sphere, or uniform on the sphere (Distribution).
 type SyntheticConfig struct {
-	N        int     // base vectors
-	Dim      int     // dimension
-	Queries  int     // query vectors
-	Clusters int     // cluster centres; 0 means 200
-	Noise    float64 // per-coordinate standard deviation; 0 means 0.06
-	Seed     int64   // the whole dataset is a function of the seed
-	Workers  int     // goroutines; 0 means GOMAXPROCS. The output does not depend on it.
+	// Distribution is DistClusters ("" too) or DistGaussian, which ignores
+	// Clusters and Noise.
+	Distribution string
+	N            int     // base vectors
+	Dim          int     // dimension
+	Queries      int     // query vectors
+	Clusters     int     // cluster centres; 0 means 200
+	Noise        float64 // per-coordinate standard deviation; 0 means 0.06
+	Seed         int64   // the whole dataset is a function of the seed
+	Workers      int     // goroutines; 0 means GOMAXPROCS. The output does not depend on it.
 }
 
 // Defaults for SyntheticConfig's zero fields.
@@ -128,13 +147,22 @@ const (
 
 // Synthetic generates a dataset: Clusters centres drawn uniformly on the unit
 // sphere; each vector picks a centre uniformly, adds Gaussian noise of standard
-// deviation Noise to each coordinate, and is normalized to unit length. Queries
+// deviation Noise to each coordinate, and is normalized to unit length (with
+// DistGaussian: every coordinate unit Gaussian, normalized). Queries
 // are drawn from the same distribution on random streams separate from the
 // base set's, so they are not base vectors. The result depends only on the
 // configuration, not on Workers or the machine.
 func Synthetic(ctx context.Context, cfg SyntheticConfig) (*Dataset, error) {
 	if cfg.N <= 0 || cfg.Dim <= 0 || cfg.Queries <= 0 {
 		return nil, fmt.Errorf("synthetic dataset: n=%d dim=%d queries=%d, want all > 0", cfg.N, cfg.Dim, cfg.Queries)
+	}
+	switch cfg.Distribution {
+	case "", DistClusters:
+		cfg.Distribution = DistClusters
+	case DistGaussian:
+		cfg.Clusters, cfg.Noise = 1, 1 // one centre at the origin, unit noise
+	default:
+		return nil, fmt.Errorf("synthetic dataset: unknown distribution %q (want %s)", cfg.Distribution, strings.Join(Distributions, " or "))
 	}
 	if cfg.Clusters == 0 {
 		cfg.Clusters = DefaultClusters
@@ -158,6 +186,10 @@ func Synthetic(ctx context.Context, cfg SyntheticConfig) (*Dataset, error) {
 	centres := make([][]float64, cfg.Clusters)
 	rng := newRand(cfg.Seed, streamCentres, 0)
 	for c := range centres {
+		if cfg.Distribution == DistGaussian {
+			centres[c] = make([]float64, cfg.Dim)
+			continue
+		}
 		v := make([]float64, cfg.Dim)
 		var s float64
 		for s == 0 {
@@ -181,8 +213,12 @@ func Synthetic(ctx context.Context, cfg SyntheticConfig) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
+	name := fmt.Sprintf("synthetic-clusters(n=%d,dim=%d,queries=%d,clusters=%d,noise=%g,seed=%d)", cfg.N, cfg.Dim, cfg.Queries, cfg.Clusters, cfg.Noise, cfg.Seed)
+	if cfg.Distribution == DistGaussian {
+		name = fmt.Sprintf("synthetic-gaussian(n=%d,dim=%d,queries=%d,seed=%d)", cfg.N, cfg.Dim, cfg.Queries, cfg.Seed)
+	}
 	return &Dataset{
-		Name:    fmt.Sprintf("synthetic-clusters(n=%d,dim=%d,queries=%d,clusters=%d,noise=%g,seed=%d)", cfg.N, cfg.Dim, cfg.Queries, cfg.Clusters, cfg.Noise, cfg.Seed),
+		Name:    name,
 		Dim:     cfg.Dim,
 		Base:    base,
 		Queries: queries,

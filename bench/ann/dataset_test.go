@@ -217,3 +217,54 @@ func TestNormalize(t *testing.T) {
 		t.Errorf("query = %v, want [0 -1]", d.Queries[0])
 	}
 }
+
+// TestSyntheticGaussian checks the isotropic distribution: unit vectors
+// whose nearest base vector is barely nearer than any other (in 256
+// dimensions the cosine of two random unit vectors has a spread of 1/16),
+// unlike the clustered data, whose queries have neighbours in their
+// cluster; and an unknown distribution is refused.
+func TestSyntheticGaussian(t *testing.T) {
+	ctx := context.Background()
+	nearest := func(ds *Dataset) (best, mean float64) {
+		for _, q := range ds.Queries {
+			b := -1.0
+			for _, v := range ds.Base {
+				c := dot(q, v)
+				b = max(b, c)
+				mean += c
+			}
+			best += b
+		}
+		n := float64(len(ds.Queries))
+		return best / n, mean / (n * float64(len(ds.Base)))
+	}
+	g, err := Synthetic(ctx, SyntheticConfig{Distribution: DistGaussian, N: 2000, Dim: 256, Queries: 20, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range g.Base {
+		if n := math.Sqrt(dot(v, v)); math.Abs(n-1) > 1e-5 {
+			t.Fatalf("row %d has norm %v", i, n)
+		}
+	}
+	gBest, gMean := nearest(g)
+	if gBest > 0.35 || math.Abs(gMean) > 0.01 {
+		t.Errorf("gaussian: mean nearest cosine %.3f, mean cosine %.4f; want < 0.35 and ≈ 0", gBest, gMean)
+	}
+	if !strings.HasPrefix(g.Name, "synthetic-gaussian(") {
+		t.Errorf("name %q", g.Name)
+	}
+	c, err := Synthetic(ctx, SyntheticConfig{N: 2000, Dim: 256, Queries: 20, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cBest, _ := nearest(c); cBest < 0.4 {
+		t.Errorf("clusters: mean nearest cosine %.3f, want > 0.4 (neighbours in the query's cluster)", cBest)
+	}
+	if _, err := Synthetic(ctx, SyntheticConfig{Distribution: "uniform", N: 4, Dim: 4, Queries: 1}); err == nil || !strings.Contains(err.Error(), "unknown distribution") {
+		t.Errorf("unknown distribution: %v", err)
+	}
+}

@@ -43,5 +43,17 @@ func (r *Result) Figures() map[string]float64 {
 	if h.BuildRatio > 0 {
 		f["build_ratio_ours_over_hnswlib"] = h.BuildRatio
 	}
+	// Every peer's ratio with its range over paired repetitions (reports
+	// made before repetitions carry none).
+	for _, pr := range h.Peers {
+		if !pr.Reached {
+			continue
+		}
+		key := fmt.Sprintf("qps_ratio_ours_over_%s_at_recall10_%.2f", pr.Peer, pr.Recall)
+		f[key] = pr.QPS1.Median
+		if pr.QPS1.Pairs > 1 {
+			f[key+".min"], f[key+".max"] = pr.QPS1.Min, pr.QPS1.Max
+		}
+	}
 	return f
 }

@@ -98,7 +98,7 @@ func (s *sweeper) runPython(ctx context.Context, names []string) ([]BackendResul
 		return fail(err)
 	}
 	defer os.RemoveAll(dir)
-	cfg.progress("python peers: writing vectors", 0, 0)
+	s.progress("python peers: writing vectors", 0, 0)
 	if err := writeNpyFile(filepath.Join(dir, "base.npy"), cfg.Dataset.Base); err != nil {
 		return fail(err)
 	}
@@ -133,7 +133,7 @@ func (s *sweeper) runPython(ctx context.Context, names []string) ([]BackendResul
 		"--seed", strconv.FormatInt(cfg.Seed, 10),
 	}
 	out, err := peers.Run(ctx, cfg.Python, peers.ANNScript, dir, args, func(line string) {
-		cfg.progress("python peers: "+line, 0, 0)
+		s.progress("python peers: "+line, 0, 0)
 	})
 	if err != nil {
 		return fail(err)

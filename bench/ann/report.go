@@ -28,6 +28,8 @@ type Headline struct {
 	OursEf      int     `json:"ours_ef"`
 	OursQPS1    float64 `json:"ours_qps_1_thread"`
 	QPSRatio    float64 `json:"qps_ratio_ours_over_hnswlib"`
+	// QPSRatioRange is QPSRatio's range over paired repetitions.
+	QPSRatioRange Range `json:"qps_ratio_range"`
 	// The smallest ef reaching High.
 	OursHighEf    int `json:"ours_ef_high"`
 	HnswlibHighEf int `json:"hnswlib_ef_high"`
@@ -35,12 +37,54 @@ type Headline struct {
 	OursBuild1    float64 `json:"ours_build_seconds_1_thread"`
 	HnswlibBuild1 float64 `json:"hnswlib_build_seconds_1_thread"`
 	BuildRatio    float64 `json:"build_ratio_ours_over_hnswlib"`
+	// BuildRatioRange is BuildRatio's range over paired repetitions.
+	BuildRatioRange Range `json:"build_ratio_range"`
+	// Peers holds ours against every plausible peer at both recall levels.
+	Peers []PeerRatio `json:"peers,omitempty"`
 	// Build speed-up on Threads threads over one thread.
 	Threads             int     `json:"threads"`
 	OursBuildSpeedup    float64 `json:"ours_build_speedup"`
 	HnswlibBuildSpeedup float64 `json:"hnswlib_build_speedup"`
 	// Lines are the sentences printed and written to the report.
 	Lines []string `json:"lines"`
+}
+
+// PeerRatio is ours against one peer at one recall@10 level: single-thread
+// q/s of ours over the peer's, each at its smallest ef reaching the level.
+type PeerRatio struct {
+	Peer    string  `json:"peer"`
+	Recall  float64 `json:"recall_at_10"`
+	OursEf  int     `json:"ours_ef"`
+	PeerEf  int     `json:"peer_ef"`
+	QPS1    Ratio   `json:"qps_1_thread_ratio"`
+	Reached bool    `json:"reached"` // both reached the level within the sweep
+}
+
+// peerRatios compares ours with every plausible peer at TargetRecall and
+// HighRecall.
+func peerRatios(r *Result) []PeerRatio {
+	ours := r.Backend(BackendHNSW)
+	if ours == nil {
+		return nil
+	}
+	var out []PeerRatio
+	for i := range r.Backends {
+		b := &r.Backends[i]
+		if b.Name == BackendHNSW || b.Name == BackendFlat || b.Implausible() {
+			continue
+		}
+		for _, level := range []float64{TargetRecall, HighRecall} {
+			pr := PeerRatio{Peer: b.Name, Recall: level}
+			po, okO := ours.firstReaching(level)
+			pp, okP := b.firstReaching(level)
+			if okO && okP {
+				pr.Reached, pr.OursEf, pr.PeerEf = true, po.Ef, pp.Ef
+				pr.QPS1 = pairedRatio(po.QPS1Reps, pp.QPS1Reps, po.QPS1, pp.QPS1)
+			}
+			out = append(out, pr)
+		}
+	}
+	return out
 }
 
 // makeHeadline computes the headline from the backends' results.
@@ -52,8 +96,8 @@ func makeHeadline(r *Result) Headline {
 
 	reach := func(b *BackendResult, name string) {
 		if p, ok := b.firstReaching(TargetRecall); ok {
-			add("%s: smallest ef with recall@10 ≥ %.2f is %d (recall@10 %.4f), %s q/s on 1 thread",
-				name, TargetRecall, p.Ef, p.Recall10, fmtQPS(p.QPS1))
+			add("%s: smallest ef with recall@10 ≥ %.2f is %d (recall@10 %.4f), %s q/s on 1 thread%s",
+				name, TargetRecall, p.Ef, p.Recall10, fmtQPS(p.QPS1), spread(p.QPS1Reps, "%.0f"))
 		} else {
 			add("%s: recall@10 ≥ %.2f not reached up to ef=%d (best %.4f)", name, TargetRecall, maxEf, bestRecall10(b))
 		}
@@ -85,15 +129,22 @@ func makeHeadline(r *Result) Headline {
 		h.OursBuildSpeedup = ours.BuildSpeedup()
 		reach(ours, BackendHNSW)
 	}
-	if h.OursQPS1 > 0 && h.HnswlibQPS1 > 0 {
-		h.QPSRatio = h.OursQPS1 / h.HnswlibQPS1
-		add("single-thread q/s at recall@10 ≥ %.2f: ours/hnswlib = %.2f (ef %d vs %d)", TargetRecall, h.QPSRatio, h.OursEf, h.HnswlibEf)
-	} else if hl != nil {
-		add("single-thread q/s ratio at recall@10 ≥ %.2f: not computable (a backend did not reach it)", TargetRecall)
+	h.Peers = peerRatios(r)
+	for _, pr := range h.Peers {
+		if !pr.Reached {
+			add("single-thread q/s ratio at recall@10 ≥ %.2f: ours/%s not computable (a backend did not reach it)", pr.Recall, pr.Peer)
+			continue
+		}
+		add("single-thread q/s at recall@10 ≥ %.2f: ours/%s = %s (ef %d vs %d)", pr.Recall, pr.Peer, pr.QPS1, pr.OursEf, pr.PeerEf)
+		if pr.Peer == BackendHnswlib && pr.Recall == TargetRecall {
+			h.QPSRatio, h.QPSRatioRange = pr.QPS1.Median, pr.QPS1.Range
+		}
 	}
 	if h.OursBuild1 > 0 && h.HnswlibBuild1 > 0 {
-		h.BuildRatio = h.OursBuild1 / h.HnswlibBuild1
-		add("build on 1 thread: ours %.2f s, hnswlib %.2f s (ours/hnswlib = %.2f)", h.OursBuild1, h.HnswlibBuild1, h.BuildRatio)
+		br := pairedRatio(ours.Build1Reps, hl.Build1Reps, h.OursBuild1, h.HnswlibBuild1)
+		h.BuildRatio, h.BuildRatioRange = br.Median, br.Range
+		add("build on 1 thread: ours %.2f s%s, hnswlib %.2f s%s (ours/hnswlib = %s)", h.OursBuild1, spread(ours.Build1Reps, "%.2f"),
+			h.HnswlibBuild1, spread(hl.Build1Reps, "%.2f"), br)
 	}
 	if h.OursBuildSpeedup > 0 && r.Threads > 1 {
 		s := fmt.Sprintf("batch build speed-up on %d threads: ours %.2f×", r.Threads, h.OursBuildSpeedup)
@@ -165,6 +216,9 @@ func (r *Result) Report(h bench.Header) *bench.Report {
 	h.AddParam("seed", r.Seed)
 	h.AddParam("threads", r.Threads)
 	h.AddParam("runs", r.Runs)
+	if r.Reps > 1 {
+		h.AddParam("reps", r.Reps)
+	}
 	for _, b := range r.Backends {
 		if b.Name == BackendHNSW || b.Name == BackendFlat {
 			continue
@@ -199,7 +253,7 @@ func (r *Result) Report(h bench.Header) *bench.Report {
 				ef = strconv.Itoa(p.Ef)
 			}
 			sweep.AddRow(b.Name, ef, fmt.Sprintf("%.4f", p.Recall1), fmt.Sprintf("%.4f", p.Recall10),
-				fmt.Sprintf("%.4f", p.Recall100), fmtQPS(p.QPS1), fmtQPS(p.QPSAll),
+				fmt.Sprintf("%.4f", p.Recall100), fmtQPS(p.QPS1)+spread(p.QPS1Reps, "%.0f"), fmtQPS(p.QPSAll)+spread(p.QPSAllReps, "%.0f"),
 				fmt.Sprintf("%.3f", p.P50Ms), fmt.Sprintf("%.3f", p.P99Ms), flag)
 		}
 	}
@@ -212,7 +266,7 @@ func (r *Result) Report(h bench.Header) *bench.Report {
 		if s := b.BuildSpeedup(); s > 0 {
 			sp = fmt.Sprintf("%.2f×", s)
 		}
-		build.AddRow(b.Name, fmtSec(b.Build1Seconds), fmtSec(b.BuildAllSeconds), sp)
+		build.AddRow(b.Name, fmtSec(b.Build1Seconds)+spread(b.Build1Reps, "%.2f"), fmtSec(b.BuildAllSeconds)+spread(b.BuildAllReps, "%.2f"), sp)
 	}
 	mem := bench.Table{
 		Title:   "Memory (after runtime.GC)",
@@ -252,6 +306,11 @@ func (r *Result) Report(h bench.Header) *bench.Report {
 		"Go single-thread figures: one goroutine with GOMAXPROCS=1, queries in sequence; all-thread figures: that many goroutines sharing the queries",
 		fmt.Sprintf("each timed pass ran %d time(s); the fastest counts (latency percentiles come from that pass)", r.Runs),
 	)
+	if r.Reps > 1 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the whole run (every build and sweep) was repeated %d times, the backends interleaved within each repetition; "+
+			"times and q/s are medians over the repetitions with [min–max] beside them, recall the median; ratios are medians of the paired repetitions' ratios with their range; "+
+			"memory and the save/load identity check come from the first repetition", r.Reps))
+	}
 	return rep
 }
 

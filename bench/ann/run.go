@@ -65,6 +65,12 @@ type Config struct {
 	// Runs is how many times each timed pass is repeated; the fastest
 	// counts, as in ann-benchmarks. 0 means 1.
 	Runs int
+	// Reps is how many times the whole measurement (every backend's builds
+	// and sweep) is repeated, the backends interleaved within each
+	// repetition (ours, peer, ours, peer, ...) so that drift in the
+	// machine's speed hits all of them; every time and q/s figure is the
+	// median over the repetitions, with its range. 0 means 1.
+	Reps int
 	// TempDir holds the saved index and the peers' files; "" means os.TempDir.
 	TempDir string
 	// Progress, when set, is told what the run is doing.
@@ -88,6 +94,11 @@ type Point struct {
 	QPSAll    float64 `json:"qps_all_threads"` // Threads goroutines sharing the queries
 	P50Ms     float64 `json:"p50_ms"`          // per-query latency on one thread
 	P99Ms     float64 `json:"p99_ms"`
+	// With several repetitions the figures above are medians; these are
+	// the single-thread and all-thread q/s of each repetition, in order,
+	// for spreads and paired ratios.
+	QPS1Reps   []float64 `json:"qps_1_thread_reps,omitempty"`
+	QPSAllReps []float64 `json:"qps_all_threads_reps,omitempty"`
 }
 
 // setRecall sets the point's recall@k for k in RecallLevels.
@@ -125,6 +136,9 @@ type Persist struct {
 	// Mismatches counts queries whose results (ids and distances) differ
 	// between the built and the loaded index; 0 means identical.
 	Mismatches int `json:"mismatches"`
+	// LoadReps are the load times of each repetition (LoadSeconds is then
+	// their median).
+	LoadReps []float64 `json:"load_seconds_reps,omitempty"`
 }
 
 // BackendResult is one backend's figures.
@@ -140,6 +154,10 @@ type BackendResult struct {
 	Persist         *Persist `json:"persist,omitempty"`
 	Points          []Point  `json:"points"`
 	Note            string   `json:"note,omitempty"`
+	// The build times of each repetition, when there were several (the
+	// fields above are then their medians).
+	Build1Reps   []float64 `json:"build_seconds_1_thread_reps,omitempty"`
+	BuildAllReps []float64 `json:"build_seconds_all_threads_reps,omitempty"`
 }
 
 // BuildSpeedup is Build1/BuildAll, or 0 when either is unknown.
@@ -182,6 +200,7 @@ type Result struct {
 	Seed           int64           `json:"seed"`
 	Threads        int             `json:"threads"`
 	Runs           int             `json:"runs"`
+	Reps           int             `json:"reps,omitempty"`
 	TruthSeconds   float64         `json:"ground_truth_seconds"`
 	Backends       []BackendResult `json:"backends"`
 	Python         string          `json:"python,omitempty"`  // interpreter version when peers ran
@@ -253,10 +272,17 @@ func (c *Config) fill() error {
 	if c.Runs <= 0 {
 		c.Runs = 1
 	}
+	if c.Reps <= 0 {
+		c.Reps = 1
+	}
 	if c.TempDir == "" {
 		c.TempDir = os.TempDir()
 	}
 	return nil
+}
+
+func (s *sweeper) progress(stage string, done, total int) {
+	s.cfg.progress(s.stage(stage), done, total)
 }
 
 func (c *Config) progress(stage string, done, total int) {
@@ -310,46 +336,77 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.TruthSeconds = time.Since(start).Seconds()
 	}
 	s := sweeper{cfg: &cfg, truth: truth}
-
-	ours, err := s.runOurs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res.Backends = append(res.Backends, *ours)
-
-	if cfg.wants(BackendCoderHNSW) && cfg.Metric == index.InnerProduct {
-		res.Skipped = append(res.Skipped, BackendCoderHNSW+": github.com/coder/hnsw offers no inner-product metric")
-	} else if cfg.wants(BackendCoderHNSW) {
-		b, err := s.runCoder(ctx)
+	reps := make([][]BackendResult, 0, cfg.Reps)
+	for rep := range cfg.Reps {
+		s.rep = rep
+		backends, skipped, python, err := s.runAll(ctx, py)
 		if err != nil {
 			return nil, err
 		}
-		res.Backends = append(res.Backends, *b)
+		res.Skipped, res.Python = skipped, python
+		reps = append(reps, backends)
 	}
-
-	fl, err := s.runFlat(ctx)
-	if err != nil {
-		return nil, err
+	if cfg.Reps > 1 {
+		res.Reps = cfg.Reps
 	}
-	res.Backends = append(res.Backends, *fl)
-
-	if len(py) > 0 {
-		peers, version, err := s.runPython(ctx, py)
-		if err != nil {
-			return nil, err
-		}
-		res.Python = version
-		res.Backends = append(res.Backends, peers...)
+	var err error
+	if res.Backends, err = medianOfReps(reps); err != nil {
+		return nil, fmt.Errorf("ann benchmark: %w", err)
 	}
 	res.Headline = makeHeadline(res)
 	cfg.progress("done", 0, 0)
 	return res, nil
 }
 
+// runAll measures every backend once, in a fixed order: one repetition.
+func (s *sweeper) runAll(ctx context.Context, py []string) (backends []BackendResult, skipped []string, python string, err error) {
+	cfg := s.cfg
+	ours, err := s.runOurs(ctx)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	backends = append(backends, *ours)
+
+	if cfg.wants(BackendCoderHNSW) && cfg.Metric == index.InnerProduct {
+		skipped = append(skipped, BackendCoderHNSW+": github.com/coder/hnsw offers no inner-product metric")
+	} else if cfg.wants(BackendCoderHNSW) {
+		b, err := s.runCoder(ctx)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		backends = append(backends, *b)
+	}
+
+	fl, err := s.runFlat(ctx)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	backends = append(backends, *fl)
+
+	if len(py) > 0 {
+		peers, version, err := s.runPython(ctx, py)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		python = version
+		backends = append(backends, peers...)
+	}
+	return backends, skipped, python, nil
+}
+
 // sweeper measures backends against one ground truth.
 type sweeper struct {
 	cfg   *Config
 	truth [][]uint64
+	rep   int // the repetition being measured, from 0
+}
+
+// stage prefixes a progress stage with the repetition when there are several.
+func (s *sweeper) stage(st string) string {
+	if s.cfg.Reps > 1 {
+		return fmt.Sprintf("rep %d/%d: %s", s.rep+1, s.cfg.Reps, st)
+	}
+	return st
 }
 
 // heapLive returns the live heap after full collections. One collection is
@@ -423,7 +480,7 @@ func (s *sweeper) runOurs(ctx context.Context) (*BackendResult, error) {
 	}
 
 	if cfg.Threads > 1 {
-		cfg.progress(BackendHNSW+": build, 1 thread", 0, 0)
+		s.progress(BackendHNSW+": build, 1 thread", 0, 0)
 		one, err := s.newOurs(1)
 		if err != nil {
 			return fail(err)
@@ -436,7 +493,7 @@ func (s *sweeper) runOurs(ctx context.Context) (*BackendResult, error) {
 	}
 	// The one-thread index is garbage now; heapLive collects it first.
 	before := heapLive()
-	cfg.progress(fmt.Sprintf("%s: build, %d threads", BackendHNSW, cfg.Threads), 0, 0)
+	s.progress(fmt.Sprintf("%s: build, %d threads", BackendHNSW, cfg.Threads), 0, 0)
 	idx, err := s.newOurs(cfg.Threads)
 	if err != nil {
 		return fail(err)
@@ -471,7 +528,7 @@ func (s *sweeper) runOurs(ctx context.Context) (*BackendResult, error) {
 // every query at ef.
 func (s *sweeper) persist(ctx context.Context, idx *hnsw.Index, ef int) (*Persist, error) {
 	cfg := s.cfg
-	cfg.progress(BackendHNSW+": save and load", 0, 0)
+	s.progress(BackendHNSW+": save and load", 0, 0)
 	f, err := os.CreateTemp(cfg.TempDir, "mmsearch-ann-*.hnsw")
 	if err != nil {
 		return nil, fmt.Errorf("save: %w", err)
@@ -542,7 +599,7 @@ func (s *sweeper) runCoder(ctx context.Context) (*BackendResult, error) {
 	}
 	b := &BackendResult{Name: BackendCoderHNSW, Version: coderVersion(), Threads: cfg.Threads}
 	before := heapLive()
-	cfg.progress(BackendCoderHNSW+": build", 0, 0)
+	s.progress(BackendCoderHNSW+": build", 0, 0)
 	// The library inserts with its EfSearch as the beam: set it to
 	// EfConstruction for the build; searches then pass their own ef.
 	idx, err := coderhnsw.New(cfg.Dataset.Dim, coderhnsw.Config{
@@ -576,7 +633,7 @@ func (s *sweeper) runFlat(ctx context.Context) (*BackendResult, error) {
 	}
 	b := &BackendResult{Name: BackendFlat, Version: "this revision", Threads: cfg.Threads}
 	before := heapLive()
-	cfg.progress(BackendFlat+": build", 0, 0)
+	s.progress(BackendFlat+": build", 0, 0)
 	idx, err := flat.New(cfg.Dataset.Dim, cfg.Metric)
 	if err != nil {
 		return fail(err)

@@ -36,7 +36,7 @@ func (s *sweeper) sweep(ctx context.Context, name string, idx index.Index, efs [
 		if ef > 0 {
 			stage = fmt.Sprintf("%s: search ef=%d", name, ef)
 		}
-		s.cfg.progress(stage, i, len(efs))
+		s.progress(stage, i, len(efs))
 		p, err := s.measure(ctx, search, ef)
 		if err != nil {
 			if ef > 0 {
@@ -46,7 +46,7 @@ func (s *sweeper) sweep(ctx context.Context, name string, idx index.Index, efs [
 		}
 		pts = append(pts, p)
 	}
-	s.cfg.progress(name+": search", len(efs), len(efs))
+	s.progress(name+": search", len(efs), len(efs))
 	return pts, nil
 }
 

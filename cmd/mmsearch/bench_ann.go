@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +29,8 @@ type benchANNFlags struct {
 	metric                    string
 	peers                     string
 	python                    string
-	threads, runs             int
+	threads, runs, reps       int
+	distribution, sizes       string
 	out                       benchOutput
 	json                      bool
 }
@@ -46,8 +49,12 @@ and the Python peers (Debian's python3-hnswlib and python3-faiss) are measured
 in the same run on the same vectors. Writes ann.json, ann.md and
 ann-recall-qps.png under --out.
 
-Data: a synthetic mixture of Gaussian clusters on the unit sphere (--n, --dim,
---seed, --queries), or vectors from --data FILE.fvecs|.npy with queries from
+Every figure is the median of --reps repetitions of the whole measurement,
+the backends interleaved in each, with its range printed beside it.
+
+Data: a synthetic mixture of Gaussian clusters on the unit sphere, or
+uniform on the sphere with --distribution gaussian (--n, --dim, --seed,
+--queries); --sizes runs several n and reports cost against n; or vectors from --data FILE.fvecs|.npy with queries from
 --queries-file (or, without it, the last --queries vectors of --data) and
 optionally --groundtruth FILE.ivecs|.npy.`,
 		setFlags: func(fs *flag.FlagSet) {
@@ -70,6 +77,9 @@ optionally --groundtruth FILE.ivecs|.npy.`,
 			fs.StringVar(&f.python, "python", "/usr/bin/python3", "Python interpreter with hnswlib and faiss")
 			countVar(fs, &f.threads, "threads", 0, maxThreads, "threads for the all-thread figures (0: GOMAXPROCS)")
 			intVar(fs, &f.runs, "runs", 3, 1, 100, "repeat each timed search pass; the fastest counts")
+			intVar(fs, &f.reps, "reps", 5, 1, 50, "repeat the whole measurement (every build and sweep), the backends interleaved; times and q/s are medians with their range, ratios paired")
+			fs.StringVar(&f.distribution, "distribution", ann.DistClusters, "synthetic: clusters (Gaussian clusters on the sphere) or gaussian (uniform on the sphere, harder); with --sizes a comma-separated list")
+			fs.StringVar(&f.sizes, "sizes", "", "comma-separated collection `SIZES` (e.g. 10000,100000,1000000): one run per size and distribution, each in its own folder, and ann-scale.json/.md with plots of cost against n")
 			f.out.register(fs, "folder for ann.json, ann.md and the plot")
 			fs.BoolVar(&f.json, "json", false, "print the report as JSON on stdout instead of tables")
 		},
@@ -180,6 +190,26 @@ func runBenchANN(ctx context.Context, e *env, f *benchANNFlags) error {
 		return usagef("--noise %v: want a positive number", f.noise)
 	}
 
+	dists := strings.Split(f.distribution, ",")
+	for i, d := range dists {
+		dists[i] = strings.TrimSpace(d)
+		if !slices.Contains(ann.Distributions, dists[i]) {
+			return usagef("--distribution %q: want %s", d, strings.Join(ann.Distributions, " or "))
+		}
+	}
+	var sizes []int
+	if f.sizes != "" {
+		if f.data != "" {
+			return usagef("--sizes generates synthetic data; it does not apply to --data")
+		}
+		var err error
+		if sizes, err = parseSizes(f.sizes); err != nil {
+			return usagef("--sizes: %v", err)
+		}
+	} else if len(dists) > 1 {
+		return usagef("--distribution takes one value without --sizes")
+	}
+
 	if err := f.out.begin(ctx, e); err != nil {
 		return err
 	}
@@ -187,28 +217,59 @@ func runBenchANN(ctx context.Context, e *env, f *benchANNFlags) error {
 	header := bench.NewHeader(ctx, "ann", "")
 	prog := newProgressLine(e)
 	defer prog.finish()
-	ds, err := loadANNDataset(ctx, f, metric, prog)
-	if err != nil {
-		return err
+	run := func(n int, dist, dir string) (*ann.Result, *bench.Report, []string, error) {
+		f.n, f.distribution = n, dist
+		ds, err := loadANNDataset(ctx, f, metric, prog)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		cfg := ann.Config{
+			Dataset: ds, Metric: metric, M: f.m, EfConstruction: f.efConstruction, Efs: efs,
+			K: f.k, Seed: f.seed, Peers: peers, Python: f.python, InstallPeers: true,
+			Threads: f.threads, Runs: f.runs, Reps: f.reps, Progress: prog.update,
+		}
+		res, err := ann.Run(ctx, cfg)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		prog.update(ann.Progress{Stage: "writing report"})
+		rep := res.Report(header)
+		f.out.mark(rep)
+		files, err := ann.WriteOutputs(dir, res, rep)
+		return res, rep, files, err
 	}
-	cfg := ann.Config{
-		Dataset: ds, Metric: metric, M: f.m, EfConstruction: f.efConstruction, Efs: efs,
-		K: f.k, Seed: f.seed, Peers: peers, Python: f.python, InstallPeers: true,
-		Threads: f.threads, Runs: f.runs, Progress: prog.update,
+	if sizes == nil {
+		_, rep, files, err := run(f.n, dists[0], f.out.path(e))
+		if err != nil {
+			return err
+		}
+		prog.finish()
+		return printBenchReport(e, rep, files, f.json)
 	}
-	res, err := ann.Run(ctx, cfg)
-	if err != nil {
-		return err
+	scale := &ann.ScaleResult{}
+	for _, dist := range dists {
+		for _, n := range sizes {
+			res, _, _, err := run(n, dist, filepath.Join(f.out.path(e), ann.ScaleRunDir(dist, n)))
+			if err != nil {
+				return fmt.Errorf("%s n=%d: %w", dist, n, err)
+			}
+			scale.AddRun(dist, res)
+		}
 	}
-	prog.update(ann.Progress{Stage: "writing report"})
-	rep := res.Report(header)
+	header.Benchmark = ann.ScaleReportName
+	rep := scale.Report(header)
 	f.out.mark(rep)
-	files, err := ann.WriteOutputs(f.out.path(e), res, rep)
+	files, err := ann.WriteScaleOutputs(f.out.path(e), scale, rep)
 	if err != nil {
 		return err
 	}
 	prog.finish()
-	if f.json {
+	return printBenchReport(e, rep, files, f.json)
+}
+
+// printBenchReport prints a written report as JSON or text, and the files.
+func printBenchReport(e *env, rep *bench.Report, files []string, asJSON bool) error {
+	if asJSON {
 		return rep.WriteJSON(e.stdout)
 	}
 	if err := rep.WriteText(e.stdout); err != nil {
@@ -218,12 +279,33 @@ func runBenchANN(ctx context.Context, e *env, f *benchANNFlags) error {
 	return nil
 }
 
+// parseSizes parses --sizes: collection sizes of 100 (recall@100 needs
+// them) to 100,000,000, at most 8 of them.
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		v, err := strconv.Atoi(part)
+		if err != nil || v < 100 || v > 100_000_000 {
+			return nil, fmt.Errorf("%q: want a size from 100 to 100000000", part)
+		}
+		if len(out) == 8 {
+			return nil, fmt.Errorf("more than 8 sizes")
+		}
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
 // loadANNDataset generates or reads the benchmark's vectors.
 func loadANNDataset(ctx context.Context, f *benchANNFlags, metric index.Metric, prog *progressLine) (*ann.Dataset, error) {
 	if f.data == "" {
 		prog.update(ann.Progress{Stage: fmt.Sprintf("generating %d×%d synthetic vectors", f.n, f.dim)})
 		ds, err := ann.Synthetic(ctx, ann.SyntheticConfig{
-			N: f.n, Dim: f.dim, Queries: f.queries, Clusters: f.clusters, Noise: f.noise, Seed: f.seed,
+			Distribution: f.distribution, N: f.n, Dim: f.dim, Queries: f.queries, Clusters: f.clusters, Noise: f.noise, Seed: f.seed,
 		})
 		if err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -40,6 +41,12 @@ func TestBenchANNUsageErrors(t *testing.T) {
 		{[]string{"--data", "a.fvecs", "--groundtruth", "g.ivecs", "--queries-file", "q.fvecs", "--limit", "5"}, "drop --limit or --groundtruth"},
 		{[]string{"--data", "a.fvecs", "--groundtruth", "g.ivecs"}, "needs the --queries-file"},
 		{[]string{"extra"}, "takes no arguments"},
+		{[]string{"--reps", "0"}, "--reps"},
+		{[]string{"--reps", "51"}, "--reps"},
+		{[]string{"--distribution", "uniform"}, `--distribution "uniform"`},
+		{[]string{"--distribution", "clusters,gaussian"}, "one value without --sizes"},
+		{[]string{"--sizes", "10000,50"}, `--sizes: "50"`},
+		{[]string{"--sizes", "1000", "--data", "a.fvecs"}, "does not apply to --data"},
 		{[]string{"--no-such-flag"}, "flag provided but not defined"},
 	}
 	for _, tt := range tests {
@@ -112,5 +119,62 @@ func TestBenchANNSmall(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
+	}
+}
+
+// TestBenchANNScale runs --sizes over two distributions with repetitions:
+// one run folder per distribution and size, and ann-scale.json/.md with
+// a row per backend and size, the three plots, and figures; bench plot
+// redraws the scale plots from the JSON.
+func TestBenchANNScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds indexes; skipped with -short")
+	}
+	out := t.TempDir()
+	_, stderr, err := runBench(t, "--sizes", "400,200", "--distribution", "clusters,gaussian", "--dim", "8", "--queries", "20",
+		"--m", "8", "--ef-construction", "32", "--ef", "16,64", "--peers", "none", "--reps", "2", "--out", out)
+	if err != nil {
+		t.Fatalf("%v\nstderr:\n%s", err, stderr)
+	}
+	for _, dist := range []string{"clusters", "gaussian"} {
+		for _, n := range []int{200, 400} {
+			if _, err := os.Stat(filepath.Join(out, ann.ScaleRunDir(dist, n), ann.ReportName+".json")); err != nil {
+				t.Errorf("run report: %v", err)
+			}
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(out, ann.ScaleReportName+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Benchmark string
+		Data      ann.ScaleResult
+		Figures   map[string]float64
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	d := rep.Data
+	if rep.Benchmark != ann.ScaleReportName || len(d.Rows) != 8 || d.Reps != 2 || !slices.Equal(d.Sizes, []int{200, 400}) || len(d.Runs) != 4 {
+		t.Fatalf("scale report: %+v", d)
+	}
+	for _, row := range d.Rows {
+		if row.Backend == ann.BackendHNSW && (row.Build1Seconds <= 0 || row.BytesPerVector <= 0 || row.LoadSeconds <= 0) {
+			t.Errorf("row %+v", row)
+		}
+	}
+	for _, p := range []string{ann.ScaleQPSPlot, ann.ScaleBuildPlot, ann.ScaleMemoryPlot} {
+		if _, err := os.Stat(filepath.Join(out, p)); err != nil {
+			t.Errorf("plot: %v", err)
+		}
+	}
+	before, _ := os.ReadFile(filepath.Join(out, ann.ScaleBuildPlot))
+	os.Remove(filepath.Join(out, ann.ScaleBuildPlot))
+	if code, stdout, stderr := runCLI("bench", "plot", out); code != exitOK || !strings.Contains(stdout, ann.ScaleBuildPlot) {
+		t.Fatalf("bench plot: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if after, _ := os.ReadFile(filepath.Join(out, ann.ScaleBuildPlot)); !bytes.Equal(before, after) {
+		t.Error("bench plot drew a different scale plot from the same JSON")
 	}
 }

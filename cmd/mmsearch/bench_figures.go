@@ -15,6 +15,7 @@ import (
 	"mmsearch/bench/cliproc"
 	"mmsearch/bench/encoder"
 	"mmsearch/bench/evalsum"
+	"mmsearch/bench/filter"
 	"mmsearch/bench/ingest"
 	"mmsearch/bench/latency"
 	"mmsearch/bench/quantquality"
@@ -27,8 +28,10 @@ import (
 // data into and ask for its figures.
 var figurers = map[string]func() bench.Figurer{
 	"ann":                 func() bench.Figurer { return &ann.Result{} },
+	ann.ScaleReportName:   func() bench.Figurer { return &ann.ScaleResult{} },
 	"cli":                 func() bench.Figurer { return &cliproc.Result{} },
 	"encoder":             func() bench.Figurer { return &encoder.Result{} },
+	"filter":              func() bench.Figurer { return &filter.Result{} },
 	"ingest":              func() bench.Figurer { return &ingest.Result{} },
 	"ingest-heic-vs-jpeg": func() bench.Figurer { return &ingest.FormatsResult{} },
 	"query-latency":       func() bench.Figurer { return &latency.Result{} },

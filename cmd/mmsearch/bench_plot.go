@@ -30,6 +30,13 @@ var replotters = map[string]func(dir string, data json.RawMessage, h bench.Heade
 		}
 		return ann.DrawPlots(dir, &r, h)
 	},
+	ann.ScaleReportName: func(dir string, data json.RawMessage, h bench.Header) ([]string, error) {
+		var r ann.ScaleResult
+		if err := json.Unmarshal(data, &r); err != nil {
+			return nil, err
+		}
+		return ann.DrawScalePlots(dir, &r, h)
+	},
 	"retrieval": func(dir string, data json.RawMessage, h bench.Header) ([]string, error) {
 		var r retrieval.Result
 		if err := json.Unmarshal(data, &r); err != nil {
@@ -53,7 +60,7 @@ func benchPlotCommand() *command {
 		usage: `DIR...
 
 Finds the reports (*.json) under each DIR, and for every benchmark that draws
-plots (ann, retrieval, analogy) draws them again from the report's data and
+plots (ann, ann-scale, retrieval, analogy) draws them again from the report's data and
 header into the report's folder, replacing the PNG files. Nothing is measured:
 the same JSON gives the same PNG.`,
 		run: func(ctx context.Context, e *env, fsys *flag.FlagSet, args []string) error {

@@ -90,17 +90,10 @@ func modelsClassify(err error) error {
 
 // modelBytes formats a byte count in decimal units.
 func modelBytes(n int64) string {
-	switch {
-	case n < 0:
+	if n < 0 {
 		return "?"
-	case n < 1000:
-		return fmt.Sprintf("%d B", n)
-	case n < 1000*1000:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	case n < 1000*1000*1000:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 	}
-	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+	return models.DecimalBytes(n)
 }
 
 func modelsListCommand() *command {

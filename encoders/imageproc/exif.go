@@ -3,6 +3,8 @@ package imageproc
 import (
 	"encoding/binary"
 	"image"
+
+	"mmsearch/encoders/imageproc/exif"
 )
 
 // jpegOrientation returns the EXIF orientation (1..8) stored in a JPEG's
@@ -10,37 +12,8 @@ import (
 // the marker segments up to the first scan and checks every offset against
 // the data it has, so hostile input cannot make it read out of bounds.
 func jpegOrientation(data []byte) int {
-	if len(data) < 4 || data[0] != 0xFF || data[1] != 0xD8 {
-		return 1
-	}
-	i := 2
-	for i+4 <= len(data) {
-		if data[i] != 0xFF {
-			return 1
-		}
-		marker := data[i+1]
-		if marker == 0xFF { // fill byte
-			i++
-			continue
-		}
-		i += 2
-		switch {
-		case marker == 0x01 || marker >= 0xD0 && marker <= 0xD8: // no length
-			continue
-		case marker == 0xD9 || marker == 0xDA: // EOI, start of scan
-			return 1
-		}
-		segLen := int(data[i])<<8 | int(data[i+1])
-		if segLen < 2 || i+segLen > len(data) {
-			return 1
-		}
-		seg := data[i+2 : i+segLen]
-		if marker == 0xE1 && len(seg) >= 6 && string(seg[:6]) == "Exif\x00\x00" {
-			if o, ok := exifOrientation(seg[6:]); ok {
-				return o
-			}
-		}
-		i += segLen
+	if o, ok := exifOrientation(exif.FromJPEG(data)); ok {
+		return o
 	}
 	return 1
 }

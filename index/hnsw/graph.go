@@ -360,11 +360,5 @@ func (x *Index) Search(query []float32, k int, opts index.SearchOptions) ([]inde
 	for s.top.Len() > k {
 		s.top.Pop()
 	}
-	items := s.top.DrainSorted(s.items[:0])
-	s.items = items
-	out := make([]index.Result, len(items))
-	for i, it := range items {
-		out[i] = index.Result{ID: x.label(it.ID), Distance: it.Dist}
-	}
-	return out, nil
+	return x.drainResults(s), nil
 }

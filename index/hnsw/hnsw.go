@@ -467,6 +467,16 @@ func (x *Index) getScratch() *scratch { return x.scratch.Get().(*scratch) }
 
 func (x *Index) putScratch(s *scratch) { x.scratch.Put(s) }
 
+// drainResults empties s.top into results, nearest first, with labels.
+func (x *Index) drainResults(s *scratch) []index.Result {
+	s.items = s.top.DrainSorted(s.items[:0])
+	out := make([]index.Result, len(s.items))
+	for i, it := range s.items {
+		out[i] = index.Result{ID: x.label(it.ID), Distance: it.Dist}
+	}
+	return out
+}
+
 // scratch is the reusable state of one search or insert.
 type scratch struct {
 	marks []uint16 // visited marks, tagged with gen

@@ -53,11 +53,5 @@ func (x *Index) SearchIDs(query []float32, k int, ids []uint64) ([]index.Result,
 		marks[n] = gen
 		s.top.PushBounded(pq.Item{Dist: x.dist(query, n), ID: n}, k)
 	}
-	items := s.top.DrainSorted(s.items[:0])
-	s.items = items
-	out := make([]index.Result, len(items))
-	for i, it := range items {
-		out[i] = index.Result{ID: x.label(it.ID), Distance: it.Dist}
-	}
-	return out, nil
+	return x.drainResults(s), nil
 }
