@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -60,15 +61,20 @@ func TestPagingIsStable(t *testing.T) {
 		}
 		return res
 	}
+	half := filepath.Join(f.photos, "b") + string(filepath.Separator) // the odd items
 	for _, tc := range []struct {
 		name, q string
 		extra   url.Values
 		size    int
+		min     int  // results of the big page at least (0: all items less the inputs)
+		byDate  bool // sorted by date, not score
 	}{
-		{"text, pages of 7", "red", url.Values{}, 7},
-		{"item arithmetic, pages of 25", fmt.Sprintf("@%d - blue", f.ids["colour03.png"]), url.Values{}, 25},
-		{"mul mode, pages of 30", fmt.Sprintf("@%d - blue + green", f.ids["colour07.png"]), url.Values{"mode": {"mul"}}, 30},
-		{"explicit ef, pages of 40", "green", url.Values{"ef": {"40"}}, 40},
+		{"text, pages of 7", "red", url.Values{}, 7, 0, false},
+		{"item arithmetic, pages of 25", fmt.Sprintf("@%d - blue", f.ids["colour03.png"]), url.Values{}, 25, 0, false},
+		{"mul mode, pages of 30", fmt.Sprintf("@%d - blue + green", f.ids["colour07.png"]), url.Values{"mode": {"mul"}}, 30, 0, false},
+		{"explicit ef, pages of 40", "green", url.Values{"ef": {"40"}}, 40, 0, false},
+		{"path filter, pages of 11", "red", url.Values{"path": {half}}, 11, n / 2, false},
+		{"date order, pages of 20", "blue", url.Values{"sort": {"date"}}, 20, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			all := url.Values{"limit": {"200"}}
@@ -76,14 +82,23 @@ func TestPagingIsStable(t *testing.T) {
 				all[k] = v
 			}
 			big := page(tc.q, all)
-			if len(big.Results) < n-2 {
-				t.Fatalf("one big page has %d results, want all %d items less the inputs", len(big.Results), n)
+			want := tc.min
+			if want == 0 {
+				want = n - 2
+			}
+			if len(big.Results) < want {
+				t.Fatalf("one big page has %d results, want at least %d", len(big.Results), want)
+			}
+			for _, h := range big.Results {
+				if tc.extra.Has("path") && !strings.HasPrefix(h.Path, half) {
+					t.Fatalf("%s is outside the path filter", h.Path)
+				}
 			}
 			if big.NextOffset != nil {
 				t.Errorf("a page that holds everything has next_offset %d", *big.NextOffset)
 			}
 			for i := 1; i < len(big.Results); i++ {
-				if i == 32 || i == 128 {
+				if i == 32 || i == 128 || tc.byDate {
 					continue // a tier of the ranking begins (see engine.searchPaged)
 				}
 				a, b := big.Results[i-1], big.Results[i]
