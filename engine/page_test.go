@@ -43,7 +43,7 @@ func approximateLibrary(t *testing.T, n int) *Library {
 // that cross the tiers (32, 128, 512) included, and the ranking is sorted
 // by score with ties by id within each tier.
 func TestPagedSearchIsOneRanking(t *testing.T) {
-	lib := approximateLibrary(t, 4000)
+	lib := approximateLibrary(t, 2000)
 	ctx := context.Background()
 	q := make([]float32, lib.Model().Dim())
 	r := rand.New(rand.NewPCG(3, 4))
@@ -64,8 +64,8 @@ func TestPagedSearchIsOneRanking(t *testing.T) {
 	if sameResults(narrow, wide) {
 		t.Fatal("the test index is too easy: beam widths 128 and 1024 find the same 64 neighbours")
 	}
-	big := search(SearchOptions{K: 600, Paged: true})
-	if len(big) != 600 {
+	big := search(SearchOptions{K: 540, Paged: true})
+	if len(big) != 540 {
 		t.Fatalf("big page: %d results", len(big))
 	}
 	for i := 1; i < len(big); i++ {
@@ -85,7 +85,7 @@ func TestPagedSearchIsOneRanking(t *testing.T) {
 	}
 	for _, tc := range []struct{ size, upTo int }{
 		{7, 140}, // small pages across the first two tiers
-		{24, 600}, {50, 600}, {200, 600},
+		{50, 540}, {200, 540},
 	} {
 		var joined []Result
 		for off := 0; off < tc.upTo; off += tc.size {
