@@ -218,6 +218,15 @@ func batchIDs(out []byte, n int) ([][]int64, error) {
 	return all, nil
 }
 
+// Figures returns the report's numbers by name.
+func (r *BatchResult) Figures() map[string]float64 {
+	return map[string]float64{
+		"per_process_p50_s": r.PerProcessP50S,
+		"batch_p50_s":       r.BatchP50S,
+		"batch_speed_up":    r.SpeedUp,
+	}
+}
+
 func batchReport(ctx context.Context, cfg BatchConfig, res *BatchResult) *bench.Report {
 	h := bench.NewHeader(ctx, "batch", fmt.Sprintf("library of %d synthetic items (model text embeddings + noise, and random unit vectors); %d distinct text queries", res.Items, res.Queries))
 	h.AddParam("model", res.Model)
@@ -227,11 +236,7 @@ func batchReport(ctx context.Context, cfg BatchConfig, res *BatchResult) *bench.
 	h.AddParam("k", res.K)
 	h.AddParam("binary", cfg.Binary)
 	h.AddParam("page cache", "warm (one untimed round of both first)")
-	r := &bench.Report{Header: h, Data: res, Figures: map[string]float64{
-		"per_process_p50_s": res.PerProcessP50S,
-		"batch_p50_s":       res.BatchP50S,
-		"batch_speed_up":    res.SpeedUp,
-	}}
+	r := &bench.Report{Header: h, Data: res, Figures: res.Figures()}
 	n := float64(res.Queries)
 	r.Headline = []string{fmt.Sprintf("%d text queries on %d items (%s): one process per query %.2f s (%.1f ms a query), one search --batch process %.2f s (%.1f ms a query): %.1f× faster; the same results both ways",
 		res.Queries, res.Items, res.Model, res.PerProcessP50S, 1000*res.PerProcessP50S/n, res.BatchP50S, 1000*res.BatchP50S/n, res.SpeedUp)}

@@ -29,6 +29,7 @@ import (
 var figurers = map[string]func() bench.Figurer{
 	"ann":                 func() bench.Figurer { return &ann.Result{} },
 	ann.ScaleReportName:   func() bench.Figurer { return &ann.ScaleResult{} },
+	"batch":               func() bench.Figurer { return &cliproc.BatchResult{} },
 	"cli":                 func() bench.Figurer { return &cliproc.Result{} },
 	"encoder":             func() bench.Figurer { return &encoder.Result{} },
 	"filter":              func() bench.Figurer { return &filter.Result{} },
