@@ -46,6 +46,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -206,8 +207,25 @@ func (c *Catalog) SetModel(ctx context.Context, m store.Model) error {
 	return c.st.SetModel(ctx, m)
 }
 
-// Close closes the database. The index is not saved: call Checkpoint first.
-func (c *Catalog) Close() error { return c.st.Close() }
+// Close closes the index (unmapping its file, once open views have
+// closed) and the database. The index is not saved: call Checkpoint first.
+func (c *Catalog) Close() error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.mu.Lock()
+	idx := c.idx
+	c.idx, c.gen = nil, -1
+	c.mu.Unlock()
+	return errors.Join(closeIndex(idx), c.st.Close())
+}
+
+// closeIndex closes an index that holds resources (a mapped file).
+func closeIndex(idx index.Index) error {
+	if cl, ok := idx.(io.Closer); ok {
+		return cl.Close()
+	}
+	return nil
+}
 
 // Batch is one atomic change, applied in this order: items deleted by id,
 // items upserted by path (a present path keeps its id), failed files
@@ -261,6 +279,9 @@ func (c *Catalog) Apply(ctx context.Context, b Batch) (out Applied, err error) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	if err := c.ensureLocked(ctx); err != nil {
+		return out, err
+	}
+	if err := c.verifyLocked(ctx); err != nil {
 		return out, err
 	}
 	t0 := time.Now()
@@ -366,6 +387,41 @@ func (c *Catalog) Apply(ctx context.Context, b Batch) (out Applied, err error) {
 	return out, nil
 }
 
+// verifyLocked checks all of an index that checks its file lazily (a
+// mapped one) before the first change, and rebuilds it from the store when
+// it is damaged, so that a change never lands on damaged data. The caller
+// holds writeMu.
+func (c *Catalog) verifyLocked(ctx context.Context) error {
+	c.mu.RLock()
+	v, ok := c.idx.(index.Verifier)
+	c.mu.RUnlock()
+	if !ok {
+		return nil
+	}
+	err := v.Verify()
+	if err == nil || !errors.Is(err, index.ErrCorrupt) {
+		return err
+	}
+	return c.replaceDamagedLocked(ctx, err)
+}
+
+// replaceDamagedLocked rebuilds from the store an index found damaged after
+// it was loaded, and saves the rebuilt one. The damaged one is left to the
+// garbage collector (a Searcher from Current may still hold it; its calls
+// keep failing cleanly). The caller holds writeMu.
+func (c *Catalog) replaceDamagedLocked(ctx context.Context, damage error) error {
+	c.log.Warn("the index file is damaged; rebuilding the index from the store", "reason", damage)
+	if err := c.rebuildLocked(ctx); err != nil {
+		return err
+	}
+	if !c.st.ReadOnly() {
+		if err := c.saveLocked(); err != nil {
+			c.log.Warn("could not save the rebuilt index", "err", err)
+		}
+	}
+	return nil
+}
+
 // View is a read-only look at the index at one generation. It is valid
 // only inside the function given to Read.
 type View struct {
@@ -419,13 +475,54 @@ func (c *Catalog) Current(ctx context.Context) (Searcher, error) {
 // Read calls fn with a view of the index, loading the index first when
 // needed and picking up other processes' writes (at most once per
 // RefreshEvery). Apply waits while fn runs: keep it short.
+//
+// An index opened in place checks its file as searches reach its parts
+// (see index.Backend.Map). When fn fails on damage found that way (an
+// error wrapping index.ErrCorrupt), the index is rebuilt from the store
+// and fn runs once more, on the rebuilt index.
 func (c *Catalog) Read(ctx context.Context, fn func(View) error) error {
-	if err := c.sync(ctx); err != nil {
-		return err
+	for retried := false; ; retried = true {
+		if err := c.sync(ctx); err != nil {
+			return err
+		}
+		c.mu.RLock()
+		idx := c.idx
+		err := fn(View{idx: idx, gen: c.gen})
+		c.mu.RUnlock()
+		if retried || !errors.Is(err, index.ErrCorrupt) {
+			return err
+		}
+		if _, lazy := idx.(index.Verifier); !lazy {
+			return err
+		}
+		c.writeMu.Lock()
+		c.mu.RLock()
+		same := c.idx == idx
+		c.mu.RUnlock()
+		if same {
+			err = c.replaceDamagedLocked(ctx, err)
+		} else {
+			err = nil // another goroutine replaced it already
+		}
+		c.writeMu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
+}
+
+// Preload starts loading the index in the background, when it is not
+// loaded yet, so that a caller with other work to do first (opening the
+// text encoder for a query) overlaps the two. A later Read waits for it.
+// Errors are left for that Read to meet again.
+func (c *Catalog) Preload(ctx context.Context) {
 	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return fn(View{idx: c.idx, gen: c.gen})
+	have := c.idx != nil
+	c.mu.RUnlock()
+	if have {
+		return
+	}
+	go func() { _ = c.sync(ctx) }()
 }
 
 // sync is the one place that brings the index in step with writes this
@@ -502,13 +599,20 @@ func (c *Catalog) ensureLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("catalog: %w", err)
 	}
-	idx, err := c.load(m, gen)
+	idx, inPlace, old, err := c.load(m, gen)
 	if err == nil {
-		c.log.Debug("index loaded", "items", idx.Len(), "took", time.Since(start))
+		c.log.Debug("index loaded", "items", idx.Len(), "in_place", inPlace, "took", time.Since(start))
 		c.mu.Lock()
 		c.idx, c.gen, c.saved = idx, gen, gen
 		c.mu.Unlock()
 		c.checked.Store(time.Now().UnixNano())
+		if old && !c.st.ReadOnly() {
+			// Once: the next process opens the file in place.
+			c.log.Info("rewriting the index file in the current layout, which opens in place")
+			if err := c.saveLocked(); err != nil {
+				c.log.Warn("could not rewrite the index file", "err", err)
+			}
+		}
 		return nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
@@ -619,18 +723,27 @@ func (c *Catalog) saveLocked() error {
 	return nil
 }
 
-func (c *Catalog) load(m store.Model, gen int64) (index.Index, error) {
-	idx, fileGen, err := readFile(c.opt.IndexFile, c.opt.Backend, m.Fingerprint)
+// load opens the index file, in place where the backend can (inPlace);
+// old reports a file of an older layout, which saving again upgrades.
+func (c *Catalog) load(m store.Model, gen int64) (idx index.Index, inPlace, old bool, err error) {
+	idx, fileGen, err := mapFile(c.opt.IndexFile, c.opt.Backend, m.Fingerprint)
+	inPlace, old = err == nil, errors.Is(err, errOldLayout)
+	if errors.Is(err, errNotMappable) {
+		c.log.Debug("reading the index file whole", "reason", err)
+		idx, fileGen, err = readFile(c.opt.IndexFile, c.opt.Backend, m.Fingerprint)
+	}
 	if err != nil {
-		return nil, err
+		return nil, false, false, err
 	}
 	if fileGen != gen {
-		return nil, fmt.Errorf("index file is stale (generation %d, store %d)", fileGen, gen)
+		closeIndex(idx)
+		return nil, false, false, fmt.Errorf("index file is stale (generation %d, store %d)", fileGen, gen)
 	}
 	if idx.Dim() != m.Dim {
-		return nil, fmt.Errorf("index file: dimension %d, model %d: %w", idx.Dim(), m.Dim, index.ErrCorrupt)
+		closeIndex(idx)
+		return nil, false, false, fmt.Errorf("index file: dimension %d, model %d: %w", idx.Dim(), m.Dim, index.ErrCorrupt)
 	}
-	return idx, nil
+	return idx, inPlace, old, nil
 }
 
 // FileState describes the index file.

@@ -26,7 +26,13 @@ func (x *Index) insert(label uint64, v []float32, s *scratch) error {
 			return index.ErrClosed
 		}
 		x.labelMu.Lock()
-		if old, ok := x.labels[label]; ok && slicesEqual(x.vector(old), v) {
+		labels, err := x.labelMapLocked()
+		if err != nil {
+			x.labelMu.Unlock()
+			x.mu.RUnlock()
+			return err
+		}
+		if old, ok := labels[label]; ok && slicesEqual(x.vector(old), v) {
 			x.labelMu.Unlock()
 			x.mu.RUnlock()
 			return nil // same vector again: nothing to do

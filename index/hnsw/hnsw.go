@@ -135,7 +135,7 @@ type Index struct {
 
 	// labelMu guards labels, count and rng. It is taken inside mu.
 	labelMu sync.Mutex
-	labels  map[uint64]uint32 // caller id → node, live nodes only
+	labels  map[uint64]uint32 // caller id → node, live nodes only; nil in a mapped index until first used (labelMapLocked)
 	count   int               // node slots in use
 	rng     *rand.Rand
 
@@ -448,7 +448,11 @@ func (x *Index) Delete(id uint64) error {
 	}
 	x.labelMu.Lock()
 	defer x.labelMu.Unlock()
-	node, ok := x.labels[id]
+	labels, err := x.labelMapLocked()
+	if err != nil {
+		return fmt.Errorf("hnsw: delete %d: %w", id, err)
+	}
+	node, ok := labels[id]
 	if !ok {
 		return fmt.Errorf("hnsw: delete %d: %w", id, index.ErrNotFound)
 	}
@@ -459,11 +463,18 @@ func (x *Index) Delete(id uint64) error {
 	return nil
 }
 
-// Contains reports whether id is present and not deleted.
+// Contains reports whether id is present and not deleted (false too when
+// a mapped index finds its labels damaged).
 func (x *Index) Contains(id uint64) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
 	x.labelMu.Lock()
 	defer x.labelMu.Unlock()
-	_, ok := x.labels[id]
+	labels, err := x.labelMapLocked()
+	if err != nil {
+		return false
+	}
+	_, ok := labels[id]
 	return ok
 }
 
@@ -475,8 +486,12 @@ func (x *Index) Vector(id uint64) ([]float32, error) {
 		return nil, fmt.Errorf("hnsw: vector %d: %w", id, index.ErrClosed)
 	}
 	x.labelMu.Lock()
-	node, ok := x.labels[id]
+	labels, err := x.labelMapLocked()
+	node, ok := labels[id]
 	x.labelMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("hnsw: vector %d: %w", id, err)
+	}
 	if !ok {
 		return nil, fmt.Errorf("hnsw: vector %d: %w", id, index.ErrNotFound)
 	}

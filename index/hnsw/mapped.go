@@ -27,7 +27,9 @@ import (
 //     fails here), the checksums of the small sections (header, labels and
 //     tombstones, levels and upper-layer links, per-node checksums), the
 //     labels (no two live nodes share one), the entry point, every
-//     upper-layer link, and the entry point's own vector and links;
+//     upper-layer link, and the entry point's own vector and links (the
+//     label map, which also finds a label held twice, is built on first
+//     use by Contains, Vector, Delete or a change);
 //   - node by node, the first time a search or Vector reaches a node: its
 //     vector and layer-0 links against the node's checksum in NCRC, its
 //     vector finite, its links within range. A node is used only once it
@@ -127,6 +129,12 @@ func (x *Index) ownLocked() error {
 		return index.ErrClosed
 	}
 	if err := x.checkAllLocked(); err != nil {
+		return err
+	}
+	x.labelMu.Lock()
+	_, err := x.labelMapLocked()
+	x.labelMu.Unlock()
+	if err != nil {
 		return err
 	}
 	if err := x.mapping.Writable(); err != nil {
@@ -303,7 +311,8 @@ func mapIndex(m index.Mapping) (*Index, error) {
 	}
 	x.lazy = &lazyCheck{sums: make([]uint32, n), ok: make([]uint32, words)}
 	format.Uint32sFrom(x.lazy.sums, sSums.Payload)
-	if err := x.validateMeta(h.live); err != nil {
+	x.labels = nil // built on first use
+	if err := x.validateMeta(h.live, false); err != nil {
 		return nil, err
 	}
 	for id := range uint32(n) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 
@@ -371,7 +372,7 @@ func load(r io.Reader) (*Index, error) {
 // validate checks a loaded graph's invariants and builds the label map, so
 // that nothing read from a file can make a search index out of range.
 func (x *Index) validate(live int) error {
-	if err := x.validateMeta(live); err != nil {
+	if err := x.validateMeta(live, true); err != nil {
 		return err
 	}
 	for c := range x.vecs {
@@ -391,31 +392,29 @@ func (x *Index) validate(live int) error {
 }
 
 // validateMeta checks what lies outside the vectors and the link lists:
-// tombstones, labels (building the label map), levels and the entry point.
-func (x *Index) validateMeta(live int) error {
+// tombstones, the live count, levels and the entry point. With labels it
+// also builds the label map, which finds labels held twice; a mapped index
+// builds it on first use instead (labelMapLocked).
+func (x *Index) validateMeta(live int, labels bool) error {
 	n := x.count
-	for c := range x.nodes {
+	dead := 0
+	for c, nc := range x.nodes {
 		// Tombstone bits past the last node must be clear.
 		rows := min(n-c*chunkSize, chunkSize)
-		if nc := x.nodes[c]; rows%32 != 0 && nc.dead[rows/32]>>(rows%32) != 0 {
+		if rows%32 != 0 && nc.dead[rows/32]>>(rows%32) != 0 {
 			return format.Corruptf("tombstone bits set past the last node")
 		}
-	}
-	dead := 0
-	x.labels = make(map[uint64]uint32, live) // sized once: no rehashing while it fills
-	for id := range uint32(n) {
-		if x.isDead(id) {
-			dead++
-			continue
+		for _, w := range nc.dead[:(rows+31)/32] {
+			dead += bits.OnesCount32(w)
 		}
-		lb := x.label(id)
-		if _, dup := x.labels[lb]; dup {
-			return format.Corruptf("label %d held by two live nodes", lb)
-		}
-		x.labels[lb] = id
 	}
 	if n-dead != live {
 		return format.Corruptf("%d live nodes found, header says %d", n-dead, live)
+	}
+	if labels {
+		if err := x.buildLabels(live); err != nil {
+			return err
+		}
 	}
 	x.live.Store(int64(live))
 	x.dead.Store(int64(dead))
@@ -433,6 +432,36 @@ func (x *Index) validateMeta(live int) error {
 		}
 	}
 	return nil
+}
+
+// buildLabels builds the label map of the live nodes. Callers hold mu, and
+// labelMu unless the index is not shared yet.
+func (x *Index) buildLabels(live int) error {
+	labels := make(map[uint64]uint32, live) // sized once: no rehashing while it fills
+	for id := range uint32(x.count) {
+		if x.isDead(id) {
+			continue
+		}
+		lb := x.label(id)
+		if _, dup := labels[lb]; dup {
+			return format.Corruptf("label %d held by two live nodes", lb)
+		}
+		labels[lb] = id
+	}
+	x.labels = labels
+	return nil
+}
+
+// labelMapLocked returns the label map, building it on first use in a
+// mapped index (about 10 ms per 100k nodes that a search never needs).
+// Callers hold mu and labelMu.
+func (x *Index) labelMapLocked() (map[uint64]uint32, error) {
+	if x.labels == nil {
+		if err := x.buildLabels(int(x.live.Load())); err != nil {
+			return nil, err
+		}
+	}
+	return x.labels, nil
 }
 
 // validateBlock checks node id's link list on layer: its count within the
