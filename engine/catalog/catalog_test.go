@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"hash/crc32"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -456,44 +456,92 @@ func TestDamageFoundBeforeApply(t *testing.T) {
 	}
 }
 
-// TestOldLayoutUpgraded rewrites a saved index file in the previous layout
-// (MMSLIBX2: no padding, no header checksum): it is read whole, rewritten
-// once in the current layout, and the next open maps it in place.
+// TestOldLayoutUpgraded rewrites a saved index file in an older layout:
+// the library layout MMSLIBX2 (no padding, no header checksum) around the
+// current hnsw stream, and around an hnsw stream of format version 1 (no
+// padding sections, no per-node checksums), which is what libraries saved
+// before in-place opening hold. Either is read whole, rewritten once in
+// the current layout without a rebuild, and the next open maps it in place.
 func TestOldLayoutUpgraded(t *testing.T) {
-	f, p := savedHNSW(t, 120)
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name   string
+		hnswV1 bool
+	}{{"X2 around hnsw v2", false}, {"X2 around hnsw v1", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, p := savedHNSW(t, 120)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fpLen := int(binary.LittleEndian.Uint16(b[16:]))
+			nameEnd := 18 + fpLen + 1 + int(b[18+fpLen])
+			payloadStart := (nameEnd + 4 + 63) / 64 * 64
+			payload := b[payloadStart : len(b)-20]
+			if tc.hnswV1 {
+				payload = hnswVersion1(t, payload)
+			}
+			old := append([]byte("MMSLIBX2"), b[8:nameEnd]...)
+			old = append(old, payload...)
+			sum := crc32.Checksum(old, crc32.MakeTable(crc32.Castagnoli))
+			old = binary.LittleEndian.AppendUint64(old, uint64(len(payload)))
+			old = binary.LittleEndian.AppendUint32(old, sum)
+			old = append(old, "MMSLIBX$"...)
+			if err := os.WriteFile(p, old, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for i, want := range []string{"in_place=false", "in_place=true"} {
+				f.logs.Reset()
+				c := open(t, f, backends[0].b, catalog.Options{})
+				if n, found := indexed(t, c, 120); n != 120 || found != 120 {
+					t.Fatalf("open %d: index %d, found %d", i, n, found)
+				}
+				logs := f.logs.String()
+				if !strings.Contains(logs, want) || strings.Contains(logs, "index rebuilt") {
+					t.Fatalf("open %d: want %s and no rebuild: %s", i, want, logs)
+				}
+				if i == 0 && !strings.Contains(logs, "rewriting the index file") {
+					t.Fatalf("old layout not rewritten: %s", logs)
+				}
+				c.Close()
+			}
+			b, err = os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b[:8]) != "MMSLIBX3" || !bytes.Contains(b, []byte("NCRC")) {
+				t.Fatalf("file starts %q after the upgrade (per-node checksums: %v)", b[:8], bytes.Contains(b, []byte("NCRC")))
+			}
+		})
 	}
-	fpLen := int(binary.LittleEndian.Uint16(b[16:]))
-	nameEnd := 18 + fpLen + 1 + int(b[18+fpLen])
-	payloadStart := (nameEnd + 4 + 63) / 64 * 64
-	payload := b[payloadStart : len(b)-20]
-	old := append([]byte("MMSLIBX2"), b[8:nameEnd]...)
-	old = append(old, payload...)
-	sum := crc32.Checksum(old, crc32.MakeTable(crc32.Castagnoli))
-	old = binary.LittleEndian.AppendUint64(old, uint64(len(payload)))
-	old = binary.LittleEndian.AppendUint32(old, sum)
-	old = append(old, "MMSLIBX$"...)
-	if err := os.WriteFile(p, old, 0o644); err != nil {
-		t.Fatal(err)
+}
+
+// hnswVersion1 rewrites an hnsw stream of format version 2 as version 1
+// wrote it: the same sections without the padding and the per-node
+// checksums, each section's CRC32-C seeded with the new file header.
+func hnswVersion1(t *testing.T, v2 []byte) []byte {
+	t.Helper()
+	castagnoli := crc32.MakeTable(crc32.Castagnoli)
+	if string(v2[:8]) != "MMSHNSW\x00" || binary.LittleEndian.Uint32(v2[8:]) != 2 {
+		t.Fatalf("not an hnsw version 2 stream: % x", v2[:12])
 	}
-	for i, want := range []string{"in_place=false", "in_place=true"} {
-		f.logs.Reset()
-		c := open(t, f, backends[0].b, catalog.Options{})
-		if n, found := indexed(t, c, 120); n != 120 || found != 120 {
-			t.Fatalf("open %d: index %d, found %d", i, n, found)
+	out := append([]byte(nil), v2[:8]...)
+	out = binary.LittleEndian.AppendUint32(out, 1)
+	seed := crc32.Checksum(out, castagnoli)
+	var tags []string
+	for off := 12; off < len(v2); {
+		tag := string(v2[off : off+4])
+		n := int(binary.LittleEndian.Uint64(v2[off+4:]))
+		sec := v2[off : off+12+n]
+		off += 12 + n + 4
+		if tag == "PAD\x00" || tag == "NCRC" {
+			continue
 		}
-		logs := f.logs.String()
-		if !strings.Contains(logs, want) || strings.Contains(logs, "index rebuilt") {
-			t.Fatalf("open %d: want %s and no rebuild: %s", i, want, logs)
-		}
-		if i == 0 && !strings.Contains(logs, "rewriting the index file") {
-			t.Fatalf("old layout not rewritten: %s", logs)
-		}
-		c.Close()
+		tags = append(tags, tag)
+		out = append(out, sec...)
+		out = binary.LittleEndian.AppendUint32(out, crc32.Update(seed, castagnoli, sec))
 	}
-	if b, _ := os.ReadFile(p); string(b[:8]) != "MMSLIBX3" {
-		t.Fatalf("file starts %q after the upgrade", b[:8])
+	if got := strings.Join(tags, ","); got != "HEAD,VECS,LABL,LNK0,UPPR" {
+		t.Fatalf("version 1 sections %s", got)
 	}
+	return out
 }

@@ -8,16 +8,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mapFile maps size bytes of f read-only and private, and asks the kernel
-// to read ahead (a cold file is then read in the background while the
-// caller parses the first pages).
+// mapFile maps size bytes of f read-only and private. It gives the kernel
+// no read-ahead advice for the whole file: a caller such as a one-shot
+// search touches a few megabytes of a large index, and asking for all of it
+// (MADV_WILLNEED) would read every page of a cold file; the kernel's
+// ordinary read-ahead around each fault serves the sequential parts.
 func mapFile(f *os.File, size int) ([]byte, error) {
-	data, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_PRIVATE)
-	if err != nil {
-		return nil, err
-	}
-	_ = unix.Madvise(data, unix.MADV_WILLNEED) // advice only
-	return data, nil
+	return unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_PRIVATE)
 }
 
 func protectWritable(data []byte) error {
