@@ -97,6 +97,10 @@ type Catalog struct {
 	saved int64
 	// checked is when sync last compared generations (UnixNano).
 	checked atomic.Int64
+	// preload, guarded by mu, is closed when the load Preload started has
+	// finished (nil when none is running); sync waits for it, so that no
+	// caller returns before a load it raced with was saved.
+	preload chan struct{}
 
 	// verified caches the last check of the index file's checksum, keyed
 	// by the file's size, modification time and inode, so that stats (the
@@ -406,9 +410,8 @@ func (c *Catalog) verifyLocked(ctx context.Context) error {
 }
 
 // replaceDamagedLocked rebuilds from the store an index found damaged after
-// it was loaded, and saves the rebuilt one. The damaged one is left to the
-// garbage collector (a Searcher from Current may still hold it; its calls
-// keep failing cleanly). The caller holds writeMu.
+// it was loaded, and saves the rebuilt one; the rebuild closes the damaged
+// one. The caller holds writeMu.
 func (c *Catalog) replaceDamagedLocked(ctx context.Context, damage error) error {
 	c.log.Warn("the index file is damaged; rebuilding the index from the store", "reason", damage)
 	if err := c.rebuildLocked(ctx); err != nil {
@@ -462,14 +465,52 @@ type Searcher interface {
 }
 
 // Current returns the current index's read side after the same refresh as
-// Read, without holding it still: later Applies show through.
+// Read, without holding it still: each call goes to the index current at
+// that moment, so later Applies show through, and so does an index rebuilt
+// meanwhile (the catalog closes an index it replaces, which may hold its
+// file mapped). After Close its calls fail with index.ErrClosed.
 func (c *Catalog) Current(ctx context.Context) (Searcher, error) {
 	if err := c.sync(ctx); err != nil {
 		return nil, err
 	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.idx, nil
+	return current{c}, nil
+}
+
+// current is the Searcher Current returns.
+type current struct{ c *Catalog }
+
+// with runs fn on the current index, holding it still for the call.
+func (s current) with(fn func(index.Index) error) error {
+	s.c.mu.RLock()
+	defer s.c.mu.RUnlock()
+	if s.c.idx == nil {
+		return fmt.Errorf("catalog: %w", index.ErrClosed)
+	}
+	return fn(s.c.idx)
+}
+
+func (s current) Search(q []float32, k int, opts index.SearchOptions) (res []index.Result, err error) {
+	err = s.with(func(idx index.Index) error {
+		res, err = idx.Search(q, k, opts)
+		return err
+	})
+	return res, err
+}
+
+func (s current) Vector(id uint64) (v []float32, err error) {
+	err = s.with(func(idx index.Index) error {
+		v, err = idx.Vector(id)
+		return err
+	})
+	return v, err
+}
+
+func (s current) Len() (n int) {
+	_ = s.with(func(idx index.Index) error {
+		n = idx.Len()
+		return nil
+	})
+	return n
 }
 
 // Read calls fn with a view of the index, loading the index first when
@@ -516,13 +557,21 @@ func (c *Catalog) Read(ctx context.Context, fn func(View) error) error {
 // text encoder for a query) overlaps the two. A later Read waits for it.
 // Errors are left for that Read to meet again.
 func (c *Catalog) Preload(ctx context.Context) {
-	c.mu.RLock()
-	have := c.idx != nil
-	c.mu.RUnlock()
-	if have {
+	c.mu.Lock()
+	if c.idx != nil || c.preload != nil {
+		c.mu.Unlock()
 		return
 	}
-	go func() { _ = c.sync(ctx) }()
+	done := make(chan struct{})
+	c.preload = done
+	c.mu.Unlock()
+	go func() {
+		defer close(done)
+		_ = c.syncNow(ctx)
+		c.mu.Lock()
+		c.preload = nil
+		c.mu.Unlock()
+	}()
 }
 
 // sync is the one place that brings the index in step with writes this
@@ -532,6 +581,23 @@ func (c *Catalog) Preload(ctx context.Context) {
 // mutex (an Apply, which checks itself, or a rebuild), it reads the current
 // index.
 func (c *Catalog) sync(ctx context.Context) error {
+	// A load that Preload started finishes first (it may still be saving
+	// an index it rebuilt after publishing it).
+	c.mu.RLock()
+	preload := c.preload
+	c.mu.RUnlock()
+	if preload != nil {
+		select {
+		case <-preload:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return c.syncNow(ctx)
+}
+
+// syncNow is sync without waiting for a preload (which runs it).
+func (c *Catalog) syncNow(ctx context.Context) error {
 	c.mu.RLock()
 	have, stale := c.idx != nil, c.gen < 0
 	c.mu.RUnlock()
@@ -669,8 +735,17 @@ func (c *Catalog) rebuildLocked(ctx context.Context) error {
 		return fmt.Errorf("catalog: rebuild index: %w", err)
 	}
 	c.mu.Lock()
+	old := c.idx
 	c.idx, c.gen = idx, gen
 	c.mu.Unlock()
+	// No Read holds the old index any more (they hold mu while they use
+	// it), and Current's searchers go through c.idx: close it now, so a
+	// mapped file is released at once rather than by the garbage collector.
+	if old != nil {
+		if err := closeIndex(old); err != nil {
+			c.log.Warn("close the replaced index", "err", err)
+		}
+	}
 	c.checked.Store(time.Now().UnixNano())
 	c.log.Info("index rebuilt from the store", "items", idx.Len(), "generation", gen, "took", time.Since(start).Round(time.Millisecond))
 	return nil
