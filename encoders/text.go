@@ -22,18 +22,33 @@ type TextEncoder struct {
 // NewTextEncoder opens the text tower of m and its tokenizer.
 func NewTextEncoder(m *Model, opt SessionOptions) (*TextEncoder, error) {
 	t := m.Manifest.Text
-	tok, err := loadModelTokenizer(m.Dir, t)
-	if err != nil {
-		return nil, fmt.Errorf("text tower of %s: %w", m.Manifest.Name, err)
+	// The tokenizer loads (about 10 ms of JSON for CLIP's vocabulary) while
+	// ONNX Runtime opens the session, which spends its time in C.
+	type loaded struct {
+		tok *modelTokenizer
+		err error
 	}
+	tokCh := make(chan loaded, 1)
+	go func() {
+		tok, err := loadModelTokenizer(m.Dir, t)
+		tokCh <- loaded{tok, err}
+	}()
 	inputs := []string{t.InputIDs.Name}
 	if t.AttentionMask != nil {
 		inputs = append(inputs, t.AttentionMask.Name)
 	}
 	s, err := newSession(filepath.Join(m.Dir, t.ONNX), t.SHA256, inputs, []string{t.Output.Name}, opt)
+	lt := <-tokCh
+	if lt.err != nil { // reported first, as when the tokenizer loaded first
+		if err == nil {
+			s.close()
+		}
+		err = lt.err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("text tower of %s: %w", m.Manifest.Name, err)
 	}
+	tok := lt.tok
 	return &TextEncoder{sess: s, tower: t, tok: tok, dim: m.Manifest.EmbeddingDim, maxBatch: m.maxBatch(opt)}, nil
 }
 

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -453,13 +454,23 @@ func TestIndexFileRebuiltWhenCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	lib.Close()
-	for _, damage := range []string{"flip", "truncate", "remove"} {
+	// vector and links flip a bit inside one node's part of the sections
+	// that a search uses in place and checks node by node.
+	for _, damage := range []string{"flip", "vector", "links", "truncate", "remove"} {
 		t.Run(damage, func(t *testing.T) {
 			p := filepath.Join(dir, IndexFile)
 			b, _ := os.ReadFile(p)
 			switch damage {
 			case "flip":
 				b[len(b)/2] ^= 0x40
+				os.WriteFile(p, b, 0o644)
+			case "vector", "links":
+				tag := map[string]string{"vector": "VECS", "links": "LNK0"}[damage]
+				at := bytes.Index(b, []byte(tag))
+				if at < 0 {
+					t.Fatalf("no %s section in the index file", tag)
+				}
+				b[at+12+int(binary.LittleEndian.Uint64(b[at+4:]))/2] ^= 0x40
 				os.WriteFile(p, b, 0o644)
 			case "truncate":
 				os.WriteFile(p, b[:len(b)/3], 0o644)
@@ -478,6 +489,11 @@ func TestIndexFileRebuiltWhenCorrupt(t *testing.T) {
 				if got.Results[i].ID != want.Results[i].ID {
 					t.Fatalf("after %s: %+v, want %+v", damage, got.Results, want.Results)
 				}
+			}
+			// Nothing lost, and the rebuilt index was saved.
+			st, err := lib.Stats(ctx)
+			if err != nil || st.Items != 10 || !st.IndexFresh {
+				t.Fatalf("after %s: stats %+v, %v; want 10 items and a fresh index file", damage, st, err)
 			}
 		})
 	}

@@ -394,3 +394,39 @@ func TestSearchMinScoreSortAndCamera(t *testing.T) {
 		}
 	}
 }
+
+// TestExactScanOnReopenedLibrary runs the exact scan of a filtered search
+// on a library opened again, whose index is then used in place from its
+// file (see index/hnsw Map): it must find the same items as brute force,
+// as it does on the index built in memory.
+func TestExactScanOnReopenedLibrary(t *testing.T) {
+	const n, k = 600, 5
+	ctx := context.Background()
+	dir := t.TempDir()
+	lib := openLib(t, dir, tinyModel)
+	items := importFilterItems(t, lib, n)
+	if st, err := lib.Stats(ctx); err != nil || !st.IndexFresh {
+		t.Fatalf("index file not saved by the import: %+v %v", st, err)
+	}
+	lib.Close()
+	lib = openLib(t, dir, tinyModel)
+	f := Filter{Formats: []string{"heic"}, PathPrefix: "/f/dir3/"}
+	rng := rand.New(rand.NewPCG(3, 9))
+	for range 5 {
+		q := make([]float32, lib.Model().Dim())
+		for j := range q {
+			q[j] = float32(rng.NormFloat64())
+		}
+		res, err := lib.SearchVector(ctx, q, SearchOptions{K: k, Filter: f, Scan: ScanExact, KeepCopies: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]int64, len(res))
+		for i, r := range res {
+			got[i] = r.ID
+		}
+		if want := bruteForce(items, f, q, k); len(want) != k || !slices.Equal(got, want) {
+			t.Fatalf("exact scan on the reopened library returned %v, brute force %v", got, want)
+		}
+	}
+}

@@ -165,6 +165,9 @@ func (l *Library) Search(ctx context.Context, expr string, opt SearchOptions) (*
 	if err := checkUploadsUsed(q, opt.Uploads); err != nil {
 		return nil, err
 	}
+	// A first search opens the index while the terms are encoded (opening
+	// the text encoder takes longer than opening the index in place).
+	l.cat.Preload(context.WithoutCancel(ctx))
 	terms := make([]Term, 0, len(q.Terms))
 	infos := make([]TermInfo, 0, len(q.Terms))
 	exclude := map[int64]bool{}

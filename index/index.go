@@ -158,6 +158,35 @@ type Backend struct {
 	New func(dim int) (Index, error)
 	// Load reads an index written by the Save of an index New made.
 	Load func(r io.Reader) (Index, error)
+	// Map, when set, opens an index written by Save over bytes already in
+	// memory (a file mapped by internal/mmapfile), using them in place
+	// where it can and checking them lazily. On success the index owns m
+	// and closes it in its Close (it implements io.Closer); on error the
+	// caller still owns m. An error that does not wrap ErrCorrupt means the
+	// bytes cannot be used in place (an older format version, another byte
+	// order): the caller then uses Load.
+	Map func(m Mapping) (Index, error)
+}
+
+// Mapping is a saved index's bytes held in memory: usually a file mapped
+// read-only and private, so that pages are shared with the page cache
+// until written.
+type Mapping interface {
+	// Bytes returns the bytes; they are read-only until Writable.
+	Bytes() []byte
+	// Writable makes the bytes writable, privately: writes never reach
+	// the file.
+	Writable() error
+	// Close releases the bytes. It is idempotent; Bytes must not be used
+	// afterwards.
+	Close() error
+}
+
+// Verifier is implemented by indexes that check their data lazily (one
+// opened by Backend.Map): Verify checks all of it now, returning an error
+// wrapping ErrCorrupt when it is damaged.
+type Verifier interface {
+	Verify() error
 }
 
 // Errors shared by implementations. Wrap them with context; test with errors.Is.
@@ -167,6 +196,7 @@ var (
 	ErrCorrupt      = errors.New("index: file corrupt")
 	ErrVersion      = errors.New("index: unsupported file version")
 	ErrInvalidInput = errors.New("index: invalid input")
+	ErrClosed       = errors.New("index: closed")
 )
 
 // CheckDim returns an ErrDimension error when len(vec) != dim.

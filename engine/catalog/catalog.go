@@ -46,6 +46,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -96,6 +97,10 @@ type Catalog struct {
 	saved int64
 	// checked is when sync last compared generations (UnixNano).
 	checked atomic.Int64
+	// preload, guarded by mu, is closed when the load Preload started has
+	// finished (nil when none is running); sync waits for it, so that no
+	// caller returns before a load it raced with was saved.
+	preload chan struct{}
 
 	// verified caches the last check of the index file's checksum, keyed
 	// by the file's size, modification time and inode, so that stats (the
@@ -206,8 +211,25 @@ func (c *Catalog) SetModel(ctx context.Context, m store.Model) error {
 	return c.st.SetModel(ctx, m)
 }
 
-// Close closes the database. The index is not saved: call Checkpoint first.
-func (c *Catalog) Close() error { return c.st.Close() }
+// Close closes the index (unmapping its file, once open views have
+// closed) and the database. The index is not saved: call Checkpoint first.
+func (c *Catalog) Close() error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.mu.Lock()
+	idx := c.idx
+	c.idx, c.gen = nil, -1
+	c.mu.Unlock()
+	return errors.Join(closeIndex(idx), c.st.Close())
+}
+
+// closeIndex closes an index that holds resources (a mapped file).
+func closeIndex(idx index.Index) error {
+	if cl, ok := idx.(io.Closer); ok {
+		return cl.Close()
+	}
+	return nil
+}
 
 // Batch is one atomic change, applied in this order: items deleted by id,
 // items upserted by path (a present path keeps its id), failed files
@@ -261,6 +283,9 @@ func (c *Catalog) Apply(ctx context.Context, b Batch) (out Applied, err error) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	if err := c.ensureLocked(ctx); err != nil {
+		return out, err
+	}
+	if err := c.verifyLocked(ctx); err != nil {
 		return out, err
 	}
 	t0 := time.Now()
@@ -366,6 +391,40 @@ func (c *Catalog) Apply(ctx context.Context, b Batch) (out Applied, err error) {
 	return out, nil
 }
 
+// verifyLocked checks all of an index that checks its file lazily (a
+// mapped one) before the first change, and rebuilds it from the store when
+// it is damaged, so that a change never lands on damaged data. The caller
+// holds writeMu.
+func (c *Catalog) verifyLocked(ctx context.Context) error {
+	c.mu.RLock()
+	v, ok := c.idx.(index.Verifier)
+	c.mu.RUnlock()
+	if !ok {
+		return nil
+	}
+	err := v.Verify()
+	if err == nil || !errors.Is(err, index.ErrCorrupt) {
+		return err
+	}
+	return c.replaceDamagedLocked(ctx, err)
+}
+
+// replaceDamagedLocked rebuilds from the store an index found damaged after
+// it was loaded, and saves the rebuilt one; the rebuild closes the damaged
+// one. The caller holds writeMu.
+func (c *Catalog) replaceDamagedLocked(ctx context.Context, damage error) error {
+	c.log.Warn("the index file is damaged; rebuilding the index from the store", "reason", damage)
+	if err := c.rebuildLocked(ctx); err != nil {
+		return err
+	}
+	if !c.st.ReadOnly() {
+		if err := c.saveLocked(); err != nil {
+			c.log.Warn("could not save the rebuilt index", "err", err)
+		}
+	}
+	return nil
+}
+
 // View is a read-only look at the index at one generation. It is valid
 // only inside the function given to Read.
 type View struct {
@@ -406,26 +465,113 @@ type Searcher interface {
 }
 
 // Current returns the current index's read side after the same refresh as
-// Read, without holding it still: later Applies show through.
+// Read, without holding it still: each call goes to the index current at
+// that moment, so later Applies show through, and so does an index rebuilt
+// meanwhile (the catalog closes an index it replaces, which may hold its
+// file mapped). After Close its calls fail with index.ErrClosed.
 func (c *Catalog) Current(ctx context.Context) (Searcher, error) {
 	if err := c.sync(ctx); err != nil {
 		return nil, err
 	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.idx, nil
+	return current{c}, nil
+}
+
+// current is the Searcher Current returns.
+type current struct{ c *Catalog }
+
+// with runs fn on the current index, holding it still for the call.
+func (s current) with(fn func(index.Index) error) error {
+	s.c.mu.RLock()
+	defer s.c.mu.RUnlock()
+	if s.c.idx == nil {
+		return fmt.Errorf("catalog: %w", index.ErrClosed)
+	}
+	return fn(s.c.idx)
+}
+
+func (s current) Search(q []float32, k int, opts index.SearchOptions) (res []index.Result, err error) {
+	err = s.with(func(idx index.Index) error {
+		res, err = idx.Search(q, k, opts)
+		return err
+	})
+	return res, err
+}
+
+func (s current) Vector(id uint64) (v []float32, err error) {
+	err = s.with(func(idx index.Index) error {
+		v, err = idx.Vector(id)
+		return err
+	})
+	return v, err
+}
+
+func (s current) Len() (n int) {
+	_ = s.with(func(idx index.Index) error {
+		n = idx.Len()
+		return nil
+	})
+	return n
 }
 
 // Read calls fn with a view of the index, loading the index first when
 // needed and picking up other processes' writes (at most once per
 // RefreshEvery). Apply waits while fn runs: keep it short.
+//
+// An index opened in place checks its file as searches reach its parts
+// (see index.Backend.Map). When fn fails on damage found that way (an
+// error wrapping index.ErrCorrupt), the index is rebuilt from the store
+// and fn runs once more, on the rebuilt index.
 func (c *Catalog) Read(ctx context.Context, fn func(View) error) error {
-	if err := c.sync(ctx); err != nil {
-		return err
+	for retried := false; ; retried = true {
+		if err := c.sync(ctx); err != nil {
+			return err
+		}
+		c.mu.RLock()
+		idx := c.idx
+		err := fn(View{idx: idx, gen: c.gen})
+		c.mu.RUnlock()
+		if retried || !errors.Is(err, index.ErrCorrupt) {
+			return err
+		}
+		if _, lazy := idx.(index.Verifier); !lazy {
+			return err
+		}
+		c.writeMu.Lock()
+		c.mu.RLock()
+		same := c.idx == idx
+		c.mu.RUnlock()
+		if same {
+			err = c.replaceDamagedLocked(ctx, err)
+		} else {
+			err = nil // another goroutine replaced it already
+		}
+		c.writeMu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return fn(View{idx: c.idx, gen: c.gen})
+}
+
+// Preload starts loading the index in the background, when it is not
+// loaded yet, so that a caller with other work to do first (opening the
+// text encoder for a query) overlaps the two. A later Read waits for it.
+// Errors are left for that Read to meet again.
+func (c *Catalog) Preload(ctx context.Context) {
+	c.mu.Lock()
+	if c.idx != nil || c.preload != nil {
+		c.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	c.preload = done
+	c.mu.Unlock()
+	go func() {
+		defer close(done)
+		_ = c.syncNow(ctx)
+		c.mu.Lock()
+		c.preload = nil
+		c.mu.Unlock()
+	}()
 }
 
 // sync is the one place that brings the index in step with writes this
@@ -435,6 +581,23 @@ func (c *Catalog) Read(ctx context.Context, fn func(View) error) error {
 // mutex (an Apply, which checks itself, or a rebuild), it reads the current
 // index.
 func (c *Catalog) sync(ctx context.Context) error {
+	// A load that Preload started finishes first (it may still be saving
+	// an index it rebuilt after publishing it).
+	c.mu.RLock()
+	preload := c.preload
+	c.mu.RUnlock()
+	if preload != nil {
+		select {
+		case <-preload:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return c.syncNow(ctx)
+}
+
+// syncNow is sync without waiting for a preload (which runs it).
+func (c *Catalog) syncNow(ctx context.Context) error {
 	c.mu.RLock()
 	have, stale := c.idx != nil, c.gen < 0
 	c.mu.RUnlock()
@@ -502,13 +665,20 @@ func (c *Catalog) ensureLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("catalog: %w", err)
 	}
-	idx, err := c.load(m, gen)
+	idx, inPlace, old, err := c.load(m, gen)
 	if err == nil {
-		c.log.Debug("index loaded", "items", idx.Len(), "took", time.Since(start))
+		c.log.Debug("index loaded", "items", idx.Len(), "in_place", inPlace, "took", time.Since(start))
 		c.mu.Lock()
 		c.idx, c.gen, c.saved = idx, gen, gen
 		c.mu.Unlock()
 		c.checked.Store(time.Now().UnixNano())
+		if old && !c.st.ReadOnly() {
+			// Once: the next process opens the file in place.
+			c.log.Info("rewriting the index file in the current layout, which opens in place")
+			if err := c.saveLocked(); err != nil {
+				c.log.Warn("could not rewrite the index file", "err", err)
+			}
+		}
 		return nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
@@ -565,8 +735,17 @@ func (c *Catalog) rebuildLocked(ctx context.Context) error {
 		return fmt.Errorf("catalog: rebuild index: %w", err)
 	}
 	c.mu.Lock()
+	old := c.idx
 	c.idx, c.gen = idx, gen
 	c.mu.Unlock()
+	// No Read holds the old index any more (they hold mu while they use
+	// it), and Current's searchers go through c.idx: close it now, so a
+	// mapped file is released at once rather than by the garbage collector.
+	if old != nil {
+		if err := closeIndex(old); err != nil {
+			c.log.Warn("close the replaced index", "err", err)
+		}
+	}
 	c.checked.Store(time.Now().UnixNano())
 	c.log.Info("index rebuilt from the store", "items", idx.Len(), "generation", gen, "took", time.Since(start).Round(time.Millisecond))
 	return nil
@@ -619,18 +798,27 @@ func (c *Catalog) saveLocked() error {
 	return nil
 }
 
-func (c *Catalog) load(m store.Model, gen int64) (index.Index, error) {
-	idx, fileGen, err := readFile(c.opt.IndexFile, c.opt.Backend, m.Fingerprint)
+// load opens the index file, in place where the backend can (inPlace);
+// old reports a file of an older layout, which saving again upgrades.
+func (c *Catalog) load(m store.Model, gen int64) (idx index.Index, inPlace, old bool, err error) {
+	idx, fileGen, err := mapFile(c.opt.IndexFile, c.opt.Backend, m.Fingerprint)
+	inPlace, old = err == nil, errors.Is(err, errOldLayout)
+	if errors.Is(err, errNotMappable) {
+		c.log.Debug("reading the index file whole", "reason", err)
+		idx, fileGen, err = readFile(c.opt.IndexFile, c.opt.Backend, m.Fingerprint)
+	}
 	if err != nil {
-		return nil, err
+		return nil, false, false, err
 	}
 	if fileGen != gen {
-		return nil, fmt.Errorf("index file is stale (generation %d, store %d)", fileGen, gen)
+		closeIndex(idx)
+		return nil, false, false, fmt.Errorf("index file is stale (generation %d, store %d)", fileGen, gen)
 	}
 	if idx.Dim() != m.Dim {
-		return nil, fmt.Errorf("index file: dimension %d, model %d: %w", idx.Dim(), m.Dim, index.ErrCorrupt)
+		closeIndex(idx)
+		return nil, false, false, fmt.Errorf("index file: dimension %d, model %d: %w", idx.Dim(), m.Dim, index.ErrCorrupt)
 	}
-	return idx, nil
+	return idx, inPlace, old, nil
 }
 
 // FileState describes the index file.

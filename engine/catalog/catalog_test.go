@@ -3,8 +3,10 @@ package catalog_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -356,4 +358,190 @@ func TestReadOnly(t *testing.T) {
 	if err := ro.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// savedHNSW makes a library of n items whose hnsw index file is saved and
+// returns the fixture and the file's path.
+func savedHNSW(t *testing.T, n int) (fixture, string) {
+	t.Helper()
+	ctx := context.Background()
+	f := newFixture(t)
+	c := open(t, f, backends[0].b, catalog.Options{})
+	if _, err := c.Apply(ctx, catalog.Batch{Upsert: items("a", 1, n)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	return f, filepath.Join(f.dir, "index.bin")
+}
+
+// flipIn flips one bit in the middle of the payload of the hnsw section
+// tagged section in the file at p.
+func flipIn(t *testing.T, p, section string) {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(b, []byte(section))
+	if at < 0 {
+		t.Fatalf("no %s section in the file", section)
+	}
+	b[at+12+int(binary.LittleEndian.Uint64(b[at+4:]))/2+1] ^= 0x10
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDamageFoundBySearch damages the vectors or the layer-0 links of a
+// saved hnsw index, which the catalog opens in place and checks node by
+// node: the first search that reaches the damage fails inside Read, the
+// index is rebuilt from the store and saved, and the search is answered
+// from the rebuilt index, complete.
+func TestDamageFoundBySearch(t *testing.T) {
+	ctx := context.Background()
+	f, _ := savedHNSW(t, 300)
+	f.logs.Reset()
+	c := open(t, f, backends[0].b, catalog.Options{})
+	if n, found := indexed(t, c, 300); n != 300 || found != 300 || !strings.Contains(f.logs.String(), "in_place=true") {
+		t.Fatalf("intact file: index %d, found %d, logs: %s", n, found, f.logs)
+	}
+	c.Close()
+	for _, section := range []string{"VECS", "LNK0"} {
+		t.Run(section, func(t *testing.T) {
+			f, p := savedHNSW(t, 300)
+			flipIn(t, p, section)
+			f.logs.Reset()
+			c := open(t, f, backends[0].b, catalog.Options{})
+			if n, found := indexed(t, c, 300); n != 300 || found != 300 {
+				t.Fatalf("index %d, found %d, want 300", n, found)
+			}
+			logs := f.logs.String()
+			if !strings.Contains(logs, "in_place=true") || !strings.Contains(logs, "the index file is damaged") || !strings.Contains(logs, "index rebuilt") {
+				t.Fatalf("damage not found by the search: %s", logs)
+			}
+			if fs, err := c.IndexFileState(ctx); err != nil || !fs.Fresh {
+				t.Fatalf("rebuilt index not saved: %+v %v", fs, err)
+			}
+			// Apply works on the rebuilt index.
+			if _, err := c.Apply(ctx, catalog.Batch{Upsert: items("b", 2, 5)}); err != nil {
+				t.Fatal(err)
+			}
+			if n, found := indexed(t, c, 305); n != 305 || found != 305 {
+				t.Fatalf("after apply: index %d, found %d", n, found)
+			}
+		})
+	}
+}
+
+// TestDamageFoundBeforeApply damages a vector of a saved hnsw index that no
+// search reaches before an Apply: the Apply checks the whole index first,
+// rebuilds it from the store, and the change lands on the rebuilt index.
+func TestDamageFoundBeforeApply(t *testing.T) {
+	ctx := context.Background()
+	f, p := savedHNSW(t, 200)
+	flipIn(t, p, "VECS")
+	f.logs.Reset()
+	c := open(t, f, backends[0].b, catalog.Options{})
+	if _, err := c.Apply(ctx, catalog.Batch{Upsert: items("b", 2, 10)}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(f.logs.String(), "the index file is damaged") {
+		t.Fatalf("damage not found before the change: %s", f.logs)
+	}
+	if n, found := indexed(t, c, 210); n != 210 || found != 210 {
+		t.Fatalf("index %d, found %d, want 210", n, found)
+	}
+}
+
+// TestOldLayoutUpgraded rewrites a saved index file in an older layout:
+// the library layout MMSLIBX2 (no padding, no header checksum) around the
+// current hnsw stream, and around an hnsw stream of format version 1 (no
+// padding sections, no per-node checksums), which is what libraries saved
+// before in-place opening hold. Either is read whole, rewritten once in
+// the current layout without a rebuild, and the next open maps it in place.
+func TestOldLayoutUpgraded(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		hnswV1 bool
+	}{{"X2 around hnsw v2", false}, {"X2 around hnsw v1", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, p := savedHNSW(t, 120)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fpLen := int(binary.LittleEndian.Uint16(b[16:]))
+			nameEnd := 18 + fpLen + 1 + int(b[18+fpLen])
+			payloadStart := (nameEnd + 4 + 63) / 64 * 64
+			payload := b[payloadStart : len(b)-20]
+			if tc.hnswV1 {
+				payload = hnswVersion1(t, payload)
+			}
+			old := append([]byte("MMSLIBX2"), b[8:nameEnd]...)
+			old = append(old, payload...)
+			sum := crc32.Checksum(old, crc32.MakeTable(crc32.Castagnoli))
+			old = binary.LittleEndian.AppendUint64(old, uint64(len(payload)))
+			old = binary.LittleEndian.AppendUint32(old, sum)
+			old = append(old, "MMSLIBX$"...)
+			if err := os.WriteFile(p, old, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for i, want := range []string{"in_place=false", "in_place=true"} {
+				f.logs.Reset()
+				c := open(t, f, backends[0].b, catalog.Options{})
+				if n, found := indexed(t, c, 120); n != 120 || found != 120 {
+					t.Fatalf("open %d: index %d, found %d", i, n, found)
+				}
+				logs := f.logs.String()
+				if !strings.Contains(logs, want) || strings.Contains(logs, "index rebuilt") {
+					t.Fatalf("open %d: want %s and no rebuild: %s", i, want, logs)
+				}
+				if i == 0 && !strings.Contains(logs, "rewriting the index file") {
+					t.Fatalf("old layout not rewritten: %s", logs)
+				}
+				c.Close()
+			}
+			b, err = os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b[:8]) != "MMSLIBX3" || !bytes.Contains(b, []byte("NCRC")) {
+				t.Fatalf("file starts %q after the upgrade (per-node checksums: %v)", b[:8], bytes.Contains(b, []byte("NCRC")))
+			}
+		})
+	}
+}
+
+// hnswVersion1 rewrites an hnsw stream of format version 2 as version 1
+// wrote it: the same sections without the padding and the per-node
+// checksums, each section's CRC32-C seeded with the new file header.
+func hnswVersion1(t *testing.T, v2 []byte) []byte {
+	t.Helper()
+	castagnoli := crc32.MakeTable(crc32.Castagnoli)
+	if string(v2[:8]) != "MMSHNSW\x00" || binary.LittleEndian.Uint32(v2[8:]) != 2 {
+		t.Fatalf("not an hnsw version 2 stream: % x", v2[:12])
+	}
+	out := append([]byte(nil), v2[:8]...)
+	out = binary.LittleEndian.AppendUint32(out, 1)
+	seed := crc32.Checksum(out, castagnoli)
+	var tags []string
+	for off := 12; off < len(v2); {
+		tag := string(v2[off : off+4])
+		n := int(binary.LittleEndian.Uint64(v2[off+4:]))
+		sec := v2[off : off+12+n]
+		off += 12 + n + 4
+		if tag == "PAD\x00" || tag == "NCRC" {
+			continue
+		}
+		tags = append(tags, tag)
+		out = append(out, sec...)
+		out = binary.LittleEndian.AppendUint32(out, crc32.Update(seed, castagnoli, sec))
+	}
+	if got := strings.Join(tags, ","); got != "HEAD,VECS,LABL,LNK0,UPPR" {
+		t.Fatalf("version 1 sections %s", got)
+	}
+	return out
 }

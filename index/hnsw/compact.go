@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"mmsearch/index"
 	"mmsearch/index/internal/pq"
 )
 
@@ -21,8 +22,14 @@ import (
 func (x *Index) Compact(ctx context.Context) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if x.closed {
+		return fmt.Errorf("hnsw: compact: %w", index.ErrClosed)
+	}
 	if x.dead.Load() == 0 {
 		return nil
+	}
+	if err := x.ownLocked(); err != nil {
+		return fmt.Errorf("hnsw: compact: %w", err)
 	}
 	n := x.count
 	newID := make([]uint32, n)
@@ -192,7 +199,7 @@ func (x *Index) repairList(id uint32, layer int, newID []uint32, dst []uint32, s
 		ep, top := unpackEntry(x.entry.Load())
 		cur, curDist := ep, x.dist(v, ep)
 		for l := top; l > layer; l-- {
-			cur, curDist = x.greedy(v, cur, curDist, l)
+			cur, curDist, _ = x.greedy(v, cur, curDist, l) // owned: nothing lazy to fail
 		}
 		x.searchLayer(s, v, cur, curDist, x.efC, layer, nil, id)
 		cands = s.top.DrainSorted(cands)

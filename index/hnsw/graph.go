@@ -21,8 +21,18 @@ func (x *Index) insert(label uint64, v []float32, s *scratch) error {
 	)
 	for {
 		x.mu.RLock()
+		if x.closed {
+			x.mu.RUnlock()
+			return index.ErrClosed
+		}
 		x.labelMu.Lock()
-		if old, ok := x.labels[label]; ok && slicesEqual(x.vector(old), v) {
+		labels, err := x.labelMapLocked()
+		if err != nil {
+			x.labelMu.Unlock()
+			x.mu.RUnlock()
+			return err
+		}
+		if old, ok := labels[label]; ok && slicesEqual(x.vector(old), v) {
 			x.labelMu.Unlock()
 			x.mu.RUnlock()
 			return nil // same vector again: nothing to do
@@ -102,7 +112,7 @@ func (x *Index) link(id uint32, level int, q []float32, s *scratch) {
 	ep, top := unpackEntry(e)
 	cur, curDist := ep, x.dist(q, ep)
 	for l := top; l > level; l-- {
-		cur, curDist = x.greedy(q, cur, curDist, l)
+		cur, curDist, _ = x.greedy(q, cur, curDist, l) // owned index: nothing lazy to fail
 	}
 	for l := min(level, top); l >= 0; l-- {
 		x.searchLayer(s, q, cur, curDist, x.efC, l, nil, id)
@@ -124,28 +134,36 @@ func (x *Index) link(id uint32, level int, q []float32, s *scratch) {
 }
 
 // greedy walks layer from cur to the nearest node it can reach by single
-// steps to nearer neighbours.
-func (x *Index) greedy(q []float32, cur uint32, curDist float32, layer int) (uint32, float32) {
+// steps to nearer neighbours. It fails only on a mapped index whose data
+// is damaged (see checkNode).
+func (x *Index) greedy(q []float32, cur uint32, curDist float32, layer int) (uint32, float32, error) {
 	for changed := true; changed; {
 		changed = false
 		blk := x.block(cur, layer)
 		n := min(int(atomic.LoadUint32(&blk[0])), len(blk)-1)
 		for i := 1; i <= n; i++ {
 			nb := atomic.LoadUint32(&blk[i])
+			if x.lazy != nil {
+				if err := x.checkNode(nb); err != nil {
+					return cur, curDist, err
+				}
+			}
 			if d := x.dist(q, nb); d < curDist {
 				cur, curDist, changed = nb, d, true
 			}
 		}
 	}
-	return cur, curDist
+	return cur, curDist, nil
 }
 
 // searchLayer runs the beam search of width ef on layer from ep, leaving the
 // best ef accepted nodes in s.top. Tombstoned nodes, nodes whose label filter
 // rejects and the node self are traversed but not accepted. While fewer than ef
 // nodes are accepted the search keeps expanding, so a selective filter still
-// finds its matches.
+// finds its matches. On a mapped index whose data is damaged it stops and
+// leaves the error in s.err (see checkNode).
 func (x *Index) searchLayer(s *scratch, q []float32, ep uint32, epDist float32, ef, layer int, filter index.Filter, self uint32) {
+	s.err = nil
 	s.resetVisited(x.capacity())
 	marks, gen := s.marks, s.gen
 	s.cand.Reset()
@@ -177,6 +195,14 @@ func (x *Index) searchLayer(s *scratch, q []float32, ep uint32, epDist float32, 
 			batch = append(batch, nb)
 		}
 		s.batch = batch
+		if x.lazy != nil {
+			for _, nb := range batch {
+				if err := x.checkNode(nb); err != nil {
+					s.err = err
+					return
+				}
+			}
+		}
 		// Load the first cache line of every neighbour's vector before
 		// computing any distance, so that their cache misses overlap instead
 		// of each dot product waiting for its own (Go has no prefetch
@@ -347,16 +373,25 @@ func (x *Index) Search(query []float32, k int, opts index.SearchOptions) ([]inde
 
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	if x.closed {
+		return nil, fmt.Errorf("hnsw: search: %w", index.ErrClosed)
+	}
 	e := x.entry.Load()
 	if e == emptyEntry {
 		return []index.Result{}, nil
 	}
 	ep, top := unpackEntry(e)
-	cur, curDist := ep, x.dist(query, ep)
+	cur, curDist := ep, x.dist(query, ep) // a mapped index checked its entry point at Map
 	for l := top; l > 0; l-- {
-		cur, curDist = x.greedy(query, cur, curDist, l)
+		var err error
+		if cur, curDist, err = x.greedy(query, cur, curDist, l); err != nil {
+			return nil, fmt.Errorf("hnsw: search: %w", err)
+		}
 	}
 	x.searchLayer(s, query, cur, curDist, ef, 0, opts.Filter, noNode)
+	if s.err != nil {
+		return nil, fmt.Errorf("hnsw: search: %w", s.err)
+	}
 	for s.top.Len() > k {
 		s.top.Pop()
 	}

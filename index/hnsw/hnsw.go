@@ -135,7 +135,7 @@ type Index struct {
 
 	// labelMu guards labels, count and rng. It is taken inside mu.
 	labelMu sync.Mutex
-	labels  map[uint64]uint32 // caller id → node, live nodes only
+	labels  map[uint64]uint32 // caller id → node, live nodes only; nil in a mapped index until first used (labelMapLocked)
 	count   int               // node slots in use
 	rng     *rand.Rand
 
@@ -145,6 +145,15 @@ type Index struct {
 	upperWords atomic.Int64
 
 	scratch sync.Pool // *scratch
+
+	// A mapped index (see Map): mapping holds its bytes; lazy, while set,
+	// lists the nodes checked so far (searches check the others as they
+	// reach them); pending is true until the first change made the index
+	// its own. lazy and closed change under mu held exclusively.
+	mapping index.Mapping
+	lazy    *lazyCheck
+	pending atomic.Bool
+	closed  bool
 }
 
 var _ index.Index = (*Index)(nil)
@@ -361,6 +370,9 @@ func (x *Index) Add(id uint64, v []float32) error {
 	if err := vec.Check(v, x.dim); err != nil {
 		return fmt.Errorf("hnsw: add %d: %w", id, err)
 	}
+	if err := x.own(); err != nil {
+		return fmt.Errorf("hnsw: add %d: %w", id, err)
+	}
 	s := x.getScratch()
 	defer x.putScratch(s)
 	if err := x.insert(id, v, s); err != nil {
@@ -383,6 +395,9 @@ func (x *Index) AddBatch(ctx context.Context, ids []uint64, vecs [][]float32) er
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if err := x.own(); err != nil {
+		return fmt.Errorf("hnsw: add batch: %w", err)
 	}
 	x.labelMu.Lock()
 	want := x.count + len(ids)
@@ -428,9 +443,16 @@ func (x *Index) AddBatch(ctx context.Context, ids []uint64, vecs [][]float32) er
 func (x *Index) Delete(id uint64) error {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	if x.closed {
+		return fmt.Errorf("hnsw: delete %d: %w", id, index.ErrClosed)
+	}
 	x.labelMu.Lock()
 	defer x.labelMu.Unlock()
-	node, ok := x.labels[id]
+	labels, err := x.labelMapLocked()
+	if err != nil {
+		return fmt.Errorf("hnsw: delete %d: %w", id, err)
+	}
+	node, ok := labels[id]
 	if !ok {
 		return fmt.Errorf("hnsw: delete %d: %w", id, index.ErrNotFound)
 	}
@@ -441,11 +463,18 @@ func (x *Index) Delete(id uint64) error {
 	return nil
 }
 
-// Contains reports whether id is present and not deleted.
+// Contains reports whether id is present and not deleted (false too when
+// a mapped index finds its labels damaged).
 func (x *Index) Contains(id uint64) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
 	x.labelMu.Lock()
 	defer x.labelMu.Unlock()
-	_, ok := x.labels[id]
+	labels, err := x.labelMapLocked()
+	if err != nil {
+		return false
+	}
+	_, ok := labels[id]
 	return ok
 }
 
@@ -453,11 +482,23 @@ func (x *Index) Contains(id uint64) bool {
 func (x *Index) Vector(id uint64) ([]float32, error) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	if x.closed {
+		return nil, fmt.Errorf("hnsw: vector %d: %w", id, index.ErrClosed)
+	}
 	x.labelMu.Lock()
-	node, ok := x.labels[id]
+	labels, err := x.labelMapLocked()
+	node, ok := labels[id]
 	x.labelMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("hnsw: vector %d: %w", id, err)
+	}
 	if !ok {
 		return nil, fmt.Errorf("hnsw: vector %d: %w", id, index.ErrNotFound)
+	}
+	if x.lazy != nil {
+		if err := x.checkNode(node); err != nil {
+			return nil, fmt.Errorf("hnsw: vector %d: %w", id, err)
+		}
 	}
 	return append([]float32(nil), x.vector(node)...), nil
 }
@@ -489,6 +530,7 @@ type scratch struct {
 	pair  []pq.Item
 	batch []uint32 // unvisited neighbours of the node being expanded
 	sink  uint32   // keeps the touch loads of searchLayer alive
+	err   error    // damage searchLayer met in a mapped index
 }
 
 // resetVisited prepares the visited marks for a new search over n slots.

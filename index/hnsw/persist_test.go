@@ -152,8 +152,8 @@ func TestLoadCorrupt(t *testing.T) {
 	}
 	good := buf.Bytes()
 	bounds := sectionBounds(t, good)
-	if len(bounds) != 6 {
-		t.Fatalf("found %d parts, want the preamble and 5 sections", len(bounds))
+	if len(bounds) != 9 {
+		t.Fatalf("found %d parts, want the preamble and 8 sections", len(bounds))
 	}
 
 	wantErr := func(t *testing.T, what string, b []byte, versionField bool) {

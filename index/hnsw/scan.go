@@ -15,7 +15,8 @@ var _ index.IDSearcher = (*Index)(nil)
 // search switches to when the filter leaves so few ids that walking the
 // graph past the rejected nodes would cost more than reading the matching
 // ones. Ids that are absent or deleted are skipped; an id listed twice is
-// returned once.
+// returned once. On a mapped index each node is checked before it is used
+// (see Map): damage fails the scan with an error wrapping index.ErrCorrupt.
 func (x *Index) SearchIDs(query []float32, k int, ids []uint64) ([]index.Result, error) {
 	if err := vec.Check(query, x.dim); err != nil {
 		return nil, fmt.Errorf("hnsw: search ids: %w", err)
@@ -31,17 +32,32 @@ func (x *Index) SearchIDs(query []float32, k int, ids []uint64) ([]index.Result,
 
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	if x.closed {
+		return nil, fmt.Errorf("hnsw: search ids: %w", index.ErrClosed)
+	}
 	// Look the nodes up in one hold of labelMu, then compute the distances
 	// without it so inserts are not held up.
 	nodes := s.batch[:0]
 	x.labelMu.Lock()
+	labels, err := x.labelMapLocked() // a mapped index builds it on first use
+	if err != nil {
+		x.labelMu.Unlock()
+		return nil, fmt.Errorf("hnsw: search ids: %w", err)
+	}
 	for _, id := range ids {
-		if n, ok := x.labels[id]; ok {
+		if n, ok := labels[id]; ok {
 			nodes = append(nodes, n)
 		}
 	}
 	x.labelMu.Unlock()
 	s.batch = nodes
+	if x.lazy != nil {
+		for _, n := range nodes {
+			if err := x.checkNode(n); err != nil {
+				return nil, fmt.Errorf("hnsw: search ids: %w", err)
+			}
+		}
+	}
 
 	s.resetVisited(x.capacity())
 	marks, gen := s.marks, s.gen

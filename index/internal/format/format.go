@@ -64,6 +64,7 @@ type Writer struct {
 	remaining uint64
 	open      bool
 	scratch   []byte
+	pos       uint64 // bytes written since the magic's first byte
 }
 
 // NewWriter writes magic and version to w and returns a Writer for the sections.
@@ -85,7 +86,9 @@ func (w *Writer) write(p []byte) {
 	if w.err != nil {
 		return
 	}
-	if _, err := w.w.Write(p); err != nil {
+	n, err := w.w.Write(p)
+	w.pos += uint64(n)
+	if err != nil {
 		w.err = err
 	}
 }
@@ -146,6 +149,33 @@ func (w *Writer) End() {
 
 // Err returns the first error met, or nil.
 func (w *Writer) Err() error { return w.err }
+
+// TagPad names padding sections (see Writer.Pad).
+var TagPad = MakeTag("PAD\x00")
+
+// Pad writes a padding section of zero bytes sized so that the payload of
+// the next section begins at a multiple of align bytes from the start of
+// the stream (align a power of two up to 4096). A reader that uses sections
+// in place (Sections) then finds them aligned when the stream itself starts
+// aligned; Reader.SkipPad skips them.
+func (w *Writer) Pad(align int) {
+	if w.err != nil {
+		return
+	}
+	if align <= 0 || align > maxAlign || align&(align-1) != 0 {
+		w.err = fmt.Errorf("format: alignment %d is not a power of two up to %d", align, maxAlign)
+		return
+	}
+	// pad header, pad payload, pad checksum, next header.
+	a := uint64(align)
+	n := (a - (w.pos+12+4+12)%a) % a
+	w.Begin(TagPad, n)
+	w.Bytes(make([]byte, n))
+	w.End()
+}
+
+// maxAlign bounds Pad's alignment, and so a padding section's length.
+const maxAlign = 4096
 
 // U8 writes one byte.
 func (w *Writer) U8(v uint8) { w.payload([]byte{v}) }
@@ -385,6 +415,24 @@ func (r *Reader) End() error {
 
 // Err returns the first error met, or nil.
 func (r *Reader) Err() error { return r.err }
+
+// SkipPad reads a padding section written by Writer.Pad, checking that it
+// holds only zeros.
+func (r *Reader) SkipPad() {
+	n := r.Begin(TagPad, maxAlign)
+	if r.err != nil {
+		return
+	}
+	p := make([]byte, n)
+	r.Bytes(p)
+	for _, b := range p {
+		if b != 0 {
+			r.fail(Corruptf("padding holds non-zero bytes"))
+			return
+		}
+	}
+	r.End()
+}
 
 // U8 reads one byte.
 func (r *Reader) U8() uint8 {
