@@ -8,7 +8,7 @@ PY        ?= /usr/bin/python3
 FUZZTIME  ?= 5s
 export CGO_ENABLED := 1
 
-.PHONY: all setup setup-ort setup-gpu setup-test build test vet fuzz demo model eval-set testmodels clean
+.PHONY: all setup setup-ort setup-gpu setup-test setup-peers build test test-peers vet fuzz demo model eval-set testmodels clean
 
 all: build
 
@@ -24,10 +24,15 @@ setup-gpu: setup
 	@scripts/setup-onnxruntime.sh --gpu
 
 ## setup-test: what the tests add: headless Chromium, PyTorch (fixtures), hnswlib and FAISS (peers),
-## and on Linux x64 the GPU build of ONNX Runtime (its error paths are tested without a GPU)
-setup-test: setup
+## the Go peer weaviate-hnsw, and on Linux x64 the GPU build of ONNX Runtime (its error paths are
+## tested without a GPU)
+setup-test: setup setup-peers
 	@scripts/setup-debian-packages.sh test
 	@if [ "$$(uname -s)/$$(uname -m)" = Linux/x86_64 ]; then scripts/setup-onnxruntime.sh --gpu; fi
+
+## setup-peers: build the Go peers of `bench ann` (Weaviate's HNSW, its own Go module) into the cache
+setup-peers:
+	@scripts/setup-ann-peers.sh
 
 ## build: the mmsearch binary in bin/
 build: setup
@@ -37,10 +42,16 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
-## test: set-up, vet, the whole test suite under the race detector, and a short fuzz smoke
+## test: set-up, vet, the whole test suite under the race detector, the Go peers' tests and a short fuzz smoke
 test: setup-test vet
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) test-peers
 	$(MAKE) fuzz
+
+## test-peers: vet and test the Go peer modules (bench/peers/weaviatehnsw: not part of ./...)
+test-peers:
+	$(GO) vet -C bench/peers/weaviatehnsw ./...
+	$(GO) test -C bench/peers/weaviatehnsw -count=1 -timeout 10m ./...
 
 ## fuzz: run each fuzz target for FUZZTIME
 fuzz:

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -64,16 +65,19 @@ func (l *lineWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// peerOutput is the JSON the peer script prints.
+// peerOutput is the JSON a peer program prints: the Python script or a Go
+// peer binary.
 type peerOutput struct {
-	Python string `json:"python"`
+	Python string `json:"python"` // the Python peers' interpreter version
 	Numpy  string `json:"numpy"`
+	Go     string `json:"go"` // the Go peers' toolchain version
 	Peers  []struct {
 		Name     string  `json:"name"`
 		Version  string  `json:"version"`
 		Build1   float64 `json:"build_seconds_1_thread"`
 		BuildAll float64 `json:"build_seconds_all"`
 		Threads  int     `json:"threads"`
+		Note     string  `json:"note"`
 		Points   []struct {
 			Ef       int               `json:"ef"`
 			IDs      string            `json:"ids"`
@@ -86,19 +90,39 @@ type peerOutput struct {
 	} `json:"peers"`
 }
 
-// runPython writes the vectors as .npy files, runs the peer script and scores
-// the ids it saved against the ground truth.
+// runPython runs the Python peer script for names and scores its ids.
 func (s *sweeper) runPython(ctx context.Context, names []string) ([]BackendResult, string, error) {
 	cfg := s.cfg
-	fail := func(err error) ([]BackendResult, string, error) {
-		return nil, "", fmt.Errorf("ann benchmark: python peers: %w", err)
+	launch := func(dir string, args []string) ([]byte, error) {
+		return peers.Run(ctx, cfg.Python, peers.ANNScript, dir, args, func(line string) {
+			s.progress("python peers: "+line, 0, 0)
+		})
+	}
+	res, po, err := s.runPeerProcess(ctx, "python peers", names, launch,
+		"timed in Python: single-thread q/s from one batch call on 1 thread; latency from one call per query (includes Python call overhead)")
+	if err != nil {
+		return nil, "", err
+	}
+	return res, po.Python, nil
+}
+
+// runPeerProcess writes the vectors as .npy files into a scratch folder,
+// has launch run a peer program there with the peer command line (the
+// contract of bench/peers/ann_peer.py), decodes the JSON it prints and
+// scores the ids it saved against the ground truth. note is each backend's
+// note unless the peer gives its own.
+func (s *sweeper) runPeerProcess(ctx context.Context, label string, names []string,
+	launch func(dir string, args []string) ([]byte, error), note string) ([]BackendResult, *peerOutput, error) {
+	cfg := s.cfg
+	fail := func(err error) ([]BackendResult, *peerOutput, error) {
+		return nil, nil, fmt.Errorf("ann benchmark: %s: %w", label, err)
 	}
 	dir, err := os.MkdirTemp(cfg.TempDir, "mmsearch-ann-peers-*")
 	if err != nil {
 		return fail(err)
 	}
 	defer os.RemoveAll(dir)
-	s.progress("python peers: writing vectors", 0, 0)
+	s.progress(label+": writing vectors", 0, 0)
 	if err := writeNpyFile(filepath.Join(dir, "base.npy"), cfg.Dataset.Base); err != nil {
 		return fail(err)
 	}
@@ -132,25 +156,28 @@ func (s *sweeper) runPython(ctx context.Context, names []string) ([]BackendResul
 		"--runs", strconv.Itoa(cfg.Runs),
 		"--seed", strconv.FormatInt(cfg.Seed, 10),
 	}
-	out, err := peers.Run(ctx, cfg.Python, peers.ANNScript, dir, args, func(line string) {
-		s.progress("python peers: "+line, 0, 0)
-	})
+	out, err := launch(dir, args)
 	if err != nil {
 		return fail(err)
 	}
 	var po peerOutput
 	if err := json.Unmarshal(out, &po); err != nil {
-		return fail(fmt.Errorf("decode script output: %w (output began %q)", err, truncate(string(out), 200)))
+		return fail(fmt.Errorf("decode peer output: %w (output began %q)", err, truncate(string(out), 200)))
 	}
 	if len(po.Peers) != len(names) {
-		return fail(fmt.Errorf("script reported %d peers, asked for %d", len(po.Peers), len(names)))
+		return fail(fmt.Errorf("peer reported %d peers, asked for %d", len(po.Peers), len(names)))
 	}
 	var res []BackendResult
 	for _, pp := range po.Peers {
+		if !slices.Contains(names, pp.Name) {
+			return fail(fmt.Errorf("peer reported %q, asked for %s", pp.Name, strings.Join(names, ", ")))
+		}
 		b := BackendResult{
 			Name: pp.Name, Version: pp.Version, Threads: pp.Threads,
-			Build1Seconds: pp.Build1, BuildAllSeconds: pp.BuildAll,
-			Note: "timed in Python: single-thread q/s from one batch call on 1 thread; latency from one call per query (includes Python call overhead)",
+			Build1Seconds: pp.Build1, BuildAllSeconds: pp.BuildAll, Note: note,
+		}
+		if pp.Note != "" {
+			b.Note = pp.Note
 		}
 		if len(pp.Points) != len(cfg.Efs) {
 			return fail(fmt.Errorf("%s: %d points for %d ef values", pp.Name, len(pp.Points), len(cfg.Efs)))
@@ -179,7 +206,7 @@ func (s *sweeper) runPython(ctx context.Context, names []string) ([]BackendResul
 		}
 		res = append(res, b)
 	}
-	return res, po.Python, nil
+	return res, &po, nil
 }
 
 func writeNpyFile(path string, rows [][]float32) error {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"mmsearch/bench/peers"
 	"mmsearch/index"
 	"mmsearch/index/coderhnsw"
 	"mmsearch/index/flat"
@@ -24,10 +25,13 @@ const (
 	BackendCoderHNSW = "coderhnsw"
 	BackendHnswlib   = "hnswlib"
 	BackendFAISS     = "faiss"
+	// BackendWeaviateHNSW is Weaviate's Go HNSW package, run as the peer
+	// binary bench/peers/weaviatehnsw (built by `make setup-peers`).
+	BackendWeaviateHNSW = "weaviate-hnsw"
 )
 
 // PeerNames lists the peers Config.Peers accepts.
-var PeerNames = []string{BackendHnswlib, BackendFAISS, BackendCoderHNSW}
+var PeerNames = []string{BackendHnswlib, BackendFAISS, BackendCoderHNSW, BackendWeaviateHNSW}
 
 // DefaultEfs is the ef sweep used when Config.Efs is empty.
 var DefaultEfs = []int{10, 16, 24, 32, 48, 64, 96, 128, 256, 512}
@@ -57,6 +61,10 @@ type Config struct {
 	Peers []string
 	// Python is the interpreter for the Python peers; "" means Debian's.
 	Python string
+	// PeerCacheDir is the mmsearch cache folder holding the Go peer
+	// binaries (see GoPeerPath). A selected Go peer whose binary is absent
+	// is skipped, with the reason in Result.Skipped.
+	PeerCacheDir string
 	// InstallPeers lets the run install missing Python peers with apt-get
 	// when it runs as root.
 	InstallPeers bool
@@ -294,8 +302,8 @@ func (c *Config) progress(stage string, done, total int) {
 func (c *Config) wants(peer string) bool { return slices.Contains(c.Peers, peer) }
 
 // Run performs the benchmark: ground truth, our HNSW (two builds, the sweep,
-// memory, save/load), the flat index, coder/hnsw and the Python peers when
-// selected. It stops with ctx.Err() when ctx is done.
+// memory, save/load), the flat index, coder/hnsw, the Python peers and the
+// Go peers when selected. It stops with ctx.Err() when ctx is done.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
@@ -324,6 +332,26 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 
+	// Go peers are looked up first too; a missing binary skips the peer
+	// (it takes a build from source, not a package install).
+	goPeers := map[string]string{}
+	var goSkipped []string
+	for _, p := range cfg.Peers {
+		if !isGoPeer(p) {
+			continue
+		}
+		bin, err := cfg.goPeerBinary(p)
+		if errors.Is(err, peers.ErrMissing) {
+			goSkipped = append(goSkipped, err.Error())
+			cfg.progress("SKIPPING "+err.Error(), 0, 0)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ann benchmark: %w", err)
+		}
+		goPeers[p] = bin
+	}
+
 	truth := ds.Truth
 	if truth == nil {
 		cfg.progress("ground truth (exact search)", 0, 0)
@@ -335,7 +363,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		res.TruthSeconds = time.Since(start).Seconds()
 	}
-	s := sweeper{cfg: &cfg, truth: truth}
+	s := sweeper{cfg: &cfg, truth: truth, goPeers: goPeers}
 	reps := make([][]BackendResult, 0, cfg.Reps)
 	for rep := range cfg.Reps {
 		s.rep = rep
@@ -343,7 +371,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		res.Skipped, res.Python = skipped, python
+		res.Skipped, res.Python = append(slices.Clone(goSkipped), skipped...), python
 		reps = append(reps, backends)
 	}
 	if cfg.Reps > 1 {
@@ -391,6 +419,15 @@ func (s *sweeper) runAll(ctx context.Context, py []string) (backends []BackendRe
 		python = version
 		backends = append(backends, peers...)
 	}
+	for _, p := range cfg.Peers {
+		if bin, ok := s.goPeers[p]; ok {
+			b, err := s.runGoPeer(ctx, p, bin)
+			if err != nil {
+				return nil, nil, "", err
+			}
+			backends = append(backends, *b)
+		}
+	}
 	return backends, skipped, python, nil
 }
 
@@ -399,6 +436,8 @@ type sweeper struct {
 	cfg   *Config
 	truth [][]uint64
 	rep   int // the repetition being measured, from 0
+	// goPeers maps each selected Go peer whose binary was found to it.
+	goPeers map[string]string
 }
 
 // stage prefixes a progress stage with the repetition when there are several.

@@ -1,5 +1,6 @@
-// Package peers runs the Python scripts that measure peer implementations
-// (hnswlib, FAISS) for mmsearch's benchmarks. The scripts are embedded in the
+// Package peers runs the programs that measure peer implementations for
+// mmsearch's benchmarks: the Python scripts (hnswlib, FAISS) and the Go peer
+// binaries built by `make setup-peers` (Weaviate's HNSW). The scripts are embedded in the
 // binary, so `mmsearch bench ...` works from any folder; they run with Debian's
 // Python (DefaultPython) and Debian's packages of the peers.
 package peers
@@ -124,7 +125,29 @@ func Run(ctx context.Context, python, script, dir string, args []string, onStder
 	if err := os.WriteFile(path, src, 0o644); err != nil {
 		return nil, fmt.Errorf("peer script %s: %w", script, err)
 	}
-	cmd := exec.CommandContext(ctx, python, append([]string{path}, args...)...)
+	out, err := run(ctx, python, append([]string{path}, args...), dir, onStderr)
+	if err != nil {
+		return nil, fmt.Errorf("peer script %s: %w", script, err)
+	}
+	return out, nil
+}
+
+// RunBinary runs a peer program (such as the Go peers that `make setup-peers`
+// builds) in dir with args, as Run runs a script: each stderr line goes to
+// onStderr (when not nil), stdout is returned, and a failure's error carries
+// the last lines of stderr.
+func RunBinary(ctx context.Context, path, dir string, args []string, onStderr func(line string)) ([]byte, error) {
+	out, err := run(ctx, path, args, dir, onStderr)
+	if err != nil {
+		return nil, fmt.Errorf("peer %s: %w", filepath.Base(path), err)
+	}
+	return out, nil
+}
+
+// run runs name with args in dir, relaying stderr lines to onStderr, and
+// returns stdout.
+func run(ctx context.Context, name string, args []string, dir string, onStderr func(line string)) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
@@ -144,14 +167,14 @@ func Run(ctx context.Context, python, script, dir string, args []string, onStder
 		}
 		io.Copy(io.Discard, pr) // drain an over-long line so the script never blocks
 	})
-	err = cmd.Run()
+	err := cmd.Run()
 	pw.Close()
 	wg.Wait()
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("peer script %s: %w", script, ctx.Err())
+			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("peer script %s: %w; stderr:\n%s", script, err, tail.String())
+		return nil, fmt.Errorf("%w; stderr:\n%s", err, tail.String())
 	}
 	return stdout.Bytes(), nil
 }

@@ -84,3 +84,33 @@ func TestRun(t *testing.T) {
 		t.Error("Run(missing.py) succeeded")
 	}
 }
+
+// TestRunBinary runs a real program as a peer binary: stdout comes back,
+// stderr lines are relayed, and a failure's error names the program and
+// quotes its stderr.
+func TestRunBinary(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skipf("no sh: %v", err)
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	var lines []string
+	out, err := RunBinary(ctx, sh, dir, []string{"-c", `echo step one >&2; echo "{\"dir\": \"$(pwd)\"}"`}, func(l string) { lines = append(lines, l) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(out)); got != `{"dir": "`+dir+`"}` {
+		t.Errorf("stdout %q: want the JSON naming the working folder %s", got, dir)
+	}
+	if len(lines) != 1 || lines[0] != "step one" {
+		t.Errorf("stderr lines %q", lines)
+	}
+	_, err = RunBinary(ctx, sh, dir, []string{"-c", "echo cannot read base.npy >&2; exit 3"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "peer sh") || !strings.Contains(err.Error(), "exit status 3") || !strings.Contains(err.Error(), "cannot read base.npy") {
+		t.Errorf("error = %v, want one naming the peer, its exit status and its stderr", err)
+	}
+	if _, err := RunBinary(ctx, dir+"/missing-peer", dir, nil, nil); err == nil {
+		t.Error("RunBinary(missing binary) succeeded")
+	}
+}

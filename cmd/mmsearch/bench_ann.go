@@ -14,6 +14,7 @@ import (
 
 	"mmsearch/bench"
 	"mmsearch/bench/ann"
+	"mmsearch/encoders"
 	"mmsearch/index"
 )
 
@@ -39,14 +40,16 @@ func benchANNCommand() *command {
 	f := &benchANNFlags{}
 	return &command{
 		name:    "ann",
-		summary: "measure recall@k, queries/s, build time and memory of the ANN indexes against hnswlib and FAISS",
+		summary: "measure recall@k, queries/s, build time and memory of the ANN indexes against hnswlib, FAISS and Weaviate's HNSW",
 		usage: `[flags]
 
 Builds our HNSW (on 1 thread and on all), sweeps the search beam width ef and
 reports recall@1/10/100 against exact search, single- and all-thread
-queries/s and latency, memory, and a save/load check; the exact index, coder/hnsw
-and the Python peers (Debian's python3-hnswlib and python3-faiss) are measured
-in the same run on the same vectors. Writes ann.json, ann.md and
+queries/s and latency, memory, and a save/load check; the exact index, coder/hnsw,
+the Python peers (Debian's python3-hnswlib and python3-faiss) and the Go peer
+weaviate-hnsw (Weaviate's HNSW package, built into the cache by
+` + "`make setup-peers`" + `; skipped when not built) are measured in the same run
+on the same vectors. Writes ann.json, ann.md and
 ann-recall-qps.png under --out.
 
 Every figure is the median of --reps repetitions of the whole measurement,
@@ -73,7 +76,7 @@ optionally --groundtruth FILE.ivecs|.npy.`,
 			fs.StringVar(&f.truth, "groundtruth", "", "neighbour ids from `FILE` (.ivecs or .npy, ≥ 100 per query); computed exactly when absent")
 			countVar(fs, &f.limit, "limit", 0, 100_000_000, "use only the first N vectors of --data (0: all)")
 			fs.StringVar(&f.metric, "metric", "cosine", "cosine (vectors normalized), ip or l2")
-			fs.StringVar(&f.peers, "peers", strings.Join(ann.PeerNames, ","), "peers to measure: hnswlib, faiss, coderhnsw, comma-separated, or none")
+			fs.StringVar(&f.peers, "peers", strings.Join(ann.PeerNames, ","), "peers to measure: "+strings.Join(ann.PeerNames, ", ")+", comma-separated, or none")
 			fs.StringVar(&f.python, "python", "/usr/bin/python3", "Python interpreter with hnswlib and faiss")
 			countVar(fs, &f.threads, "threads", 0, maxThreads, "threads for the all-thread figures (0: GOMAXPROCS)")
 			intVar(fs, &f.runs, "runs", 3, 1, 100, "repeat each timed search pass; the fastest counts")
@@ -227,10 +230,15 @@ func runBenchANN(ctx context.Context, e *env, f *benchANNFlags) error {
 			Dataset: ds, Metric: metric, M: f.m, EfConstruction: f.efConstruction, Efs: efs,
 			K: f.k, Seed: f.seed, Peers: peers, Python: f.python, InstallPeers: true,
 			Threads: f.threads, Runs: f.runs, Reps: f.reps, Progress: prog.update,
+			PeerCacheDir: encoders.CacheDir(e.getenv),
 		}
 		res, err := ann.Run(ctx, cfg)
 		if err != nil {
 			return nil, nil, nil, err
+		}
+		prog.finish()
+		for _, sk := range res.Skipped {
+			fmt.Fprintf(e.stderr, "mmsearch: bench ann: SKIPPED %s\n", sk)
 		}
 		prog.update(ann.Progress{Stage: "writing report"})
 		rep := res.Report(header)

@@ -178,3 +178,38 @@ func TestBenchANNScale(t *testing.T) {
 		t.Error("bench plot drew a different scale plot from the same JSON")
 	}
 }
+
+// TestBenchANNSkipsUnbuiltGoPeer runs bench ann with --peers weaviate-hnsw
+// and a cache folder without the peer's binary: the run succeeds without
+// it, and stderr and the report say it was skipped and how to build it.
+func TestBenchANNSkipsUnbuiltGoPeer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds indexes; skipped with -short")
+	}
+	cache := t.TempDir()
+	var out, errb bytes.Buffer
+	e := &env{stdout: &out, stderr: &errb, getenv: func(k string) string {
+		if k == "MMSEARCH_CACHE_DIR" {
+			return cache
+		}
+		return ""
+	}}
+	cmds := []*command{{name: "bench", summary: "benchmarks", children: []*command{benchANNCommand()}}}
+	err := dispatch(context.Background(), e, "mmsearch", cmds, []string{"bench", "ann", "--n", "300", "--dim", "8",
+		"--queries", "10", "--m", "8", "--ef-construction", "32", "--ef", "16", "--reps", "1", "--peers", ann.BackendWeaviateHNSW,
+		"--out", filepath.Join(cache, "res"), "--json"})
+	if err != nil {
+		t.Fatalf("%v\nstderr:\n%s", err, errb.String())
+	}
+	bin := filepath.Join(cache, "peers", "weaviate-hnsw-"+ann.WeaviateVersion)
+	if s := errb.String(); !strings.Contains(s, "SKIPPED") || !strings.Contains(s, bin) || !strings.Contains(s, "make setup-peers") {
+		t.Errorf("stderr does not say loudly that the peer was skipped and how to build it:\n%s", s)
+	}
+	var rep struct{ Data ann.Result }
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Data.Backend(ann.BackendWeaviateHNSW) != nil || len(rep.Data.Skipped) != 1 || !strings.Contains(rep.Data.Skipped[0], "make setup-peers") {
+		t.Errorf("report: skipped %q, backends %d", rep.Data.Skipped, len(rep.Data.Backends))
+	}
+}
