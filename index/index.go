@@ -206,3 +206,39 @@ func CheckDim(vec []float32, dim int) error {
 	}
 	return nil
 }
+
+// Properties are an item's attributes that a remote index keeps beside its
+// vector, so that the server holding the vectors can filter on them. The
+// index package does not interpret them.
+type Properties struct {
+	Path    string // the file's path
+	Hash    string // content hash, lower-case hex
+	Size    int64  // bytes
+	MtimeNs int64  // modification (capture) time, ns since 1970
+	Format  string // "jpeg", "png", ...
+	Width   int
+	Height  int
+}
+
+// PropertyAdder is implemented by indexes that store Properties beside the
+// vectors (remote backends). The catalog calls AddWithProperties instead of
+// Add/AddBatch when its index has it; props has the length of ids.
+type PropertyAdder interface {
+	AddWithProperties(ctx context.Context, ids []uint64, vecs [][]float32, props []Properties) error
+}
+
+// Remote is implemented by indexes whose vectors live in a server that every
+// process of a library writes (the weaviate backend). The catalog treats
+// them differently in one way: when another process moved the store, that
+// process already mirrored its own changes, so instead of rebuilding (which
+// for a remote index would drop and re-send the whole collection) the
+// catalog only hands the store's ids to Adopt.
+type Remote interface {
+	// Adopt replaces the index's local record of which ids it holds
+	// (what Len counts) without contacting the server.
+	Adopt(ids []uint64)
+	// Where names the server and collection, without credentials.
+	Where() string
+	// RemoteCount asks the server how many objects the collection holds.
+	RemoteCount(ctx context.Context) (int64, error)
+}

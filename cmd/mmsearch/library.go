@@ -18,6 +18,7 @@ import (
 	"mmsearch/engine/query"
 	"mmsearch/engine/store"
 	"mmsearch/models"
+	"mmsearch/index"
 )
 
 // libraryFlags are shared by the commands that open a library.
@@ -29,6 +30,10 @@ type libraryFlags struct {
 	verbose bool
 	// decodeMiB is the decode memory budget in MiB (0 = the engine default).
 	decodeMiB int
+	// remote selects a remote index (--index weaviate://...).
+	remote remoteFlags
+	// resolved is the remote index openLibrary chose (nil: the own HNSW).
+	resolved *remote
 }
 
 // Bounds of --decode-memory, in MiB.
@@ -47,6 +52,7 @@ func (f *libraryFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.verbose, "v", false, "log diagnostics to stderr")
 	intVar(fs, &f.decodeMiB, "decode-memory", int(engine.DefaultDecodeMemory>>20), minDecodeMiB, maxDecodeMiB,
 		"MiB that the image decodes running at once may use together; one needing more runs alone")
+	f.remote.register(fs)
 }
 
 // registerBatch adds --batch, for the commands that index pictures.
@@ -95,7 +101,21 @@ func (f *libraryFlags) openLibrary(ctx context.Context, e *env, mustExist bool) 
 			return nil, err
 		}
 	}
-	return engine.Open(ctx, dir, engine.Options{
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	rem, err := f.remote.resolve(abs, e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	f.resolved = rem
+	var backend index.Backend
+	if rem != nil {
+		backend = rem.backend()
+	}
+	lib, err := engine.Open(ctx, dir, engine.Options{
+		Backend:      backend,
 		Device:       device,
 		Model:        f.model,
 		Models:       e.models(),
@@ -107,13 +127,23 @@ func (f *libraryFlags) openLibrary(ctx context.Context, e *env, mustExist bool) 
 		DecodeMemory: int64(f.decodeMiB) << 20,
 		MustExist:    mustExist,
 	})
+	if err != nil {
+		return nil, err
+	}
+	if rem != nil && !lib.ReadOnly() {
+		if err := rem.save(lib.Dir()); err != nil {
+			lib.Close()
+			return nil, err
+		}
+	}
+	return lib, nil
 }
 
 func indexCommand() *command {
 	var lf libraryFlags
 	var ex excludeFlags
 	var workers, streams int
-	var hidden, keep, retry, refreshMeta, asJSON bool
+	var hidden, keep, retry, refreshMeta, asJSON, rebuildRemote bool
 	return &command{
 		name:    "index",
 		summary: "add folders and images to a library, incrementally",
@@ -130,10 +160,11 @@ func indexCommand() *command {
 			fs.BoolVar(&retry, "retry-failed", false, "also try again files whose content failed before and has not changed since\n(failures that can pass, such as I/O errors and permissions, are tried again on every run)")
 			fs.BoolVar(&refreshMeta, "refresh-metadata", false, "read the photo metadata (EXIF time, camera, GPS) of unchanged files again, without embedding them\n(items indexed before the library had metadata get it on any run)")
 			fs.BoolVar(&asJSON, "json", false, "print the final report as JSON on stdout")
+			fs.BoolVar(&rebuildRemote, "rebuild-remote", false, "make the remote collection anew and re-send every vector and its properties from the library's store\n(PATHs, when given, are indexed afterwards)")
 			ex.register(fs)
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-			if len(args) == 0 {
+			if len(args) == 0 && !rebuildRemote {
 				return usagef("no PATH given")
 			}
 			if err := ex.check(); err != nil {
@@ -144,6 +175,26 @@ func indexCommand() *command {
 				return err
 			}
 			defer lib.Close()
+			if rebuildRemote {
+				if lf.resolved == nil {
+					return usagef("--rebuild-remote: library %s has no remote index (create one with --index weaviate://HOST:PORT/COLLECTION)", lib.Dir())
+				}
+				start := time.Now()
+				if err := lib.RebuildIndex(ctx); err != nil {
+					return err
+				}
+				ms, err := lib.CheckMirror(ctx, engine.DefaultMirrorSample)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "re-sent %s items to %s in %s\n", thousands(int(ms.StoreItems)), ms.Where, time.Since(start).Round(time.Millisecond))
+				if !ms.InStep() {
+					return fmt.Errorf("after the rebuild the remote index is still out of step: %s", ms.Problem)
+				}
+				if len(args) == 0 {
+					return nil
+				}
+			}
 			bar := newProgressBar(e.stderr, e.isTerminal, e.termWidth, "indexing")
 			opts := engine.IngestOptions{
 				Workers: workers, Streams: streams, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep, RetryFailed: retry,
@@ -426,6 +477,7 @@ func searchCommand() *command {
 func statsCommand() *command {
 	var lf libraryFlags
 	var asJSON bool
+	var mirrorSample int
 	return &command{
 		name:    "stats",
 		summary: "show a library's size, model and health",
@@ -433,6 +485,7 @@ func statsCommand() *command {
 		setFlags: func(fs *flag.FlagSet) {
 			lf.register(fs)
 			fs.BoolVar(&asJSON, "json", false, "print as JSON")
+			countVar(fs, &mirrorSample, "sample", engine.DefaultMirrorSample, engine.MaxMirrorSample, "vectors of a remote index compared with the store's")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			lib, err := lf.openExisting(ctx, e)
@@ -444,8 +497,22 @@ func statsCommand() *command {
 			if err != nil {
 				return err
 			}
+			var ms *engine.MirrorState
+			if lf.resolved != nil {
+				m, err := lib.CheckMirror(ctx, mirrorSample)
+				if err != nil {
+					return err
+				}
+				ms = &m
+			}
 			if asJSON {
-				return printJSON(e.stdout, st)
+				if err := printJSON(e.stdout, struct {
+					engine.Stats
+					Remote *engine.MirrorState `json:"remote_index,omitempty"`
+				}{st, ms}); err != nil {
+					return err
+				}
+				return mirrorErr(ms)
 			}
 			fmt.Fprintf(e.stdout, "library     %s\nmodel       %s\nitems       %d\nerrors      %d\ngeneration  %d\ndatabase    %s\nindex       %s (fresh: %v)\n",
 				st.Dir, st.Model, st.Items, st.Errors, st.Generation, humanBytes(st.DBBytes), humanBytes(st.IndexBytes), st.IndexFresh)
@@ -463,7 +530,8 @@ func statsCommand() *command {
 				fmt.Fprintf(e.stdout, "skipped     %s\n", strings.TrimSuffix(s, " skipped"))
 			}
 			printPhotoStats(e.stdout, st.Photos)
-			return nil
+			printMirror(e.stdout, ms)
+			return mirrorErr(ms)
 		},
 	}
 }

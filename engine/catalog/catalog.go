@@ -352,10 +352,20 @@ func (c *Catalog) Apply(ctx context.Context, b Batch) (out Applied, err error) {
 	indexGen := c.gen
 	c.mu.RUnlock()
 	if before != indexGen {
-		// Another process wrote since the index was built: this batch on
-		// top of that index would still miss those writes.
-		c.log.Info("the store moved under the index (another process wrote); rebuilding", "index", indexGen, "store", before)
-		return out, c.rebuildLocked(commitCtx)
+		if _, remote := c.idx.(index.Remote); !remote {
+			// Another process wrote since the index was built: this batch
+			// on top of that index would still miss those writes.
+			c.log.Info("the store moved under the index (another process wrote); rebuilding", "index", indexGen, "store", before)
+			return out, c.rebuildLocked(commitCtx)
+		}
+		// A remote index got the other process's writes from that
+		// process: adopt the store's ids, then mirror this batch.
+		if _, err := c.adoptLocked(commitCtx); err != nil {
+			c.mu.Lock()
+			c.gen = -1
+			c.mu.Unlock()
+			return out, err
+		}
 	}
 	if after == before {
 		return out, nil // only failures or metadata recorded
@@ -375,9 +385,16 @@ func (c *Catalog) Apply(ctx context.Context, b Batch) (out Applied, err error) {
 		}
 	}
 	if ierr == nil {
-		switch len(ids) {
-		case 0:
-		case 1:
+		pa, hasProps := c.idx.(index.PropertyAdder)
+		switch {
+		case len(ids) == 0:
+		case hasProps:
+			props := make([]index.Properties, len(ids))
+			for i := range props {
+				props[i] = propertiesOf(b.Upsert[i])
+			}
+			ierr = pa.AddWithProperties(commitCtx, ids, vecs, props)
+		case len(ids) == 1:
 			ierr = c.idx.Add(ids[0], vecs[0])
 		default:
 			ierr = c.idx.AddBatch(commitCtx, ids, vecs)
@@ -640,8 +657,158 @@ func (c *Catalog) checkLocked(ctx context.Context) error {
 	if gen == cur {
 		return nil
 	}
+	if _, remote := c.idx.(index.Remote); remote && cur >= 0 {
+		c.log.Info("the library changed in another process; adopting its ids (the remote index has its writes)", "index", cur, "store", gen)
+		_, err := c.adoptLocked(ctx)
+		return err
+	}
 	c.log.Info("the library changed in another process; rebuilding the index", "index", cur, "store", gen)
 	return c.rebuildLocked(ctx)
+}
+
+// adoptLocked hands the store's ids to a remote index (index.Remote) and
+// moves the generation it reflects to the store's. The caller holds
+// writeMu and has checked that the index is remote.
+func (c *Catalog) adoptLocked(ctx context.Context) (int64, error) {
+	var ids []uint64
+	gen, err := c.st.IterVectors(ctx, func(id int64, _ []float32) error {
+		ids = append(ids, uint64(id))
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("catalog: adopt the store's ids: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.idx.(index.Remote).Adopt(ids)
+	c.gen = gen
+	c.checked.Store(time.Now().UnixNano())
+	return gen, nil
+}
+
+// propertiesOf is what a remote index stores beside an item's vector.
+func propertiesOf(it store.Item) index.Properties {
+	return index.Properties{Path: it.Path, Hash: it.Hash.String(), Size: it.Size, MtimeNs: it.MtimeNs, Format: it.Format, Width: it.Width, Height: it.Height}
+}
+
+// Rebuild builds the index from the store now, whatever its state, and
+// saves it. For a remote index this re-sends every vector and its
+// properties (the collection is made anew first).
+func (c *Catalog) Rebuild(ctx context.Context) error {
+	if c.st.ReadOnly() {
+		return fmt.Errorf("catalog: rebuild: %w", store.ErrReadOnly)
+	}
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if err := c.rebuildLocked(ctx); err != nil {
+		return err
+	}
+	return c.saveLocked()
+}
+
+// MirrorState compares a remote index with the store.
+type MirrorState struct {
+	// Remote is false when the index lives in this process (the other
+	// fields are then zero).
+	Remote bool
+	// Where names the server and collection.
+	Where string
+	// StoreItems is the number of items in the store; IndexItems the ids
+	// the index records; RemoteObjects what the server counts (-1 when it
+	// could not be asked, see Problem).
+	StoreItems, IndexItems, RemoteObjects int64
+	// Sampled is the number of items whose vector was fetched from the
+	// server and compared with the store's; Missing of them were absent,
+	// Differ held another vector.
+	Sampled, Missing, Differ int
+	// Problem describes the first mismatch or error ("" when in step).
+	Problem string
+}
+
+// InStep reports whether the index matched the store in every check.
+func (m MirrorState) InStep() bool { return m.Problem == "" }
+
+// CheckMirror compares a remote index with the store: the counts, and the
+// vectors of up to sample items spread over the store's ids.
+func (c *Catalog) CheckMirror(ctx context.Context, sample int) (MirrorState, error) {
+	var ms MirrorState
+	if err := c.sync(ctx); err != nil {
+		return ms, err
+	}
+	c.mu.RLock()
+	idx := c.idx
+	c.mu.RUnlock()
+	r, ok := idx.(index.Remote)
+	if !ok {
+		return ms, nil
+	}
+	ms.Remote, ms.Where, ms.IndexItems, ms.RemoteObjects = true, r.Where(), int64(idx.Len()), -1
+	var all []int64
+	vecs := map[int64][]float32{}
+	if _, err := c.st.IterVectors(ctx, func(id int64, _ []float32) error {
+		all = append(all, id)
+		return nil
+	}); err != nil {
+		return ms, fmt.Errorf("catalog: check mirror: %w", err)
+	}
+	ms.StoreItems = int64(len(all))
+	n, err := r.RemoteCount(ctx)
+	if err != nil {
+		ms.Problem = err.Error()
+	} else {
+		ms.RemoteObjects = n
+	}
+	if sample > 0 && len(all) > 0 {
+		step := max(1, len(all)/sample)
+		var ids []int64
+		for i := 0; i < len(all) && len(ids) < sample; i += step {
+			ids = append(ids, all[i])
+		}
+		items, err := c.st.ItemsByIDs(ctx, ids)
+		if err != nil {
+			return ms, fmt.Errorf("catalog: check mirror: %w", err)
+		}
+		for id, it := range items {
+			vecs[id] = it.Vector
+		}
+		for _, id := range ids {
+			ms.Sampled++
+			got, err := idx.Vector(uint64(id))
+			switch {
+			case errors.Is(err, index.ErrNotFound):
+				ms.Missing++
+			case err != nil:
+				if ms.Problem == "" {
+					ms.Problem = err.Error()
+				}
+			case !sameVector(got, vecs[id]):
+				ms.Differ++
+			}
+		}
+	}
+	switch {
+	case ms.Problem != "":
+	case ms.RemoteObjects != ms.StoreItems:
+		ms.Problem = fmt.Sprintf("the store holds %d items, %s holds %d objects", ms.StoreItems, ms.Where, ms.RemoteObjects)
+	case ms.IndexItems != ms.StoreItems:
+		ms.Problem = fmt.Sprintf("the store holds %d items, the index records %d", ms.StoreItems, ms.IndexItems)
+	case ms.Missing > 0 || ms.Differ > 0:
+		ms.Problem = fmt.Sprintf("of %d sampled vectors, %d are missing from %s and %d differ from the store's", ms.Sampled, ms.Missing, ms.Where, ms.Differ)
+	}
+	return ms, nil
+}
+
+// sameVector reports whether a and b match within float32 rounding.
+func sameVector(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if d := a[i] - b[i]; d > 1e-5 || d < -1e-5 {
+			return false
+		}
+	}
+	return true
 }
 
 // ensureLocked loads the index from its file or rebuilds it, when there is
@@ -719,6 +886,29 @@ func (c *Catalog) rebuildLocked(ctx context.Context) error {
 		err := idx.AddBatch(ctx, ids, vecs)
 		ids, vecs = ids[:0], vecs[:0]
 		return err
+	}
+	pa, hasProps := idx.(index.PropertyAdder)
+	if hasProps {
+		flush = func() error {
+			if len(ids) == 0 {
+				return nil
+			}
+			keys := make([]int64, len(ids))
+			for i, id := range ids {
+				keys[i] = int64(id)
+			}
+			items, err := c.st.ItemsByIDs(ctx, keys)
+			if err != nil {
+				return err
+			}
+			props := make([]index.Properties, len(ids))
+			for i, id := range keys {
+				props[i] = propertiesOf(items[id])
+			}
+			err = pa.AddWithProperties(ctx, ids, vecs, props)
+			ids, vecs = ids[:0], vecs[:0]
+			return err
+		}
 	}
 	gen, err := c.st.IterVectors(ctx, func(id int64, v []float32) error {
 		ids = append(ids, uint64(id))
