@@ -8,7 +8,7 @@ PY        ?= /usr/bin/python3
 FUZZTIME  ?= 5s
 export CGO_ENABLED := 1
 
-.PHONY: all setup setup-ort setup-gpu setup-test setup-peers build test test-peers vet fuzz demo model eval-set testmodels clean
+.PHONY: all setup setup-ort setup-gpu setup-test setup-peers setup-cluster build test test-peers vet fuzz demo model eval-set testmodels clean
 
 all: build
 
@@ -18,6 +18,10 @@ setup: setup-ort
 
 setup-ort:
 	@scripts/setup-onnxruntime.sh
+
+## setup-cluster: the pinned Weaviate server, built once into the cache (remote index tests, bench cluster)
+setup-cluster:
+	@scripts/setup-cluster.sh
 
 ## setup-gpu: also the GPU build of ONNX Runtime with its CUDA provider (Linux x64; npm pack, pinned sha512)
 setup-gpu: setup
@@ -42,8 +46,8 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
-## test: set-up, vet, the whole test suite under the race detector, the Go peers' tests and a short fuzz smoke
-test: setup-test vet
+## test: set-up, vet, the whole test suite under the race detector (Weaviate tests included), the Go peers' tests and a short fuzz smoke
+test: setup-test setup-cluster vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) test-peers
 	$(MAKE) fuzz

@@ -19,9 +19,10 @@ import (
 func benchCommand() *command {
 	return &command{
 		name:    "bench",
-		summary: "benchmarks: ann, ingest, query, filter, cli, batch, encoder, serve, retrieval, analogy, int8; figures, summary and plots of stored reports",
+		summary: "benchmarks: ann, cluster, ingest, query, filter, cli, batch, encoder, serve, retrieval, analogy, int8; figures, summary and plots of stored reports",
 		children: []*command{
 			benchANNCommand(),
+			benchClusterCommand(),
 			benchIngestCommand(),
 			benchQueryCommand(),
 			benchFilterCommand(),

@@ -243,22 +243,9 @@ func (x *Index) AddWithProperties(ctx context.Context, ids []uint64, vecs [][]fl
 			}
 			objs = append(objs, batchObject{Class: x.cfg.Collection, ID: UUID(ids[i]), Vector: vecs[i], Properties: p})
 		}
-		var resp []struct {
-			ID     string `json:"id"`
-			Result struct {
-				Errors *struct {
-					Error []gqlError `json:"error"`
-				} `json:"errors"`
-			} `json:"result"`
-		}
-		if _, err := x.cl.do(ctx, http.MethodPost, "/v1/batch/objects", x.consistency(), map[string]any{"objects": objs}, &resp); err != nil {
-			return fmt.Errorf("weaviate: batch of %d to %s: %w", len(objs), x.Where(), err)
-		}
-		failed := map[string]string{}
-		for _, r := range resp {
-			if r.Result.Errors != nil && len(r.Result.Errors.Error) > 0 {
-				failed[r.ID] = r.Result.Errors.Error[0].Message
-			}
+		failed, err := x.sendBatch(ctx, objs)
+		if err != nil {
+			return err
 		}
 		x.mu.Lock()
 		for i := start; i < end; i++ {
@@ -267,19 +254,92 @@ func (x *Index) AddWithProperties(ctx context.Context, ids []uint64, vecs [][]fl
 			}
 		}
 		x.mu.Unlock()
-		if len(failed) > 0 {
-			for id, msg := range failed {
-				return fmt.Errorf("weaviate: %d of %d objects refused by %s (object %s: %s)", len(failed), len(objs), x.Where(), id, msg)
-			}
+		for id, msg := range failed {
+			return fmt.Errorf("weaviate: %d of %d objects refused by %s (object %s: %s)", len(failed), len(objs), x.Where(), id, msg)
 		}
 	}
 	return nil
 }
 
+// retries is how many times a request that failed for a reason that can
+// pass (a transport error, HTTP 5xx or 429, objects a replica refused) is
+// sent again, after 0.5, 1, 2 and 4 s.
+const retries = 4
+
+// transient reports whether err may pass when the request is sent again.
+func transient(err error) bool {
+	var e *errStatus
+	if errors.As(err, &e) {
+		return e.Code >= 500 || e.Code == http.StatusTooManyRequests
+	}
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// backoff waits before attempt (1-based) or until ctx is done.
+func backoff(ctx context.Context, attempt int) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Duration(250<<attempt) * time.Millisecond):
+		return nil
+	}
+}
+
+// sendBatch sends objs, sending again those that fail for a reason that can
+// pass, and returns the objects still refused (by UUID, with the reason).
+func (x *Index) sendBatch(ctx context.Context, objs []batchObject) (map[string]string, error) {
+	for attempt := 0; ; attempt++ {
+		var resp []struct {
+			ID     string `json:"id"`
+			Result struct {
+				Errors *struct {
+					Error []gqlError `json:"error"`
+				} `json:"errors"`
+			} `json:"result"`
+		}
+		_, err := x.cl.do(ctx, http.MethodPost, "/v1/batch/objects", x.consistency(), map[string]any{"objects": objs}, &resp)
+		if err != nil {
+			if attempt < retries && transient(err) {
+				if berr := backoff(ctx, attempt+1); berr != nil {
+					return nil, berr
+				}
+				continue
+			}
+			return nil, fmt.Errorf("weaviate: batch of %d to %s: %w", len(objs), x.Where(), err)
+		}
+		failed := map[string]string{}
+		for _, r := range resp {
+			if r.Result.Errors != nil && len(r.Result.Errors.Error) > 0 {
+				failed[r.ID] = r.Result.Errors.Error[0].Message
+			}
+		}
+		if len(failed) == 0 || attempt == retries {
+			return failed, nil
+		}
+		again := objs[:0:0]
+		for _, o := range objs {
+			if _, bad := failed[o.ID]; bad {
+				again = append(again, o)
+			}
+		}
+		objs = again
+		if err := backoff(ctx, attempt+1); err != nil {
+			return nil, err
+		}
+	}
+}
+
 // Delete removes id from the collection. An id that neither this process
 // nor the collection holds is index.ErrNotFound.
 func (x *Index) Delete(id uint64) error {
-	_, err := x.cl.do(context.Background(), http.MethodDelete, "/v1/objects/"+x.cfg.Collection+"/"+UUID(id), x.consistency(), nil, nil)
+	var err error
+	for attempt := 0; ; attempt++ {
+		_, err = x.cl.do(context.Background(), http.MethodDelete, "/v1/objects/"+x.cfg.Collection+"/"+UUID(id), x.consistency(), nil, nil)
+		if err == nil || attempt == retries || !transient(err) {
+			break
+		}
+		_ = backoff(context.Background(), attempt+1)
+	}
 	x.mu.Lock()
 	had := x.ids.Remove(id)
 	x.mu.Unlock()
