@@ -8,6 +8,7 @@ import (
 
 	"mmsearch/bench"
 	"mmsearch/encoders"
+	"mmsearch/engine"
 	"mmsearch/models"
 )
 
@@ -71,19 +72,26 @@ type doctorReport struct {
 	GPULibrary    string          `json:"gpu_library,omitempty"`
 	GPUError      string          `json:"gpu_error,omitempty"`
 	Checks        map[string]bool `json:"checks"`
+	// Remote is the library's remote index compared with its store
+	// (doctor --library DIR, for a library with --index).
+	Remote *engine.MirrorState `json:"remote_index,omitempty"`
 }
 
 func doctorCommand() *command {
 	var rf runtimeFlags
 	var asJSON bool
+	var library string
+	var rem remoteFlags
 	return &command{
 		name:    "doctor",
-		summary: "check the ONNX Runtime library, the machine and a model folder",
-		usage:   "[--model NAME|DIR] [--json]",
+		summary: "check the ONNX Runtime library, the machine, a model folder and a library's remote index",
+		usage:   "[--model NAME|DIR] [--library DIR] [--json]",
 		setFlags: func(fs *flag.FlagSet) {
 			rf.register(fs)
 			rf.registerThreads(fs)
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+			fs.StringVar(&library, "library", "", "also compare this library's remote index (--index) with its store: counts and a sample of vectors")
+			rem.register(fs)
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) > 0 {
@@ -136,17 +144,30 @@ func doctorCommand() *command {
 			if err == nil {
 				rep.Checks["model"] = modelErr == nil
 			}
+			var libErr error
+			if library != "" && err == nil && modelErr == nil {
+				lf := libraryFlags{runtimeFlags: rf, library: library, remote: rem}
+				rep.Remote, libErr = checkLibraryMirror(ctx, e, &lf)
+				rep.Checks["remote-index"] = libErr == nil && mirrorErr(rep.Remote) == nil
+			}
 			if asJSON {
 				if err := printJSON(e.stdout, rep); err != nil {
 					return err
 				}
 			} else {
 				printDoctor(e, rep)
+				printMirror(e.stdout, rep.Remote)
 			}
 			if err != nil {
 				return err
 			}
-			return modelErr
+			if modelErr != nil {
+				return modelErr
+			}
+			if libErr != nil {
+				return libErr
+			}
+			return mirrorErr(rep.Remote)
 		},
 	}
 }
@@ -183,4 +204,22 @@ func printDoctor(e *env, r doctorReport) {
 		fmt.Fprintf(w, "       folder %s (chosen by: %s)\n", r.ModelDir, r.ModelSource)
 		fmt.Fprintf(w, "       stamp  %s\n", r.ModelStamp)
 	}
+}
+
+// checkLibraryMirror opens the library and compares its remote index with
+// its store; a library without one gives nil.
+func checkLibraryMirror(ctx context.Context, e *env, lf *libraryFlags) (*engine.MirrorState, error) {
+	lib, err := lf.openExisting(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	defer lib.Close()
+	if lf.resolved == nil {
+		return nil, nil
+	}
+	ms, err := lib.CheckMirror(ctx, engine.DefaultMirrorSample)
+	if err != nil {
+		return nil, err
+	}
+	return &ms, nil
 }
