@@ -241,4 +241,9 @@ type Remote interface {
 	Where() string
 	// RemoteCount asks the server how many objects the collection holds.
 	RemoteCount(ctx context.Context) (int64, error)
+	// Reset empties the remote collection (drops and re-creates it) and
+	// the local record. New keeps what the server holds, so that a process
+	// that rebuilds never deletes another's writes; Reset is for an
+	// explicit rebuild.
+	Reset(ctx context.Context) error
 }

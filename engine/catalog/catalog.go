@@ -700,7 +700,7 @@ func (c *Catalog) Rebuild(ctx context.Context) error {
 	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	if err := c.rebuildLocked(ctx); err != nil {
+	if err := c.rebuildWith(ctx, true); err != nil {
 		return err
 	}
 	return c.saveLocked()
@@ -866,7 +866,11 @@ func (c *Catalog) ensureLocked(ctx context.Context) error {
 
 // rebuildLocked builds a fresh index from every vector in the store, off to
 // the side, and swaps it in. The caller holds writeMu.
-func (c *Catalog) rebuildLocked(ctx context.Context) error {
+func (c *Catalog) rebuildLocked(ctx context.Context) error { return c.rebuildWith(ctx, false) }
+
+// rebuildWith is rebuildLocked; reset also empties a remote index
+// (index.Remote.Reset) before the store's vectors are sent.
+func (c *Catalog) rebuildWith(ctx context.Context, reset bool) error {
 	start := time.Now()
 	m, err := c.st.Model(ctx)
 	if err != nil {
@@ -875,6 +879,11 @@ func (c *Catalog) rebuildLocked(ctx context.Context) error {
 	idx, err := c.opt.Backend.New(m.Dim)
 	if err != nil {
 		return fmt.Errorf("catalog: rebuild index: %w", err)
+	}
+	if r, ok := idx.(index.Remote); ok && reset {
+		if err := r.Reset(ctx); err != nil {
+			return fmt.Errorf("catalog: rebuild index: %w", err)
+		}
 	}
 	const chunk = 4096
 	ids := make([]uint64, 0, chunk)

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"net/http"
 
 	"mmsearch/index"
 )
@@ -131,16 +130,20 @@ func Load(ctx context.Context, cfg Config, r io.Reader) (*Index, error) {
 	} else if h.Collection != cfg.Collection {
 		return nil, fmt.Errorf("weaviate: load: the saved index is of collection %s, the library's is %s: %w", h.Collection, cfg.Collection, index.ErrCorrupt)
 	}
+	// maxLoadIDs bounds the ids a descriptor may list (a corrupt count
+	// must not make Load spin): 2^32 ids, a 512 MiB bitset.
+	const maxLoadIDs = 1 << 32
 	ids := newIDSet()
 	nruns, err := binary.ReadUvarint(br)
 	if err != nil || nruns > uint64(len(body)) {
 		return nil, fmt.Errorf("weaviate: load: ids: %w", index.ErrCorrupt)
 	}
-	var end uint64
+	var end, total uint64
 	for range nruns {
 		gap, err1 := binary.ReadUvarint(br)
 		n, err2 := binary.ReadUvarint(br)
-		if err1 != nil || err2 != nil || n == 0 || n > 1<<40 {
+		total += n
+		if err1 != nil || err2 != nil || n == 0 || n > maxLoadIDs || total > maxLoadIDs {
 			return nil, fmt.Errorf("weaviate: load: ids: %w", index.ErrCorrupt)
 		}
 		start := end + gap
@@ -153,12 +156,12 @@ func Load(ctx context.Context, cfg Config, r io.Reader) (*Index, error) {
 		return nil, fmt.Errorf("weaviate: load: trailing bytes: %w", index.ErrCorrupt)
 	}
 	x := &Index{cfg: cfg, cl: newClient(cfg), dim: h.Dim, metric: metric, ids: ids}
-	_, err = x.cl.do(ctx, http.MethodGet, "/v1/schema/"+cfg.Collection, nil, nil, nil)
-	if isStatus(err, http.StatusNotFound) {
-		return nil, fmt.Errorf("weaviate: load: collection %s is gone: %w", cfg.Where(), index.ErrCorrupt)
-	}
+	exists, err := x.checkOwned(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("weaviate: load: %w", err)
+	}
+	if !exists {
+		return nil, fmt.Errorf("weaviate: load: collection %s is gone: %w", cfg.Where(), index.ErrCorrupt)
 	}
 	return x, nil
 }

@@ -55,6 +55,9 @@ type Index struct {
 
 	mu  sync.RWMutex
 	ids *idSet // the ids the collection holds, as far as this process knows
+	// replicated is whether the collection's replication factor is over
+	// 1: only then does Weaviate's GraphQL take a consistency level.
+	replicated bool
 }
 
 var (
@@ -100,7 +103,6 @@ func classSchema(cfg Config, dim int, metric index.Metric) (map[string]any, erro
 	}
 	class := map[string]any{
 		"class":             cfg.Collection,
-		"description":       fmt.Sprintf("%s: dim %d, metric %s; the library's SQLite store is the source of truth", marker, dim, metric),
 		"vectorizer":        "none",
 		"vectorIndexType":   "hnsw",
 		"vectorIndexConfig": vic,
@@ -118,9 +120,14 @@ func classSchema(cfg Config, dim int, metric index.Metric) (map[string]any, erro
 	return class, nil
 }
 
-// New makes the collection empty: it drops the collection when one that
-// mmsearch made exists (a foreign one is refused) and creates it with cfg's
-// shards, replication factor and HNSW parameters.
+// New returns an index over the collection cfg names, creating the
+// collection (with cfg's shards, replication factor and HNSW parameters)
+// when it does not exist. An existing collection that mmsearch made for
+// vectors of this dimension is kept, not emptied: the index starts with no
+// ids of its own (Len 0; searches return only ids it was given since), and
+// objects already there are overwritten as the catalog re-sends the store.
+// Reset empties it. A collection mmsearch did not make, or made for another
+// dimension, is refused.
 func New(ctx context.Context, cfg Config, dim int, metric index.Metric) (*Index, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -128,31 +135,88 @@ func New(ctx context.Context, cfg Config, dim int, metric index.Metric) (*Index,
 	if dim <= 0 || dim > 65536 {
 		return nil, fmt.Errorf("weaviate: dimension %d: %w", dim, index.ErrInvalidInput)
 	}
-	class, err := classSchema(cfg, dim, metric)
-	if err != nil {
+	if _, err := distanceName(metric); err != nil {
 		return nil, err
 	}
 	x := &Index{cfg: cfg, cl: newClient(cfg), dim: dim, metric: metric, ids: newIDSet()}
-	var old struct {
-		Description string `json:"description"`
+	exists, err := x.checkOwned(ctx)
+	if err != nil {
+		return nil, err
 	}
-	_, err = x.cl.do(ctx, http.MethodGet, "/v1/schema/"+cfg.Collection, nil, nil, &old)
-	switch {
-	case err == nil:
-		if !strings.HasPrefix(old.Description, marker) {
-			return nil, fmt.Errorf("weaviate: collection %s exists and was not made by mmsearch (description %q): choose another collection name", cfg.Where(), old.Description)
+	if !exists {
+		if err := x.create(ctx); err != nil {
+			return nil, err
 		}
-		if _, err := x.cl.do(ctx, http.MethodDelete, "/v1/schema/"+cfg.Collection, nil, nil, nil); err != nil {
-			return nil, fmt.Errorf("weaviate: drop the old collection %s: %w", cfg.Where(), err)
-		}
-	case isStatus(err, http.StatusNotFound):
-	default:
-		return nil, fmt.Errorf("weaviate: look up collection %s: %w", cfg.Where(), err)
-	}
-	if _, err := x.cl.do(ctx, http.MethodPost, "/v1/schema", nil, class, nil); err != nil {
-		return nil, fmt.Errorf("weaviate: create collection %s: %w", cfg.Where(), err)
 	}
 	return x, nil
+}
+
+// checkOwned reports whether the collection exists, and fails when it does
+// but mmsearch did not make it for vectors of this dimension and metric.
+func (x *Index) checkOwned(ctx context.Context) (bool, error) {
+	var old struct {
+		Description       string `json:"description"`
+		ReplicationConfig *struct {
+			Factor int `json:"factor"`
+		} `json:"replicationConfig"`
+	}
+	_, err := x.cl.do(ctx, http.MethodGet, "/v1/schema/"+x.cfg.Collection, nil, nil, &old)
+	if err == nil {
+		x.mu.Lock()
+		x.replicated = old.ReplicationConfig != nil && old.ReplicationConfig.Factor > 1
+		x.mu.Unlock()
+	}
+	switch {
+	case isStatus(err, http.StatusNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("weaviate: look up collection %s: %w", x.Where(), err)
+	case !strings.HasPrefix(old.Description, marker):
+		return true, fmt.Errorf("weaviate: collection %s exists and was not made by mmsearch (description %q): choose another collection name", x.Where(), old.Description)
+	case !strings.HasPrefix(old.Description, x.description()):
+		return true, fmt.Errorf("weaviate: collection %s was made by mmsearch for other vectors (%q, want %q): choose another collection name", x.Where(), old.Description, x.description())
+	}
+	return true, nil
+}
+
+// description is the collection's description: marker, dimension, metric.
+func (x *Index) description() string {
+	return fmt.Sprintf("%s: dim %d, metric %s", marker, x.dim, x.metric)
+}
+
+// create makes the collection.
+func (x *Index) create(ctx context.Context) error {
+	class, err := classSchema(x.cfg, x.dim, x.metric)
+	if err != nil {
+		return err
+	}
+	class["description"] = x.description() + "; the library's SQLite store is the source of truth"
+	if _, err := x.cl.do(ctx, http.MethodPost, "/v1/schema", nil, class, nil); err != nil {
+		return fmt.Errorf("weaviate: create collection %s: %w", x.Where(), err)
+	}
+	x.mu.Lock()
+	x.replicated = x.cfg.Replicas > 1
+	x.mu.Unlock()
+	return nil
+}
+
+// Reset drops the collection (one mmsearch made) and makes it anew, empty,
+// with the configured shards and replication factor; the index's ids are
+// cleared.
+func (x *Index) Reset(ctx context.Context) error {
+	exists, err := x.checkOwned(ctx)
+	if err != nil {
+		return err
+	}
+	if exists {
+		if err := x.Drop(ctx); err != nil {
+			return err
+		}
+	}
+	x.mu.Lock()
+	x.ids = newIDSet()
+	x.mu.Unlock()
+	return x.create(ctx)
 }
 
 // Config is the configuration the index was made with.
@@ -332,6 +396,20 @@ func (x *Index) sendBatch(ctx context.Context, objs []batchObject) (map[string]s
 // Delete removes id from the collection. An id that neither this process
 // nor the collection holds is index.ErrNotFound.
 func (x *Index) Delete(id uint64) error {
+	x.mu.RLock()
+	known := x.ids.Has(id)
+	x.mu.RUnlock()
+	if !known {
+		// Weaviate answers a delete of a missing object with success, so
+		// an id this process does not know is looked up first.
+		_, err := x.cl.do(context.Background(), http.MethodHead, "/v1/objects/"+x.cfg.Collection+"/"+UUID(id), x.consistency(), nil, nil)
+		if isStatus(err, http.StatusNotFound) {
+			return fmt.Errorf("weaviate: delete %d: %w", id, index.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("weaviate: delete %d from %s: %w", id, x.Where(), err)
+		}
+	}
 	var err error
 	for attempt := 0; ; attempt++ {
 		_, err = x.cl.do(context.Background(), http.MethodDelete, "/v1/objects/"+x.cfg.Collection+"/"+UUID(id), x.consistency(), nil, nil)
@@ -443,7 +521,13 @@ func (x *Index) nearVector(ctx context.Context, q []float32, limit int) ([]index
 		}
 		b.WriteString(strconv.FormatFloat(float64(f), 'g', -1, 32))
 	}
-	fmt.Fprintf(&b, "]},limit:%d,consistencyLevel:%s){_additional{id distance}}}}", limit, x.cfg.Consistency)
+	fmt.Fprintf(&b, "]},limit:%d", limit)
+	x.mu.RLock()
+	if x.replicated {
+		fmt.Fprintf(&b, ",consistencyLevel:%s", x.cfg.Consistency)
+	}
+	x.mu.RUnlock()
+	b.WriteString("){_additional{id distance}}}}")
 	var data struct {
 		Get map[string][]struct {
 			Additional struct {

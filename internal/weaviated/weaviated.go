@@ -8,6 +8,8 @@ package weaviated
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -109,6 +111,12 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{}
+	// Intra-cluster requests (the data port, which Weaviate opens on all
+	// interfaces) need these credentials, fresh for each cluster.
+	var secret [16]byte
+	if _, err := crand.Read(secret[:]); err != nil {
+		return nil, fmt.Errorf("weaviated: %w", err)
+	}
 	var raftJoin []string
 	for i := range opt.Nodes {
 		p := base + 6*i
@@ -128,6 +136,10 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 			"GOMEMLIMIT="+strconv.FormatInt(opt.MemoryLimit, 10),
 			"GRPC_PORT="+strconv.Itoa(n.GRPC),
 			"CLUSTER_HOSTNAME="+n.Name, "CLUSTER_IN_LOCALHOST=true",
+			// Gossip, Raft and Raft RPC bind and advertise loopback, not
+			// the machine's first address.
+			"CLUSTER_BIND_ADDR=127.0.0.1", "CLUSTER_ADVERTISE_ADDR=127.0.0.1",
+			"CLUSTER_BASIC_AUTH_USERNAME=mmsearch", "CLUSTER_BASIC_AUTH_PASSWORD="+hex.EncodeToString(secret[:]),
 			"CLUSTER_GOSSIP_BIND_PORT="+strconv.Itoa(n.Gossip), "CLUSTER_DATA_BIND_PORT="+strconv.Itoa(n.Data),
 			"RAFT_PORT="+strconv.Itoa(n.Raft), "RAFT_INTERNAL_RPC_PORT="+strconv.Itoa(n.RaftRPC),
 			"RAFT_JOIN="+strings.Join(raftJoin, ","), "RAFT_BOOTSTRAP_EXPECT="+strconv.Itoa(opt.Nodes),
@@ -136,10 +148,17 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 			n.env = append(n.env, "CLUSTER_JOIN=127.0.0.1:"+strconv.Itoa(c.Nodes[0].Gossip))
 		}
 	}
-	// Node 0 first: the others join its gossip.
+	// Node 0 first: the others join its gossip, and a node whose join is
+	// refused exits, so they start once node 0's gossip port listens.
 	if err := c.Nodes[0].start(); err != nil {
 		c.Close()
 		return nil, err
+	}
+	if opt.Nodes > 1 {
+		if err := c.Nodes[0].waitPort(ctx, c.Nodes[0].Gossip, ReadyTimeout); err != nil {
+			c.Close()
+			return nil, err
+		}
 	}
 	for _, n := range c.Nodes[1:] {
 		if err := n.start(); err != nil {
@@ -238,6 +257,29 @@ func (n *Node) WaitReady(ctx context.Context, timeout time.Duration) error {
 		case <-ctx.Done():
 			return fmt.Errorf("weaviated: %s not ready after %v; its log ends:\n%s", n.Name, timeout, n.LogTail(2000))
 		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// waitPort polls until port on 127.0.0.1 accepts a TCP connection, the
+// process exits, or timeout passes.
+func (n *Node) waitPort(ctx context.Context, port int, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	for {
+		conn, err := d.DialContext(ctx, "tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		if !n.Running() {
+			return fmt.Errorf("weaviated: %s exited before port %d listened; its log ends:\n%s", n.Name, port, n.LogTail(2000))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("weaviated: %s: port %d not listening after %v; its log ends:\n%s", n.Name, port, timeout, n.LogTail(2000))
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
