@@ -90,4 +90,3 @@ func reachableOffLoopback(t *testing.T, port int) bool {
 	}
 	return false
 }
-
