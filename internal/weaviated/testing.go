@@ -13,6 +13,12 @@ import (
 // the binary with 'make setup-cluster'.
 func StartT(t testing.TB, nodes int) *Cluster {
 	t.Helper()
+	return StartOptionsT(t, Options{Nodes: nodes})
+}
+
+// StartOptionsT is StartT with options; opt.Bin and opt.Dir are set here.
+func StartOptionsT(t testing.TB, opt Options) *Cluster {
+	t.Helper()
 	bin := BinaryPath(nil)
 	if _, err := os.Stat(bin); err != nil {
 		msg := "\n*** SKIPPING: Weaviate server binary missing at " + bin + " ***\n*** run 'make setup-cluster' to build it (several minutes, once) ***"
@@ -21,7 +27,8 @@ func StartT(t testing.TB, nodes int) *Cluster {
 		}
 		t.Skip(msg)
 	}
-	c, err := Start(context.Background(), Options{Bin: bin, Dir: t.TempDir(), Nodes: nodes})
+	opt.Bin, opt.Dir = bin, t.TempDir()
+	c, err := Start(context.Background(), opt)
 	if errors.Is(err, ErrNoBinary) {
 		t.Skip(err)
 	}

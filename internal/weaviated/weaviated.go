@@ -2,7 +2,11 @@
 // cluster, from the binary that scripts/setup-cluster.sh builds into the
 // cache. Tests and `mmsearch bench cluster` use it; each server listens on
 // 127.0.0.1 ports chosen free at start, keeps its data in a folder of the
-// caller's, allows anonymous access (loopback only) and loads no modules.
+// caller's, allows anonymous access (loopback only) unless given an API key,
+// and loads no modules. Gossip, Raft and Raft RPC bind 127.0.0.1; the gRPC
+// and intra-cluster data ports are opened by Weaviate on all interfaces
+// (it has no setting for their address), so the data port is guarded by
+// basic-auth credentials made fresh for each cluster.
 package weaviated
 
 import (
@@ -80,6 +84,9 @@ type Options struct {
 	Nodes int
 	// MemoryLimit is each node's GOMEMLIMIT in bytes (0 = 1 GiB).
 	MemoryLimit int64
+	// APIKey, when set, turns anonymous access off: requests must carry
+	// it as a bearer token.
+	APIKey string
 }
 
 // Cluster is a set of nodes started together.
@@ -131,7 +138,7 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 		}
 		n.env = append(os.Environ(),
 			"DEFAULT_VECTORIZER_MODULE=none", "ENABLE_MODULES=", "DISABLE_TELEMETRY=true", "GO_PROFILING_DISABLE=true",
-			"AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=true", "PROMETHEUS_MONITORING_ENABLED=false",
+			"PROMETHEUS_MONITORING_ENABLED=false",
 			"PERSISTENCE_DATA_PATH="+filepath.Join(n.Dir, "data"), "QUERY_DEFAULTS_LIMIT=10",
 			"GOMEMLIMIT="+strconv.FormatInt(opt.MemoryLimit, 10),
 			"GRPC_PORT="+strconv.Itoa(n.GRPC),
@@ -144,6 +151,12 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 			"RAFT_PORT="+strconv.Itoa(n.Raft), "RAFT_INTERNAL_RPC_PORT="+strconv.Itoa(n.RaftRPC),
 			"RAFT_JOIN="+strings.Join(raftJoin, ","), "RAFT_BOOTSTRAP_EXPECT="+strconv.Itoa(opt.Nodes),
 		)
+		if opt.APIKey != "" {
+			n.env = append(n.env, "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=false", "AUTHENTICATION_APIKEY_ENABLED=true",
+				"AUTHENTICATION_APIKEY_ALLOWED_KEYS="+opt.APIKey, "AUTHENTICATION_APIKEY_USERS=mmsearch")
+		} else {
+			n.env = append(n.env, "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=true")
+		}
 		if i > 0 {
 			n.env = append(n.env, "CLUSTER_JOIN=127.0.0.1:"+strconv.Itoa(c.Nodes[0].Gossip))
 		}
