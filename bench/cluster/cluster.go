@@ -42,6 +42,26 @@ type Config struct {
 	Nodes []int
 	// Progress, when set, receives a line per stage.
 	Progress func(stage string)
+	// Workers lists the ingest worker counts to measure with Ingest (the
+	// issue asks for 1, 2 and 4).
+	Workers []int
+	// Ingest, when set, is the hook of the distributed-ingest measurement:
+	// it runs one ingest with the given number of workers and reports the
+	// images encoded and the time taken. Run calls it once per Workers
+	// entry after the index measurements and reports images/s and
+	// per-worker efficiency; nil leaves the ingest table out with a note.
+	Ingest func(ctx context.Context, workers int) (IngestPoint, error)
+}
+
+// IngestPoint is one ingest run of Config.Ingest.
+type IngestPoint struct {
+	Workers int     `json:"workers"`
+	Images  int     `json:"images"`
+	Seconds float64 `json:"seconds"`
+	// PerSec and Efficiency are filled by Run: images/s, and images/s per
+	// worker relative to the one-worker run (1 = linear scaling).
+	PerSec     float64 `json:"images_per_second"`
+	Efficiency float64 `json:"per_worker_efficiency,omitempty"`
 }
 
 // Point is one backend at one ef.
@@ -66,6 +86,8 @@ type BackendResult struct {
 type Result struct {
 	N, Dim, Queries int
 	Backends        []BackendResult
+	// Ingest holds Config.Ingest's runs (empty when it is nil).
+	Ingest []IngestPoint `json:",omitempty"`
 }
 
 func (c *Config) progress(s string) {
@@ -119,7 +141,39 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		res.Backends = append(res.Backends, b)
 	}
+	if cfg.Ingest != nil {
+		for _, w := range cfg.Workers {
+			cfg.progress(fmt.Sprintf("ingest with %d worker(s)", w))
+			p, err := cfg.Ingest(ctx, w)
+			if err != nil {
+				return nil, fmt.Errorf("cluster benchmark: ingest with %d workers: %w", w, err)
+			}
+			p.Workers = w
+			if p.Seconds > 0 {
+				p.PerSec = float64(p.Images) / p.Seconds
+			}
+			res.Ingest = append(res.Ingest, p)
+		}
+		setEfficiency(res.Ingest)
+	}
 	return res, nil
+}
+
+// setEfficiency sets each point's images/s per worker relative to the
+// one-worker point's (left 0 without one).
+func setEfficiency(ps []IngestPoint) {
+	var one float64
+	for _, p := range ps {
+		if p.Workers == 1 {
+			one = p.PerSec
+		}
+	}
+	if one == 0 {
+		return
+	}
+	for i := range ps {
+		ps[i].Efficiency = ps[i].PerSec / float64(ps[i].Workers) / one
+	}
 }
 
 func (b *BackendResult) setInsert(n int, d time.Duration) {
@@ -230,6 +284,15 @@ func (r *Result) Report(h bench.Header) *bench.Report {
 		ins.AddRow(b.Name, r.N, fmt.Sprintf("%.1f", b.InsertSeconds), fmt.Sprintf("%.0f", b.InsertPerSec))
 	}
 	rep.Tables = append(rep.Tables, t, ins)
+	if len(r.Ingest) > 0 {
+		it := bench.Table{Title: "distributed ingest", Columns: []string{"workers", "images", "seconds", "images/s", "per-worker efficiency"}}
+		for _, p := range r.Ingest {
+			it.AddRow(p.Workers, p.Images, fmt.Sprintf("%.1f", p.Seconds), fmt.Sprintf("%.2f", p.PerSec), fmt.Sprintf("%.2f", p.Efficiency))
+		}
+		rep.Tables = append(rep.Tables, it)
+	} else {
+		rep.Notes = append(rep.Notes, "Distributed ingest (images/s with 1, 2 and 4 workers) is not measured by this run: Config.Ingest, the hook of the NATS workers, is not set.")
+	}
 	for _, b := range r.Backends {
 		if len(b.Points) > 0 {
 			p := b.Points[len(b.Points)-1]
