@@ -16,7 +16,8 @@ import (
 // benchClusterCommand is `mmsearch bench cluster`.
 func benchClusterCommand() *command {
 	var n, dim, queries, m, efc int
-	var efs, nodes, out string
+	var efs, nodes string
+	var out benchOutput
 	var seed int64
 	var asJSON bool
 	return &command{
@@ -39,7 +40,7 @@ cluster.md under --out.`,
 			fs.StringVar(&efs, "ef", "32,64,128,256", "comma-separated search beam widths")
 			fs.StringVar(&nodes, "nodes", "1,3", "Weaviate configurations: 1 (one node) and/or 3 (3 shards, RF 2)")
 			fs.Int64Var(&seed, "seed", 1, "seed of the data and of our HNSW's levels")
-			fs.StringVar(&out, "out", "", "folder for cluster.json and cluster.md ("+benchOutHelp+")")
+			out.register(fs, "folder for cluster.json and cluster.md")
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of writing files")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
@@ -58,6 +59,9 @@ cluster.md under --out.`,
 				if k != 1 && k != 3 {
 					return usagef("--nodes: %d (want 1 and/or 3)", k)
 				}
+			}
+			if err := out.begin(ctx, e); err != nil {
+				return err
 			}
 			bin := weaviated.BinaryPath(e.getenv)
 			if _, err := os.Stat(bin); err != nil {
@@ -95,7 +99,7 @@ cluster.md under --out.`,
 				return err
 			}
 			prog.finish()
-			return writeReport(e, res.Report(header), out, "cluster", asJSON)
+			return writeReport(e, res.Report(header), &out, "cluster", asJSON)
 		},
 	}
 }

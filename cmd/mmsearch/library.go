@@ -17,8 +17,8 @@ import (
 	"mmsearch/engine/photohint"
 	"mmsearch/engine/query"
 	"mmsearch/engine/store"
-	"mmsearch/models"
 	"mmsearch/index"
+	"mmsearch/models"
 )
 
 // libraryFlags are shared by the commands that open a library.
