@@ -24,8 +24,14 @@
 //     and the ids present), not the vectors; Load reconnects to the
 //     collection and fails with index.ErrCorrupt when it is gone, so the
 //     catalog rebuilds (re-sends) it from the store.
-//   - New drops and re-creates the collection, but only one that mmsearch
-//     made (its description says so): a foreign collection is refused.
+//   - New keeps an existing collection that mmsearch made for vectors of
+//     the same dimension and metric (its description says so) and creates
+//     one that is missing; a foreign collection, or one made for other
+//     vectors, is refused. Reset (index --rebuild-remote) drops and
+//     re-creates it.
+//   - The consistency level goes with every REST write and read, and with
+//     GraphQL searches when the collection is replicated (Weaviate takes
+//     it there only for a replication factor over 1).
 package weaviate
 
 import (
