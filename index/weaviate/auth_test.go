@@ -25,8 +25,8 @@ func TestAPIKey(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "HTTP 401") {
 			t.Fatalf("%s: New = %v, want an HTTP 401 error", tc.name, err)
 		}
-		if strings.Contains(err.Error(), key) {
-			t.Fatalf("%s: the error shows the key: %v", tc.name, err)
+		if tc.key != "" && strings.Contains(err.Error(), tc.key) {
+			t.Fatalf("%s: the error shows the key sent: %v", tc.name, err)
 		}
 	}
 	cfg := weaviate.Config{Scheme: "http", Host: node.Addr(), Collection: "Secured", APIKey: key}
