@@ -14,6 +14,8 @@
 // What differs from the in-process backends:
 //   - SearchOptions.Ef is not sent: Weaviate sets ef per collection
 //     (Config.Ef at creation, SetEf later), not per query.
+//   - SearchIDs (the engine's exact scan of a filtered set) runs inside
+//     Weaviate: a where clause on itemId, for up to MaxWhereIDs ids.
 //   - SearchOptions.Filter is a Go callback and cannot run inside Weaviate.
 //     Search over-fetches instead: it asks for 4·k neighbours, keeps those
 //     the filter accepts, and doubles the request while fewer than k pass,

@@ -510,10 +510,69 @@ func (x *Index) SearchContext(ctx context.Context, query []float32, k int, opts 
 	}
 }
 
+// MaxWhereIDs is the most ids SearchIDs sends to Weaviate as a filter; a
+// larger set is searched with an over-fetching filter instead.
+const MaxWhereIDs = 10000
+
+var _ index.IDSearcher = (*Index)(nil)
+
+// SearchIDs returns up to k of ids nearest to query, nearest first. The
+// filter runs inside Weaviate: the search carries a where clause on the
+// itemId property (Weaviate then scans the allowed objects exactly when
+// they are fewer than its flatSearchCutoff, 40,000 by default). Ids this
+// index does not hold are skipped; a set over MaxWhereIDs falls back to
+// Search with a filter.
+func (x *Index) SearchIDs(query []float32, k int, ids []uint64) ([]index.Result, error) {
+	if err := index.CheckDim(query, x.dim); err != nil {
+		return nil, fmt.Errorf("weaviate: search: %w", err)
+	}
+	if err := checkFinite(query); err != nil {
+		return nil, err
+	}
+	x.mu.RLock()
+	held := make([]uint64, 0, min(len(ids), MaxWhereIDs+1))
+	for _, id := range ids {
+		if x.ids.Has(id) {
+			held = append(held, id)
+		}
+	}
+	x.mu.RUnlock()
+	if k <= 0 || len(held) == 0 {
+		return nil, nil
+	}
+	if len(held) > MaxWhereIDs {
+		set := make(map[uint64]struct{}, len(held))
+		for _, id := range held {
+			set[id] = struct{}{}
+		}
+		return x.Search(query, k, index.SearchOptions{Filter: func(id uint64) bool { _, ok := set[id]; return ok }})
+	}
+	var where strings.Builder
+	where.WriteString(`where:{path:["itemId"],operator:ContainsAny,valueInt:[`)
+	for i, id := range held {
+		if i > 0 {
+			where.WriteByte(',')
+		}
+		where.WriteString(strconv.FormatUint(id, 10))
+	}
+	where.WriteString("]}")
+	hits, err := x.nearVectorWhere(context.Background(), query, min(k, len(held)), where.String())
+	if err != nil {
+		return nil, err
+	}
+	return hits, nil
+}
+
 // nearVector asks Weaviate for the limit nearest objects.
 func (x *Index) nearVector(ctx context.Context, q []float32, limit int) ([]index.Result, error) {
+	return x.nearVectorWhere(ctx, q, limit, "")
+}
+
+// nearVectorWhere asks Weaviate for the limit nearest objects that pass
+// where (a GraphQL where argument, or "" for none).
+func (x *Index) nearVectorWhere(ctx context.Context, q []float32, limit int, where string) ([]index.Result, error) {
 	var b strings.Builder
-	b.Grow(len(q)*12 + 200)
+	b.Grow(len(q)*12 + len(where) + 200)
 	fmt.Fprintf(&b, "{Get{%s(nearVector:{vector:[", x.cfg.Collection)
 	for i, f := range q {
 		if i > 0 {
@@ -522,6 +581,10 @@ func (x *Index) nearVector(ctx context.Context, q []float32, limit int) ([]index
 		b.WriteString(strconv.FormatFloat(float64(f), 'g', -1, 32))
 	}
 	fmt.Fprintf(&b, "]},limit:%d", limit)
+	if where != "" {
+		b.WriteByte(',')
+		b.WriteString(where)
+	}
 	x.mu.RLock()
 	if x.replicated {
 		fmt.Fprintf(&b, ",consistencyLevel:%s", x.cfg.Consistency)
