@@ -330,13 +330,19 @@ func (x *Index) AddWithProperties(ctx context.Context, ids []uint64, vecs [][]fl
 // sent again, after 0.5, 1, 2 and 4 s.
 const retries = 4
 
-// transient reports whether err may pass when the request is sent again.
-func transient(err error) bool {
+// transient reports whether err, from a request made under ctx, may pass
+// when the request is sent again: a transport error or a request that timed
+// out (writes are upserts keyed by UUID, so sending one again is safe),
+// HTTP 5xx or 429 — but nothing once ctx itself is done.
+func transient(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
 	var e *errStatus
 	if errors.As(err, &e) {
 		return e.Code >= 500 || e.Code == http.StatusTooManyRequests
 	}
-	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	return true
 }
 
 // backoff waits before attempt (1-based) or until ctx is done.
@@ -363,7 +369,7 @@ func (x *Index) sendBatch(ctx context.Context, objs []batchObject) (map[string]s
 		}
 		_, err := x.cl.do(ctx, http.MethodPost, "/v1/batch/objects", x.consistency(), map[string]any{"objects": objs}, &resp)
 		if err != nil {
-			if attempt < retries && transient(err) {
+			if attempt < retries && transient(ctx, err) {
 				if berr := backoff(ctx, attempt+1); berr != nil {
 					return nil, berr
 				}
@@ -413,7 +419,7 @@ func (x *Index) Delete(id uint64) error {
 	var err error
 	for attempt := 0; ; attempt++ {
 		_, err = x.cl.do(context.Background(), http.MethodDelete, "/v1/objects/"+x.cfg.Collection+"/"+UUID(id), x.consistency(), nil, nil)
-		if err == nil || attempt == retries || !transient(err) {
+		if err == nil || attempt == retries || !transient(context.Background(), err) {
 			break
 		}
 		_ = backoff(context.Background(), attempt+1)
