@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
+	"log"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -25,7 +27,9 @@ func TestTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(target))
+	proxy := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(target))
+	proxy.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	proxy.StartTLS()
 	defer proxy.Close()
 	host := strings.TrimPrefix(proxy.URL, "https://")
 	ctx := context.Background()
