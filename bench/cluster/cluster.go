@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"mmsearch/bench"
@@ -272,9 +273,37 @@ func sweepPoint(ctx context.Context, ef int, queries [][]float32, truth [][]uint
 	return Point{Ef: ef, Recall10: r, QPS: float64(len(queries)) / d.Seconds()}, nil
 }
 
+// key names a backend in Figures: "hnsw" or "weaviate_N_nodes".
+func (b BackendResult) key() string {
+	if strings.HasPrefix(b.Name, "hnsw") {
+		return "hnsw"
+	}
+	return fmt.Sprintf("weaviate_%d_nodes", b.Nodes)
+}
+
+// Figures are the headline numbers by name: per backend its inserts/s and,
+// at each ef, recall@10 and queries/s; per ingest run its images/s and
+// per-worker efficiency.
+func (r *Result) Figures() map[string]float64 {
+	f := map[string]float64{"vectors": float64(r.N)}
+	for _, b := range r.Backends {
+		k := b.key()
+		f[k+"_inserts_per_second"] = b.InsertPerSec
+		for _, p := range b.Points {
+			f[fmt.Sprintf("%s_ef%d_recall_at_10", k, p.Ef)] = p.Recall10
+			f[fmt.Sprintf("%s_ef%d_queries_per_second", k, p.Ef)] = p.QPS
+		}
+	}
+	for _, p := range r.Ingest {
+		f[fmt.Sprintf("ingest_%d_workers_images_per_second", p.Workers)] = p.PerSec
+		f[fmt.Sprintf("ingest_%d_workers_efficiency", p.Workers)] = p.Efficiency
+	}
+	return f
+}
+
 // Report turns the result into a bench report under header.
 func (r *Result) Report(h bench.Header) *bench.Report {
-	rep := &bench.Report{Header: h}
+	rep := &bench.Report{Header: h, Figures: r.Figures()}
 	t := bench.Table{Title: "recall@10 and queries/s (one client) at the same ef", Columns: []string{"backend", "ef", "recall@10", "queries/s"}}
 	ins := bench.Table{Title: "insert", Columns: []string{"backend", "vectors", "seconds", "vectors/s"}}
 	for _, b := range r.Backends {

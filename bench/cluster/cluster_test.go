@@ -30,7 +30,7 @@ func TestIngestReport(t *testing.T) {
 			}
 		})
 	}
-	r := &Result{N: 10, Backends: []BackendResult{{Name: "x", Points: []Point{{Ef: 8, Recall10: 1, QPS: 5}}}}}
+	r := &Result{N: 10, Backends: []BackendResult{{Name: "hnsw (ours)", Nodes: 1, Points: []Point{{Ef: 8, Recall10: 1, QPS: 5}}}}}
 	md := func() string {
 		var b strings.Builder
 		if err := r.Report(bench.Header{Benchmark: "cluster"}).WriteMarkdown(&b); err != nil {
@@ -41,7 +41,15 @@ func TestIngestReport(t *testing.T) {
 	if s := md(); !strings.Contains(s, "not measured") || strings.Contains(s, "distributed ingest") {
 		t.Fatalf("report without ingest runs:\n%s", s)
 	}
+	r.Backends = append(r.Backends, BackendResult{Name: "weaviate v1, 3 node(s)", Nodes: 3, InsertPerSec: 7, Points: []Point{{Ef: 8, Recall10: 0.9, QPS: 2}}})
 	r.Ingest = []IngestPoint{{Workers: 1, Images: 100, Seconds: 10, PerSec: 10, Efficiency: 1}}
+	f := r.Figures()
+	for key, want := range map[string]float64{"hnsw_ef8_recall_at_10": 1, "hnsw_ef8_queries_per_second": 5,
+		"weaviate_3_nodes_ef8_recall_at_10": 0.9, "weaviate_3_nodes_inserts_per_second": 7, "ingest_1_workers_images_per_second": 10} {
+		if got, ok := f[key]; !ok || got != want {
+			t.Errorf("figure %s = %v (present %v), want %v; figures %v", key, got, ok, want, f)
+		}
+	}
 	if s := md(); strings.Contains(s, "not measured") || !strings.Contains(s, "| 1 | 100 | 10.0 | 10.00 | 1.00 |") {
 		t.Fatalf("report with an ingest run:\n%s", s)
 	}

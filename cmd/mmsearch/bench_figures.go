@@ -13,6 +13,7 @@ import (
 	"mmsearch/bench/analogy"
 	"mmsearch/bench/ann"
 	"mmsearch/bench/cliproc"
+	"mmsearch/bench/cluster"
 	"mmsearch/bench/encoder"
 	"mmsearch/bench/evalsum"
 	"mmsearch/bench/filter"
@@ -31,6 +32,7 @@ var figurers = map[string]func() bench.Figurer{
 	ann.ScaleReportName:   func() bench.Figurer { return &ann.ScaleResult{} },
 	"batch":               func() bench.Figurer { return &cliproc.BatchResult{} },
 	"cli":                 func() bench.Figurer { return &cliproc.Result{} },
+	"cluster":             func() bench.Figurer { return &cluster.Result{} },
 	"encoder":             func() bench.Figurer { return &encoder.Result{} },
 	"filter":              func() bench.Figurer { return &filter.Result{} },
 	"ingest":              func() bench.Figurer { return &ingest.Result{} },
