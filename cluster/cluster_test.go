@@ -549,3 +549,129 @@ func TestRemoteResult(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteMatchesLocal indexes a folder with a corrupt JPEG, an empty
+// file, a sidecar and photos with EXIF metadata through a worker, and the
+// same folder with a local ingest: the failures recorded (path, stage,
+// class, reason), the files skipped, the items' vectors, image facts and
+// metadata are the same, the run goes on past the bad files, and the last
+// progress report counts every queued file done.
+func TestRemoteMatchesLocal(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	srv := startServer(t, ServerOptions{})
+	dir, paths := photos(t, 6)
+	jpg := imagetest.JPEG(t, imagetest.Pattern(7, 40, 30), 90)
+	exifJPG := imagetest.WithEXIFBlock(jpg, imagetest.EXIFBlock(imagetest.EXIF{Make: "Acme", Model: "Phone 9",
+		DateTimeOriginal: "2024:05:06 07:08:09", OffsetTimeOriginal: "+02:00", GPS: &[2]float64{48.85, 2.35}}))
+	noOffset := imagetest.WithEXIFBlock(imagetest.JPEG(t, imagetest.Pattern(8, 30, 40), 90),
+		imagetest.EXIFBlock(imagetest.EXIF{DateTimeOriginal: "2023:01:02 03:04:05"}))
+	for name, data := range map[string][]byte{
+		"exif.jpg":      exifJPG,
+		"no-offset.jpg": noOffset,
+		"corrupt.jpg":   jpg[:len(jpg)/3],
+		"empty.png":     nil,
+		"photo.xmp":     []byte(`<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"></x:xmpmeta>`),
+	} {
+		imagetest.Write(t, filepath.Join(dir, name), data)
+	}
+	paths = append(paths, filepath.Join(dir, "exif.jpg"), filepath.Join(dir, "no-offset.jpg"))
+	// A zone other than the machine's, so that a worker reading the
+	// offset-less time in its own zone would be caught.
+	loc := time.FixedZone("test-zone", -5*3600)
+	open := func() *engine.Library {
+		lib, err := engine.Open(ctx, t.TempDir(), engine.Options{Model: tinyModel, Index: hnsw.Config{Seed: 1}, Location: loc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { lib.Close() })
+		return lib
+	}
+	local, remote := open(), open()
+	localRep, err := local.Ingest(ctx, []string{dir}, engine.IngestOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	m := remote.Model()
+	coord, err := NewCoordinator(ctx, connect(t, srv.ClientURL()), CoordinatorOptions{Location: loc,
+		Model: store.Model{Name: m.Manifest.Name, Version: m.Manifest.Version, Dim: m.Dim(), Fingerprint: m.Manifest.Fingerprint()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runWorker(t, ctx, connect(t, srv.ClientURL()), WorkerOptions{})
+	var mu sync.Mutex
+	var last engine.Progress
+	rep, err := remote.Ingest(ctx, []string{dir}, engine.IngestOptions{Remote: coord,
+		Progress: func(p engine.Progress) { mu.Lock(); last = p; mu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Indexed != len(paths) || rep.Failed != 2 || rep.Found != localRep.Found {
+		t.Errorf("remote report: found %d indexed %d failed %d, want %d, %d and 2", rep.Found, rep.Indexed, rep.Failed, localRep.Found, len(paths))
+	}
+	if fmt.Sprint(rep.SkippedByKind) != fmt.Sprint(localRep.SkippedByKind) || len(rep.SkippedByKind) == 0 {
+		t.Errorf("remote skipped %v, local %v", rep.SkippedByKind, localRep.SkippedByKind)
+	}
+	mu.Lock()
+	if last.Walking || last.Queued == 0 || last.Done != last.Queued || last.Failed != 2 {
+		t.Errorf("last progress %+v: want the walk over and every queued file done, 2 failed", last)
+	}
+	mu.Unlock()
+
+	errsOf := func(lib *engine.Library) []string {
+		errs, err := lib.Errors(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range errs {
+			out = append(out, fmt.Sprintf("%s %s %s %s", e.Path, e.Stage, e.Class, e.Reason))
+		}
+		return out
+	}
+	le, re := errsOf(local), errsOf(remote)
+	if len(re) != 2 || strings.Join(le, "\n") != strings.Join(re, "\n") {
+		t.Errorf("remote failures:\n%s\nlocal failures:\n%s", strings.Join(re, "\n"), strings.Join(le, "\n"))
+	}
+	checkExactlyOnce(t, remote, paths)
+
+	type fact struct {
+		engine.Metadata
+		Vector string
+	}
+	factsOf := func(lib *engine.Library) map[string]fact {
+		items, err := lib.Vectors(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]int64, len(items))
+		for i, it := range items {
+			ids[i] = it.ID
+		}
+		md, err := lib.ItemMetadata(ctx, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]fact{}
+		for _, it := range items {
+			out[it.Path] = fact{Metadata: md[it.ID], Vector: fmt.Sprintf("%.5f", it.Vector)}
+		}
+		return out
+	}
+	lf, rf := factsOf(local), factsOf(remote)
+	for _, p := range paths {
+		l, r := lf[p], rf[p]
+		if !l.CaptureTime.Equal(r.CaptureTime) || l.TimeSource != r.TimeSource || l.CameraMake != r.CameraMake ||
+			l.CameraModel != r.CameraModel || fmt.Sprint(l.GPS) != fmt.Sprint(r.GPS) || l.Width != r.Width ||
+			l.Height != r.Height || l.Format != r.Format || l.Vector != r.Vector {
+			t.Errorf("%s: remote %+v, local %+v", filepath.Base(p), r, l)
+		}
+	}
+	if e := rf[filepath.Join(dir, "exif.jpg")]; e.CameraModel != "Phone 9" || e.TimeSource != store.TimeEXIF || e.GPS == nil {
+		t.Errorf("exif.jpg metadata %+v: want the camera, the EXIF time and the GPS position", e.Metadata)
+	}
+	if e := rf[filepath.Join(dir, "no-offset.jpg")]; e.TimeSource != store.TimeEXIFNoOffset || e.CaptureTime.Hour() != 3 {
+		t.Errorf("no-offset.jpg metadata %+v: want 03:04:05 read in the library's zone", e.Metadata)
+	}
+}

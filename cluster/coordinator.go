@@ -229,8 +229,13 @@ func (c *Coordinator) Embed(ctx context.Context, jobs <-chan engine.RemoteJob, r
 		return fmt.Errorf("coordinator: clear %s: %w", c.opt.Names.ResultsStream, err)
 	}
 	job := Job{Run: run, Model: c.opt.Model, Image: c.opt.Image, MaxDeliver: c.opt.Queue.MaxDeliver, AckWait: c.opt.Queue.AckWait}
-	if c.opt.Location != nil {
-		job.Location = c.opt.Location.String()
+	if loc := c.opt.Location; loc != nil {
+		job.Location = loc.String()
+		if _, err := time.LoadLocation(job.Location); err != nil && job.Location != "Local" {
+			// A fixed zone (no IANA name): workers get its offset.
+			_, off := time.Now().In(loc).Zone()
+			job.ZoneOffset = &off
+		}
 	}
 	data, err := json.Marshal(job)
 	if err != nil {

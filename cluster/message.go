@@ -98,6 +98,9 @@ type Job struct {
 	// Location is the IANA name of the time zone EXIF capture times
 	// without an offset are read in ("Local" or empty: the worker's own).
 	Location string `json:"location,omitempty"`
+	// ZoneOffset, when set, is the UTC offset in seconds of Location, a
+	// fixed zone that has no IANA name.
+	ZoneOffset *int `json:"zone_offset_s,omitempty"`
 }
 
 // WorkItem is one file to embed.

@@ -513,7 +513,7 @@ func (w *Worker) loadJob(ctx context.Context, run string) error {
 	if w.mine.Fingerprint != job.Model.Fingerprint || w.mine.Dim != job.Model.Dim {
 		return fmt.Errorf("worker refused: %w", &store.ModelMismatchError{Library: job.Model, Requested: w.mine})
 	}
-	loc, err := jobLocation(job.Location)
+	loc, err := jobLocation(job.Location, job.ZoneOffset)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
@@ -529,9 +529,16 @@ func (w *Worker) loadJob(ctx context.Context, run string) error {
 	return nil
 }
 
-// jobLocation loads the job's time zone: "" and "Local" are the worker's.
-func jobLocation(name string) (*time.Location, error) {
-	if name == "" || name == "Local" {
+// jobLocation loads the job's time zone: "" and "Local" are the worker's,
+// an offset a fixed zone.
+func jobLocation(name string, offset *int) (*time.Location, error) {
+	switch {
+	case offset != nil:
+		if *offset < -18*3600 || *offset > 18*3600 {
+			return nil, fmt.Errorf("the job's time zone %q: offset %d s out of range", name, *offset)
+		}
+		return time.FixedZone(name, *offset), nil
+	case name == "" || name == "Local":
 		return time.Local, nil
 	}
 	loc, err := time.LoadLocation(name)
