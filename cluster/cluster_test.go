@@ -90,8 +90,7 @@ func newCoordinator(t *testing.T, nc *nats.Conn, lib *engine.Library, q QueueOpt
 	m := lib.Model()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := NewCoordinator(ctx, nc, CoordinatorOptions{Queue: q, Logger: nil,
-		Model: store.Model{Name: m.Manifest.Name, Version: m.Manifest.Version, Dim: m.Dim(), Fingerprint: m.Manifest.Fingerprint()}})
+	c, err := NewCoordinator(ctx, nc, CoordinatorOptions{Queue: q, Model: LibraryModel(m)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -593,9 +592,7 @@ func TestRemoteMatchesLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	m := remote.Model()
-	coord, err := NewCoordinator(ctx, connect(t, srv.ClientURL()), CoordinatorOptions{Location: loc,
-		Model: store.Model{Name: m.Manifest.Name, Version: m.Manifest.Version, Dim: m.Dim(), Fingerprint: m.Manifest.Fingerprint()}})
+	coord, err := NewCoordinator(ctx, connect(t, srv.ClientURL()), CoordinatorOptions{Location: loc, Model: LibraryModel(remote.Model())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -674,4 +671,31 @@ func TestRemoteMatchesLocal(t *testing.T) {
 	if e := rf[filepath.Join(dir, "no-offset.jpg")]; e.TimeSource != store.TimeEXIFNoOffset || e.CaptureTime.Hour() != 3 {
 		t.Errorf("no-offset.jpg metadata %+v: want 03:04:05 read in the library's zone", e.Metadata)
 	}
+}
+
+// TestWorkerIdleExit: a worker with IdleExit answers the run's items, then
+// leaves on its own (Run returns nil) once the queue stays empty.
+func TestWorkerIdleExit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv := startServer(t, ServerOptions{})
+	dir, paths := photos(t, 5)
+	lib := openLibrary(t, t.TempDir())
+	coord := newCoordinator(t, connect(t, srv.ClientURL()), lib, QueueOptions{})
+	w, errc := runWorker(t, ctx, connect(t, srv.ClientURL()), WorkerOptions{IdleExit: 500 * time.Millisecond})
+	if _, err := lib.Ingest(ctx, []string{dir}, engine.IngestOptions{Remote: coord}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("idle worker's Run: %v, want nil", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("idle worker did not leave")
+	}
+	if s := w.Stats(); s.Items != len(paths) || s.Embedded != len(paths) {
+		t.Errorf("worker stats %+v, want %d items embedded", s, len(paths))
+	}
+	checkExactlyOnce(t, lib, paths)
 }

@@ -42,6 +42,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"mmsearch/encoders"
 	"mmsearch/encoders/imageproc"
 	"mmsearch/engine/store"
 )
@@ -79,6 +80,12 @@ func NamesFor(q string) (Names, error) {
 	}
 	return Names{Queue: q, WorkStream: q + "_WORK", WorkSubject: q + ".work",
 		ResultsStream: q + "_RESULTS", ResultsSubject: q + ".results", Bucket: q + "_job"}, nil
+}
+
+// LibraryModel is how a library records model m: workers must embed with
+// one of the same fingerprint and dimension.
+func LibraryModel(m *encoders.Model) store.Model {
+	return store.Model{Name: m.Manifest.Name, Version: m.Manifest.Version, Dim: m.Dim(), Fingerprint: m.Manifest.Fingerprint()}
 }
 
 // Job describes the current coordinator run to its workers.

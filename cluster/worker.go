@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -50,6 +51,10 @@ type WorkerOptions struct {
 	DecodeMemory int64
 	// Name identifies the worker in results (empty: host name and pid).
 	Name string
+	// IdleExit, when set, ends Run (with nil) once the worker has had no
+	// work item for this long after it got its first job: a worker started
+	// for one batch job leaves when the queue is empty.
+	IdleExit time.Duration
 	// Getenv reads the environment (nil: os.Getenv).
 	Getenv func(string) string
 	// Logger receives diagnostics (nil: discard).
@@ -87,6 +92,9 @@ type Worker struct {
 
 	statsMu sync.Mutex
 	stats   WorkerStats
+
+	busy     atomic.Int32 // batches in hand
+	lastBusy atomic.Int64 // unix ns when a batch was last in hand
 }
 
 // NewWorker checks the options; Run does the work.
@@ -183,6 +191,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker: work queue %s: %w", w.opt.Names.WorkStream, err)
 	}
 	w.log.Info("worker ready", "worker", w.opt.Name, "model", w.mine.Name, "streams", w.opt.Streams, "batch", w.opt.Batch)
+	if w.opt.IdleExit > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		w.lastBusy.Store(time.Now().UnixNano())
+		go w.exitWhenIdle(ctx, cancel)
+	}
 	errs := make(chan error, w.opt.Streams)
 	for range w.opt.Streams {
 		go func() { errs <- w.loop(ctx, cons) }()
@@ -194,6 +209,25 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}
 	return first
+}
+
+// exitWhenIdle cancels the worker's run once no batch has been in hand for
+// IdleExit.
+func (w *Worker) exitWhenIdle(ctx context.Context, cancel context.CancelFunc) {
+	t := time.NewTicker(min(time.Second, max(10*time.Millisecond, w.opt.IdleExit/4)))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if w.busy.Load() == 0 && time.Since(time.Unix(0, w.lastBusy.Load())) >= w.opt.IdleExit {
+				w.log.Info("worker idle: leaving", "worker", w.opt.Name, "idle", w.opt.IdleExit)
+				cancel()
+				return
+			}
+		}
+	}
 }
 
 // loop fetches and answers batches until ctx ends.
@@ -223,7 +257,11 @@ func (w *Worker) loop(ctx context.Context, cons jetstream.Consumer) error {
 		}
 		// Items fetched are answered even when ctx ends meanwhile: a
 		// drain finishes the batch in hand.
-		if err := w.answer(context.WithoutCancel(ctx), msgs); err != nil {
+		w.busy.Add(1)
+		err = w.answer(context.WithoutCancel(ctx), msgs)
+		w.lastBusy.Store(time.Now().UnixNano())
+		w.busy.Add(-1)
+		if err != nil {
 			return err
 		}
 	}
@@ -508,7 +546,7 @@ func (w *Worker) loadJob(ctx context.Context, run string) error {
 			return fmt.Errorf("worker: %w", err)
 		}
 		w.model = m
-		w.mine = store.Model{Name: m.Manifest.Name, Version: m.Manifest.Version, Dim: m.Dim(), Fingerprint: m.Manifest.Fingerprint()}
+		w.mine = LibraryModel(m)
 	}
 	if w.mine.Fingerprint != job.Model.Fingerprint || w.mine.Dim != job.Model.Dim {
 		return fmt.Errorf("worker refused: %w", &store.ModelMismatchError{Library: job.Model, Requested: w.mine})
