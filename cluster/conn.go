@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -113,6 +114,23 @@ func Connect(urls string, cr Credentials, name string, log *slog.Logger) (*nats.
 		return nil, fmt.Errorf("connect to NATS at %s: %w", redact(urls), err)
 	}
 	return nc, nil
+}
+
+// ConnectWait is Connect, tried again every second while no server
+// answers (a worker started before its coordinator's server), until wait
+// has passed or ctx ends. Other errors (credentials, addresses) return at
+// once.
+func ConnectWait(ctx context.Context, urls string, cr Credentials, name string, log *slog.Logger, wait time.Duration) (*nats.Conn, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		nc, err := Connect(urls, cr, name, log)
+		if err == nil || !errors.Is(err, nats.ErrNoServers) || time.Now().After(deadline) {
+			return nc, err
+		}
+		if !sleep(ctx, time.Second) {
+			return nil, fmt.Errorf("%w (stopped waiting: %w)", err, context.Cause(ctx))
+		}
+	}
 }
 
 // redact hides passwords in URLs for messages.

@@ -147,6 +147,9 @@ func NewWorker(nc *nats.Conn, opt WorkerOptions) (*Worker, error) {
 	return &Worker{nc: nc, js: js, opt: opt, log: opt.Logger, mem: membudget.New(opt.DecodeMemory)}, nil
 }
 
+// Name is the worker's name in results and logs.
+func (w *Worker) Name() string { return w.opt.Name }
+
 // Stats returns the counts so far.
 func (w *Worker) Stats() WorkerStats {
 	w.statsMu.Lock()
