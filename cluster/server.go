@@ -96,6 +96,9 @@ func StartServer(opt ServerOptions) (*Server, error) {
 	return &Server{s: s}, nil
 }
 
+// ServerVersion is the version of the NATS server this package embeds.
+func ServerVersion() string { return server.VERSION }
+
 // ClientURL is the URL clients connect to.
 func (s *Server) ClientURL() string { return s.s.ClientURL() }
 

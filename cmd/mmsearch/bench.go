@@ -19,7 +19,7 @@ import (
 func benchCommand() *command {
 	return &command{
 		name:    "bench",
-		summary: "benchmarks: ann, ingest, query, filter, cli, batch, encoder, serve, retrieval, analogy, int8; figures, summary and plots of stored reports",
+		summary: "benchmarks: ann, ingest, query, filter, cli, batch, encoder, serve, retrieval, analogy, int8, workers; figures, summary and plots of stored reports",
 		children: []*command{
 			benchANNCommand(),
 			benchIngestCommand(),
@@ -32,6 +32,7 @@ func benchCommand() *command {
 			benchRetrievalCommand(),
 			benchAnalogyCommand(),
 			benchInt8Command(),
+			benchWorkersCommand(),
 			benchFiguresCommand(),
 			benchSummaryCommand(),
 			benchPlotCommand(),
