@@ -65,6 +65,20 @@ type Result struct {
 	Local *Row   `json:"local,omitempty"`
 }
 
+// Figures returns the headline's numbers by name: images/s and per-worker
+// efficiency for each worker count, and the local ingest's images/s.
+func (r *Result) Figures() map[string]float64 {
+	f := map[string]float64{"files": float64(r.Files)}
+	for _, row := range r.Rows {
+		f[fmt.Sprintf("images_per_s_%d_workers", row.Workers)] = row.PerSec
+		f[fmt.Sprintf("efficiency_%d_workers", row.Workers)] = row.Efficiency
+	}
+	if r.Local != nil {
+		f["images_per_s_local"] = r.Local.PerSec
+	}
+	return f
+}
+
 // Run measures the configured worker counts and returns the report.
 func Run(ctx context.Context, cfg Config) (*bench.Report, *Result, error) {
 	if cfg.Dataset == "" {
@@ -288,19 +302,16 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	h.AddParam("rounds", cfg.Rounds)
 	h.AddParam("cores", runtime.NumCPU())
 	h.Peers = []bench.Peer{{Name: "nats-server (embedded, JetStream)", Version: cluster.ServerVersion()}}
-	r := &bench.Report{Header: h, Data: res, Figures: map[string]float64{}}
+	r := &bench.Report{Header: h, Data: res, Figures: res.Figures()}
 	t := bench.Table{Title: "ingest through cluster workers (one process, loopback NATS)",
 		Columns: []string{"workers", "images", "failed", "seconds (median)", "images/s", "per-worker efficiency"}}
 	var parts []string
 	for _, row := range res.Rows {
 		t.AddRow(row.Workers, row.Images, row.Failed, fmt.Sprintf("%.2f", median(row.Seconds)), fmt.Sprintf("%.1f", row.PerSec), fmt.Sprintf("%.0f%%", 100*row.Efficiency))
-		r.Figures[fmt.Sprintf("images_per_s_%d_workers", row.Workers)] = row.PerSec
-		r.Figures[fmt.Sprintf("efficiency_%d_workers", row.Workers)] = row.Efficiency
 		parts = append(parts, fmt.Sprintf("%d worker(s) %.1f images/s (%.0f%% per-worker efficiency)", row.Workers, row.PerSec, 100*row.Efficiency))
 	}
 	if l := res.Local; l != nil {
 		t.AddRow("local ingest", l.Images, l.Failed, fmt.Sprintf("%.2f", median(l.Seconds)), fmt.Sprintf("%.1f", l.PerSec), "-")
-		r.Figures["images_per_s_local"] = l.PerSec
 		parts = append(parts, fmt.Sprintf("the local ingest %.1f images/s", l.PerSec))
 	}
 	r.Tables = []bench.Table{t}
