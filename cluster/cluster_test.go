@@ -535,6 +535,10 @@ func TestRemoteResult(t *testing.T) {
 		{"bad hash", Result{Model: "fp", Hash: "zz", Vector: good}, "not a hex SHA-256"},
 		{"failure", Result{Error: &Failure{Stage: store.StageDecode, Class: store.ClassContent, Reason: "corrupt"}}, "corrupt"},
 		{"unknown stage", Result{Error: &Failure{Stage: "x", Class: store.ClassContent, Reason: "odd"}}, "unknown stage"},
+		{"negative size", Result{Model: "fp", Hash: hash, Vector: good, Width: -1, Height: 2}, "out of range"},
+		{"long format", Result{Model: "fp", Hash: hash, Vector: good, Format: strings.Repeat("x", 100)}, "out of range"},
+		{"bad metadata", Result{Model: "fp", Hash: hash, Vector: good, Meta: &store.Metadata{TimeSource: "sundial"}}, "metadata: unknown time source"},
+		{"bad GPS", Result{Model: "fp", Hash: hash, Vector: good, Meta: &store.Metadata{GPS: &store.GPS{Lat: 91}}}, "out of range"},
 	} {
 		rr := c.remoteResult(job, tc.res)
 		if tc.reason == "" {
@@ -546,6 +550,16 @@ func TestRemoteResult(t *testing.T) {
 		if rr.Err == nil || !strings.Contains(rr.Err.Reason, tc.reason) || rr.Vector != nil {
 			t.Errorf("%s: %+v, want a failure with %q", tc.name, rr.Err, tc.reason)
 		}
+	}
+	// A worker's long reason is cut to maxReason bytes (and a mark).
+	rr := c.remoteResult(job, Result{Error: &Failure{Stage: store.StageDecode, Class: store.ClassContent, Reason: strings.Repeat("é", maxReason)}})
+	if rr.Err == nil || len(rr.Err.Reason) > maxReason+len("…") || !strings.HasSuffix(rr.Err.Reason, "…") {
+		t.Errorf("long reason: %d bytes, want at most %d ending with …", len(rr.Err.Reason), maxReason+len("…"))
+	}
+	// Valid metadata comes through.
+	meta := store.Metadata{TimeSource: store.TimeMtime, CaptureTime: time.Unix(1700000000, 0), CameraMake: "Acme"}
+	if rr := c.remoteResult(job, Result{Model: "fp", Hash: hash, Vector: good, Meta: &meta}); rr.Err != nil || rr.Meta.CameraMake != "Acme" {
+		t.Errorf("metadata: %+v, %+v", rr.Err, rr.Meta)
 	}
 }
 
