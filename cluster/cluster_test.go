@@ -685,6 +685,21 @@ func TestRemoteMatchesLocal(t *testing.T) {
 	if e := rf[filepath.Join(dir, "no-offset.jpg")]; e.TimeSource != store.TimeEXIFNoOffset || e.CaptureTime.Hour() != 3 {
 		t.Errorf("no-offset.jpg metadata %+v: want 03:04:05 read in the library's zone", e.Metadata)
 	}
+
+	// --refresh-metadata on unchanged files reads their metadata in the
+	// coordinator's process: nothing is published to the workers.
+	published := coord.Stats().Published
+	rep3, err := remote.Ingest(ctx, []string{dir}, engine.IngestOptions{Remote: coord, RefreshMetadata: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep3.MetadataRead != len(paths) || rep3.Indexed != 0 || coord.Stats().Published != published {
+		t.Errorf("refresh: metadata read %d, indexed %d, published %d more; want %d, 0 and 0",
+			rep3.MetadataRead, rep3.Indexed, coord.Stats().Published-published, len(paths))
+	}
+	if e := factsOf(remote)[filepath.Join(dir, "exif.jpg")]; e.CameraModel != "Phone 9" {
+		t.Errorf("exif.jpg metadata after the refresh %+v", e.Metadata)
+	}
 }
 
 // TestWorkerIdleExit: a worker with IdleExit answers the run's items, then
