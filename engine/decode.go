@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"image"
 
@@ -12,13 +11,13 @@ import (
 // image tower, within the library's decode memory budget: it waits (as long
 // as ctx lasts) until the decode's estimated memory is free.
 func (l *Library) decodeTensor(ctx context.Context, data []byte, name string, opt imageproc.Options, dst []float32) (imageproc.Info, error) {
-	pp := l.model.Manifest.Image.Preprocess()
-	release, err := l.decodeMem.Acquire(ctx, imageproc.TensorMemory(data, opt, pp))
-	if err != nil {
-		return imageproc.Info{}, err
-	}
-	defer release()
-	return imageproc.DecodeTensor(bytes.NewReader(data), name, int64(len(data)), opt, pp, dst)
+	return l.fileDecoder(opt).decodeTensor(ctx, data, name, dst)
+}
+
+// fileDecoder returns a FileDecoder for the library's model and decode
+// memory budget.
+func (l *Library) fileDecoder(opt imageproc.Options) *FileDecoder {
+	return &FileDecoder{Image: opt, Preprocess: l.model.Manifest.Image.Preprocess(), Memory: l.decodeMem, Location: l.location()}
 }
 
 // Thumbnail decodes an encoded image and fits it within size×size (see

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -74,6 +73,12 @@ type IngestOptions struct {
 	// uses it to tell a library on the bundled model that its pictures look
 	// like camera photos (see package photohint).
 	FirstImages func([]photohint.Sample)
+
+	// Remote, when set, sends the files to embed to workers elsewhere
+	// (package cluster) instead of decoding and encoding them in this
+	// process; the walk, the commits, progress and failure records stay
+	// here. Workers and Streams are then unused.
+	Remote RemoteEmbedder
 
 	// testHookBeforeRead runs before a worker reads a file (tests only).
 	testHookBeforeRead func(path string)
@@ -187,9 +192,13 @@ type decoded struct {
 	info   imageproc.Info
 	tensor []float32
 	reused []float32
-	err    *store.FileError
-	skip   *store.SkippedFile // not a still image
-	meta   store.Metadata
+	// embedded is a vector a remote worker computed; done acknowledges it
+	// once committed.
+	embedded []float32
+	done     func(committed bool)
+	err      *store.FileError
+	skip     *store.SkippedFile // not a still image
+	meta     store.Metadata
 }
 
 // Ingest walks roots and brings the library up to date with them: new and
@@ -259,9 +268,15 @@ func (l *Library) newPipeline(ctx context.Context, roots []string, opt IngestOpt
 		workers = runtime.GOMAXPROCS(0)
 	}
 	streams, threads := EncodeStreams(runtime.GOMAXPROCS(0), l.opts.Threads, opt.Streams)
-	enc, err := l.ingestEncoder(threads)
-	if err != nil {
-		return nil, err
+	var enc *encoders.ImageEncoder
+	tensorLen, maxBatch := 0, defaultRemoteBatch
+	if opt.Remote != nil {
+		workers = 0 // the remote workers decode and encode
+	} else {
+		if enc, err = l.ingestEncoder(threads); err != nil {
+			return nil, err
+		}
+		tensorLen, maxBatch = enc.TensorLen(), enc.MaxBatch()
 	}
 	// Another process may have written since this one last looked: the
 	// catalog catches up now, under the write lock, once.
@@ -274,9 +289,9 @@ func (l *Library) newPipeline(ctx context.Context, roots []string, opt IngestOpt
 	}
 	batch := opt.BatchSize
 	if batch <= 0 {
-		batch = enc.MaxBatch()
+		batch = maxBatch
 	}
-	p := &pipeline{l: l, opt: opt, rep: rep, start: start, tensorLen: enc.TensorLen(),
+	p := &pipeline{l: l, opt: opt, rep: rep, start: start, tensorLen: tensorLen,
 		roots: absRoots, excl: excl, snap: snap, workers: workers, streams: streams, batch: batch, enc: enc,
 		known: make(map[uint64]struct{}, len(snap.Items))}
 	rep.SkippedByKind = map[string]int{}
@@ -372,6 +387,14 @@ func (p *pipeline) runIngest(ctx context.Context) error {
 	}()
 
 	var wg sync.WaitGroup
+	var remoteErr error
+	if p.opt.Remote != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			remoteErr = p.remoteDecode(work, stop, jobs, results)
+		}()
+	}
 	for range p.workers {
 		wg.Add(1)
 		go func() {
@@ -403,6 +426,9 @@ func (p *pipeline) runIngest(ctx context.Context) error {
 	for range results {
 	}
 	p.walked = w
+	if remoteErr != nil && ctx.Err() == nil {
+		return fmt.Errorf("remote workers: %w", remoteErr)
+	}
 	if walkErr != nil && !errors.Is(walkErr, context.Canceled) && !errors.Is(walkErr, context.DeadlineExceeded) {
 		return fmt.Errorf("walk: %w", walkErr)
 	}
@@ -780,57 +806,29 @@ func (p *pipeline) release(t []float32) {
 // for the next run.
 func (p *pipeline) decode(ctx context.Context, j job) (d decoded, ok bool) {
 	d = decoded{job: j}
-	fail := func(stage store.Stage, err error) decoded {
-		d.err = &store.FileError{Path: j.path, Size: j.size, MtimeNs: j.mtimeNs, Stage: stage,
-			Class: classify(stage, err), Reason: err.Error()}
-		return d
-	}
 	if p.opt.testHookBeforeRead != nil {
 		p.opt.testHookBeforeRead(j.path)
 	}
-	t0 := time.Now()
-	// A video or a sidecar is recognised from its first bytes, before the
-	// whole file is read, hashed or held against the size limit.
-	if r, ok := sniffSkippable(j.path); ok {
-		p.readNs.Add(int64(time.Since(t0)))
-		d.skip = &store.SkippedFile{Path: j.path, Size: j.size, MtimeNs: j.mtimeNs, Kind: string(r.Kind), Format: r.Format}
-		return d, true
-	}
-	data, err := readLimited(ctx, j.path, p.opt.Image.MaxFileBytes)
-	p.readNs.Add(int64(time.Since(t0)))
-	if err != nil {
-		if ctx.Err() != nil {
-			return d, false // stopped while reading: not the file's fault
+	dec := p.l.fileDecoder(p.opt.Image)
+	dec.Known = func(ctx context.Context, h store.Hash) (string, bool) {
+		it, ok := p.stored(ctx, h)
+		if ok {
+			d.reused = it.Vector
+			d.info = imageproc.Info{Width: it.Width, Height: it.Height, Format: it.Format, Bytes: j.size}
 		}
-		return fail(store.StageRead, err), true
+		return it.Format, ok
 	}
-	t0 = time.Now()
-	d.hash = sha256.Sum256(data)
-	p.hashNs.Add(int64(time.Since(t0)))
-	if it, ok := p.stored(ctx, d.hash); ok {
-		d.reused = it.Vector
-		d.info = imageproc.Info{Width: it.Width, Height: it.Height, Format: it.Format, Bytes: j.size}
-		d.meta = p.metadata(data, it.Format, j.mtimeNs)
-		return d, true
+	tensor := p.tensor()
+	out, ok := dec.Decode(ctx, j.path, j.size, j.mtimeNs, tensor)
+	p.readNs.Add(int64(out.Read))
+	p.hashNs.Add(int64(out.HashTime))
+	p.prepNs.Add(int64(out.Prep))
+	d.hash, d.err, d.skip, d.meta = out.Hash, out.Err, out.Skip, out.Meta
+	if !ok || out.Known || out.Err != nil || out.Skip != nil {
+		p.release(tensor)
+		return d, ok
 	}
-	t0 = time.Now()
-	d.tensor = p.tensor()
-	d.info, err = p.l.decodeTensor(ctx, data, j.path, p.opt.Image, d.tensor)
-	p.prepNs.Add(int64(time.Since(t0)))
-	if err != nil {
-		p.release(d.tensor)
-		d.tensor = nil
-		if ctx.Err() != nil {
-			return d, false // stopped waiting for decode memory: not the file's fault
-		}
-		if errors.Is(err, imageproc.ErrNotImage) && !errors.Is(err, imageproc.ErrEmpty) {
-			if r := filekind.Sniff(data); r.Kind == filekind.Image {
-				err = fmt.Errorf("%w: %s, a format no decoder here handles", imageproc.ErrUnsupported, r.Format)
-			}
-		}
-		return fail(store.StageDecode, err), true
-	}
-	d.meta = p.metadata(data, d.info.Format, j.mtimeNs)
+	d.tensor, d.info = tensor, out.Info
 	return d, true
 }
 
@@ -917,6 +915,14 @@ type unit struct {
 	dropped []int64          // items whose files failed now, or are no longer images: their old entries go
 	reused  int              // items whose vector came from identical content
 	meta    []store.ItemMeta // metadata read again for unchanged items
+	done    []func(committed bool)
+}
+
+// acknowledge tells remote workers' messages whether their unit was committed.
+func (u unit) acknowledge(committed bool) {
+	for _, f := range u.done {
+		f(committed)
+	}
 }
 
 // tensorEncoder is what the ingest needs of the image encoder.
@@ -950,8 +956,34 @@ func (p *pipeline) run(ctx context.Context, stop context.CancelCauseFunc, result
 	}
 
 	var pending []decoded
-	var other []decoded // reused vectors and failures
-	for d := range results {
+	var other []decoded // reused vectors, remote vectors and failures
+	// Settled files wait for company to share a transaction, but remote
+	// results not for long: their workers' messages stay unacknowledged
+	// until the commit.
+	otherMax := 4 * batch
+	var flush <-chan time.Time
+	if p.opt.Remote != nil {
+		otherMax = batch
+		t := time.NewTicker(remoteFlushEvery)
+		defer t.Stop()
+		flush = t.C
+	}
+loop:
+	for {
+		var d decoded
+		select {
+		case r, ok := <-results:
+			if !ok {
+				break loop
+			}
+			d = r
+		case <-flush:
+			if len(other) > 0 {
+				units <- p.settled(other)
+				other = nil
+			}
+			continue
+		}
 		if d.tensor != nil {
 			pending = append(pending, d)
 		} else {
@@ -961,7 +993,7 @@ func (p *pipeline) run(ctx context.Context, stop context.CancelCauseFunc, result
 			toEncode <- pending
 			pending = nil
 		}
-		if len(other) >= 4*batch {
+		if len(other) >= otherMax {
 			units <- p.settled(other)
 			other = nil
 		}
@@ -1013,6 +1045,9 @@ func (p *pipeline) encode(ctx context.Context, enc tensorEncoder, batch []decode
 func (p *pipeline) settled(ds []decoded) unit {
 	var u unit
 	for _, d := range ds {
+		if d.done != nil {
+			u.done = append(u.done, d.done)
+		}
 		if d.metaOnly {
 			u.meta = append(u.meta, store.ItemMeta{ID: d.oldID, Meta: d.meta})
 			continue
@@ -1024,6 +1059,8 @@ func (p *pipeline) settled(ds []decoded) unit {
 			}
 		} else if d.err != nil {
 			u.fail(d.job, *d.err)
+		} else if d.embedded != nil {
+			u.items = append(u.items, d.item(d.embedded))
 		} else {
 			u.items = append(u.items, d.item(d.reused))
 			u.reused++
@@ -1053,14 +1090,17 @@ func (p *pipeline) commitLoop(units <-chan unit, stop context.CancelCauseFunc) e
 	var failed error
 	for u := range units {
 		if failed != nil {
+			u.acknowledge(false)
 			continue
 		}
 		a, err := p.apply(ctx, catalog.Batch{Delete: u.dropped, Upsert: u.items, Errors: u.errs, Skipped: u.skips, SetMeta: u.meta})
 		if err != nil {
+			u.acknowledge(false)
 			failed = err
 			stop(err)
 			continue
 		}
+		u.acknowledge(true)
 		p.remember(u.items)
 		p.mu.Lock()
 		p.rep.Indexed += len(u.items) - u.reused
@@ -1188,6 +1228,13 @@ func underAny(path string, roots []string) bool {
 	}
 	return false
 }
+
+// defaultRemoteBatch is the batch of a remote ingest's commits, and
+// remoteFlushEvery how long at most its results wait for the batch to fill.
+const (
+	defaultRemoteBatch = 32
+	remoteFlushEvery   = 200 * time.Millisecond
+)
 
 // maxStreams caps the concurrent inferences of an ingest: each holds a batch
 // of tensors and the model's activations.

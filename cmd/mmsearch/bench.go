@@ -19,7 +19,7 @@ import (
 func benchCommand() *command {
 	return &command{
 		name:    "bench",
-		summary: "benchmarks: ann, cluster, ingest, query, filter, cli, batch, encoder, serve, retrieval, analogy, int8; figures, summary and plots of stored reports",
+		summary: "benchmarks: ann, cluster, workers, ingest, query, filter, cli, batch, encoder, serve, retrieval, analogy, int8; figures, summary and plots of stored reports",
 		children: []*command{
 			benchANNCommand(),
 			benchClusterCommand(),
@@ -33,6 +33,7 @@ func benchCommand() *command {
 			benchRetrievalCommand(),
 			benchAnalogyCommand(),
 			benchInt8Command(),
+			benchWorkersCommand(),
 			benchFiguresCommand(),
 			benchSummaryCommand(),
 			benchPlotCommand(),

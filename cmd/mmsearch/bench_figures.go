@@ -22,6 +22,7 @@ import (
 	"mmsearch/bench/quantquality"
 	"mmsearch/bench/retrieval"
 	benchserve "mmsearch/bench/serve"
+	"mmsearch/bench/workers"
 	"mmsearch/internal/atomicfile"
 )
 
@@ -42,6 +43,7 @@ var figurers = map[string]func() bench.Figurer{
 	"analogy":             func() bench.Figurer { return &analogy.Result{} },
 	"quantize-quality":    func() bench.Figurer { return &quantquality.Result{} },
 	"serve":               func() bench.Figurer { return &benchserve.Data{} },
+	"workers":             func() bench.Figurer { return &workers.Result{} },
 }
 
 // storedReport is a report read back from its JSON file, its data kept as

@@ -211,41 +211,7 @@ func indexCommand() *command {
 				}
 			}
 			rep, err := lib.Ingest(ctx, args, opts)
-			if err != nil && !rep.Stopped && rep.Found == 0 && rep.Failed == 0 {
-				// Nothing started (the library is locked by another
-				// index, a root is missing): the error says it all.
-				return err
-			}
-			bar.update(finalProgress(rep), true)
-			if asJSON {
-				printJSON(e.stdout, rep)
-			} else {
-				if rep.Stopped {
-					fmt.Fprintln(e.stdout, stoppedSummary(rep))
-				} else {
-					fmt.Fprintln(e.stdout, indexSummary(rep))
-				}
-				if s := skippedSummary(rep.SkippedByKind); s != "" {
-					fmt.Fprintf(e.stdout, "not still images: %s\n", s)
-				}
-				if rep.ExcludedRemoved > 0 {
-					fmt.Fprintf(e.stdout, "%s items and records removed: now excluded\n", thousands(rep.ExcludedRemoved))
-				}
-				if rep.Failed > 0 {
-					fmt.Fprintf(e.stdout, "failures:\n")
-					for i, fe := range rep.Errors {
-						if i == 10 {
-							fmt.Fprintf(e.stdout, "  ... and %d more; run 'mmsearch errors'\n", len(rep.Errors)-10)
-							break
-						}
-						fmt.Fprintf(e.stdout, "  %s [%s]: %s\n", quotePath(fe.Path), fe.Stage, fe.Reason)
-					}
-				}
-				if rep.Stopped {
-					fmt.Fprintf(e.stdout, "the batches committed so far are kept; run the same command again to continue\n")
-				}
-			}
-			return err
+			return reportIngest(e, bar, rep, err, asJSON)
 		},
 	}
 }
@@ -280,6 +246,47 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// reportIngest prints an ingest's final progress and its report (a summary
+// with the first failures, or JSON), as index and coordinator do, and
+// returns the ingest's error.
+func reportIngest(e *env, bar *progressBar, rep engine.IngestReport, err error, asJSON bool) error {
+	if err != nil && !rep.Stopped && rep.Found == 0 && rep.Failed == 0 {
+		// Nothing started (the library is locked by another
+		// index, a root is missing): the error says it all.
+		return err
+	}
+	bar.update(finalProgress(rep), true)
+	if asJSON {
+		printJSON(e.stdout, rep)
+	} else {
+		if rep.Stopped {
+			fmt.Fprintln(e.stdout, stoppedSummary(rep))
+		} else {
+			fmt.Fprintln(e.stdout, indexSummary(rep))
+		}
+		if s := skippedSummary(rep.SkippedByKind); s != "" {
+			fmt.Fprintf(e.stdout, "not still images: %s\n", s)
+		}
+		if rep.ExcludedRemoved > 0 {
+			fmt.Fprintf(e.stdout, "%s items and records removed: now excluded\n", thousands(rep.ExcludedRemoved))
+		}
+		if rep.Failed > 0 {
+			fmt.Fprintf(e.stdout, "failures:\n")
+			for i, fe := range rep.Errors {
+				if i == 10 {
+					fmt.Fprintf(e.stdout, "  ... and %d more; run 'mmsearch errors'\n", len(rep.Errors)-10)
+					break
+				}
+				fmt.Fprintf(e.stdout, "  %s [%s]: %s\n", quotePath(fe.Path), fe.Stage, fe.Reason)
+			}
+		}
+		if rep.Stopped {
+			fmt.Fprintf(e.stdout, "the batches committed so far are kept; run the same command again to continue\n")
+		}
+	}
+	return err
 }
 
 // ingestProgress turns an ingest's progress into the bar's: the files to

@@ -67,5 +67,7 @@ func commands() []*command {
 		sheetCommand(),
 		modelsCommand(),
 		serveCommand(),
+		coordinatorCommand(),
+		workerCommand(),
 	}
 }

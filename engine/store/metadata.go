@@ -54,6 +54,12 @@ type Metadata struct {
 // maxMetaString bounds the camera names stored.
 const maxMetaString = 256
 
+// Validate reports what makes m unfit to store: an unknown time source, a
+// time source without a time, an over-long or non-UTF-8 camera name, a GPS
+// position out of range. Metadata from elsewhere (a cluster worker) is
+// checked with it before it reaches a transaction.
+func (m Metadata) Validate() error { return m.validate() }
+
 func (m Metadata) validate() error {
 	switch m.TimeSource {
 	case TimeUnread, TimeEXIF, TimeEXIFNoOffset, TimeMtime:
