@@ -68,14 +68,15 @@ func newHubServer(t *testing.T, corrupt string) *hubServer {
 func (h *hubServer) serve(w http.ResponseWriter, r *http.Request, name string, data []byte) {
 	h.mu.Lock()
 	h.requests = append(h.requests, name+" "+r.Header.Get("Range"))
-	cut := name == "vocab.json" && h.cutAfter > 0 && !h.cut
+	cutAfter := h.cutAfter
+	cut := name == "vocab.json" && cutAfter > 0 && !h.cut
 	if cut {
 		h.cut = true
 	}
 	h.mu.Unlock()
 	if cut {
 		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
-		w.Write(data[:h.cutAfter])
+		w.Write(data[:cutAfter])
 		w.(http.Flusher).Flush()
 		<-r.Context().Done() // hold on until the client is gone
 		return
@@ -250,7 +251,9 @@ func TestFirstUseOffline(t *testing.T) {
 // that file with a Range request and installs the model.
 func TestFirstUseInterruptedDownloadResumes(t *testing.T) {
 	hub := newHubServer(t, "")
+	hub.mu.Lock() // the server's goroutines read it
 	hub.cutAfter = 3000
+	hub.mu.Unlock()
 	data := t.TempDir()
 	cmd := firstUseCmd(data, hub.registry, "models", "use", "--yes", "tiny-hub")
 	var stderr bytes.Buffer
