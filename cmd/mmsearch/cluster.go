@@ -115,7 +115,7 @@ func coordinatorCommand() *command {
 			nf.register(fs, "NATS server `URL`s (comma-separated) of an existing cluster with JetStream; default: start one in this process (see --listen)")
 			fs.StringVar(&listen, "listen", cluster.DefaultListen, "address of the NATS server started in this process when --nats is not given\n(loopback unless told; any other address needs --nats-token-file or $"+natsTokenEnv+")")
 			fs.StringVar(&storeDir, "nats-store", "", "JetStream folder of the server started in this process (default: a temporary folder, removed at exit)")
-			intVar(fs, &replicas, "replicas", 1, 1, maxReplicas, "replicas of the queue's streams (3 on a 3-server cluster)")
+			intVar(fs, &replicas, "stream-replicas", 1, 1, maxReplicas, "replicas of the queue's streams (3 on a 3-server cluster)")
 			fs.DurationVar(&ackWait, "ack-wait", cluster.DefaultAckWait, "how long a worker may hold a file without a sign of life before it goes to another (1s..1h)")
 			intVar(fs, &maxDeliver, "max-deliver", cluster.DefaultMaxDeliver, 1, maxMaxDeliver, "deliveries of a file before it is recorded as a failure")
 			intVar(fs, &outstanding, "max-outstanding", 4096, 1, maxOutstanding, "files published and not yet answered; the walk waits beyond")
@@ -193,7 +193,7 @@ func coordinatorCommand() *command {
 // and removes its temporary store.
 func startEmbedded(e *env, listen, storeDir, token string, replicas int) (*cluster.Server, func(), error) {
 	if replicas > 1 {
-		return nil, nil, usagef("--replicas %d needs a NATS cluster (--nats URL): the server started here is one server", replicas)
+		return nil, nil, usagef("--stream-replicas %d needs a NATS cluster (--nats URL): the server started here is one server", replicas)
 	}
 	cleanup := func() {}
 	if storeDir == "" {
