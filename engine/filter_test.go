@@ -124,10 +124,12 @@ func TestExactScanRule(t *testing.T) {
 	}{
 		{0, 100000, 64, true},
 		{ExactScanMin, 100000, 64, true},
-		{1500, 2000, 64, false}, // 4·sqrt(64·2000) ≈ 1431
+		{1500, 2000, 64, false}, // 1.5·sqrt(64·2000) ≈ 537, under the minimum of 1000
 		{50000, 100000, 64, false},
-		{int(ExactScanFactor*80) - 1, 100000, 64, true}, // 4·sqrt(64·100000) = 4·2530
-		{int(ExactScanFactor * 2600), 100000, 64, false},
+		{ExactScanLimit(100000, 64), 100000, 64, true}, // sqrt(64·100000) ≈ 2529.8
+		{ExactScanLimit(100000, 64) + 1, 100000, 64, false},
+		{3794, 100000, 64, true}, // the limit: int(1.5·2529.8)
+		{3795, 100000, 64, false},
 	}
 	for _, tc := range tests {
 		if got := ExactScanChosen(tc.matches, tc.total, tc.ef); got != tc.want {
