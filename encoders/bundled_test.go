@@ -133,6 +133,41 @@ func TestBundledModelParity(t *testing.T) {
 	if worst > ref.Tolerance {
 		t.Errorf("text embeddings differ by %g > %g", worst, ref.Tolerance)
 	}
+
+	// Sessions opened without weight prepacking (a CLI search's) and from
+	// the graph cache compute the same embeddings within the tolerance.
+	quick := SessionOptions{NoPrepack: true, GraphCache: t.TempDir()}
+	for _, pass := range []string{"writes the graph cache", "loads the graph cache"} {
+		txt, err := NewTextEncoder(m, quick)
+		if err != nil {
+			t.Fatal(err)
+		}
+		worst = 0
+		for _, tc := range ref.Texts {
+			got, err := txt.EncodeIDs(ctx, [][]int64{tc.InputIDs}, [][]int64{tc.AttentionMask})
+			if err != nil {
+				t.Fatal(err)
+			}
+			worst = math.Max(worst, maxAbsDiff(got[0], tc.Embeds))
+		}
+		txt.Close()
+		img, err := NewImageEncoder(m, quick)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := img.EncodeTensors(ctx, pixels, n)
+		img.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			worst = math.Max(worst, maxAbsDiff(got[i], ref.Images.Embeds[i]))
+		}
+		t.Logf("without prepacking (%s): max |ORT-in-Go − PyTorch| = %.2e", pass, worst)
+		if worst > ref.Tolerance {
+			t.Errorf("without prepacking (%s): embeddings differ by %g > %g", pass, worst, ref.Tolerance)
+		}
+	}
 }
 
 // TestTrimPaddingExact checks that cutting a batch after its longest row

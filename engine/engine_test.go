@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"image"
 	"image/jpeg"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -210,6 +211,56 @@ func TestSearchModesAndText(t *testing.T) {
 		if !strings.HasPrefix(r.Path, filepath.Join(photos, "1")) {
 			t.Fatalf("prefix not honoured: %s", r.Path)
 		}
+	}
+}
+
+// TestShortLivedSameAnswers: a library opened for one query (a CLI search:
+// encoders without weight prepacking) answers text and image queries as a
+// long-lived one does, and can still ingest.
+func TestShortLivedSameAnswers(t *testing.T) {
+	ctx := context.Background()
+	photos, dir := t.TempDir(), t.TempDir()
+	for i := 0; i < 12; i++ {
+		writeImage(t, filepath.Join(photos, fmt.Sprintf("%02d.png", i)), i, "png")
+	}
+	lib := openLib(t, dir, tinyModel)
+	if _, err := lib.Ingest(ctx, []string{photos}, IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	queries := []string{`"the cat"`, `@2 - "the dog" + "the cat"`, filepath.Join(photos, "05.png")}
+	answers := func(lib *Library) [][]Result {
+		t.Helper()
+		var out [][]Result
+		for _, q := range queries {
+			res, err := lib.Search(ctx, q, SearchOptions{K: 5, AllowPaths: true})
+			if err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+			out = append(out, res.Results)
+		}
+		return out
+	}
+	want := answers(lib)
+	lib.Close()
+	short, err := Open(ctx, dir, Options{Model: tinyModel, ShortLived: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.Close()
+	got := answers(short)
+	for i := range want {
+		if len(got[i]) != len(want[i]) {
+			t.Fatalf("%s: %d results, want %d", queries[i], len(got[i]), len(want[i]))
+		}
+		for j := range want[i] {
+			if got[i][j].ID != want[i][j].ID || math.Abs(float64(got[i][j].Score-want[i][j].Score)) > 1e-5 {
+				t.Fatalf("%s: result %d is %+v, want %+v", queries[i], j, got[i][j], want[i][j])
+			}
+		}
+	}
+	writeImage(t, filepath.Join(photos, "new.png"), 99, "png")
+	if st, err := short.Ingest(ctx, []string{photos}, IngestOptions{}); err != nil || st.Indexed != 1 {
+		t.Fatalf("ingest in a short-lived library: %+v, %v", st, err)
 	}
 }
 

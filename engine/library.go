@@ -84,6 +84,12 @@ type Options struct {
 	// fails with ErrNoLibrary (read-only commands set it, so a mistyped
 	// path is an error, not a new empty library).
 	MustExist bool
+	// ShortLived says the caller answers a query or two and exits (a CLI
+	// search): the encoders open without weight prepacking
+	// (encoders.SessionOptions.NoPrepack), which saves more when they open
+	// than it costs on so few runs. Ingests, servers and batches leave it
+	// off.
+	ShortLived bool
 	// RefreshEvery bounds how often searches look for other processes'
 	// writes (0 = catalog.DefaultRefreshEvery).
 	RefreshEvery time.Duration
@@ -273,7 +279,7 @@ func (l *Library) Model() *encoders.Model { return l.model }
 
 func (l *Library) sessionOptions() encoders.SessionOptions {
 	return encoders.SessionOptions{IntraOpThreads: l.opts.Threads, MaxBatch: l.opts.BatchSize, Device: l.opts.Device,
-		GraphCache: models.GraphCacheDir(l.opts.Getenv)}
+		GraphCache: models.GraphCacheDir(l.opts.Getenv), NoPrepack: l.opts.ShortLived}
 }
 
 // imageEncoder opens the image tower on first use.
@@ -297,7 +303,7 @@ func (l *Library) ingestEncoder(threads int) (*encoders.ImageEncoder, error) {
 	if queryThreads <= 0 {
 		queryThreads = runtime.GOMAXPROCS(0)
 	}
-	if threads == queryThreads {
+	if threads == queryThreads && !l.opts.ShortLived {
 		return l.imageEncoder()
 	}
 	l.encMu.Lock()
@@ -313,6 +319,7 @@ func (l *Library) ingestEncoder(threads int) (*encoders.ImageEncoder, error) {
 	}
 	so := l.sessionOptions()
 	so.IntraOpThreads = threads
+	so.NoPrepack = false // an ingest runs the graph many times
 	e, err := encoders.NewImageEncoder(l.model, so)
 	if err != nil {
 		return nil, err

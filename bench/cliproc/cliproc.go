@@ -80,7 +80,7 @@ type Breakdown struct {
 	OpenMs        float64 `json:"library_open_ms"`     // store + model (stamp check)
 	FirstSearchMs float64 `json:"first_search_ms"`     // index load + text session + encode + search
 	WarmSearchMs  float64 `json:"warm_search_ms"`      // encode + search
-	TextSessionMs float64 `json:"text_session_ms"`     // opening the text tower alone, through the graph cache as the engine does
+	TextSessionMs float64 `json:"text_session_ms"`     // opening the text tower alone, through the graph cache and without prepacking, as a CLI search does
 	IndexLoadMs   float64 `json:"index_load_ms_estim"` // first − warm − text session
 	IndexBytes    int64   `json:"index_bytes"`
 	ModelVerified bool    `json:"model_verified_at_open"`
@@ -184,7 +184,9 @@ func prepare(ctx context.Context, cfg Config, res *Result, logf func(string, ...
 		return err
 	}
 
-	// The breakdown, on a fresh open like a new process's.
+	// The breakdown, on a fresh open like a new process's, opened as the
+	// CLI's search opens it (for one query: no weight prepacking).
+	opts.ShortLived = true
 	t0 := time.Now()
 	lib, err = engine.Open(ctx, cfg.Library, opts)
 	if err != nil {
@@ -209,7 +211,7 @@ func prepare(ctx context.Context, cfg Config, res *Result, logf func(string, ...
 		return err
 	}
 	t0 = time.Now()
-	txt, err := encoders.NewTextEncoder(m, encoders.SessionOptions{GraphCache: models.GraphCacheDir(cfg.Getenv)})
+	txt, err := encoders.NewTextEncoder(m, encoders.SessionOptions{GraphCache: models.GraphCacheDir(cfg.Getenv), NoPrepack: true})
 	if err != nil {
 		return err
 	}

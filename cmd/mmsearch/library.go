@@ -34,6 +34,9 @@ type libraryFlags struct {
 	remote remoteFlags
 	// resolved is the remote index openLibrary chose (nil: the own HNSW).
 	resolved *remote
+	// oneQuery: the command answers one query and exits
+	// (engine.Options.ShortLived).
+	oneQuery bool
 }
 
 // Bounds of --decode-memory, in MiB.
@@ -126,6 +129,7 @@ func (f *libraryFlags) openLibrary(ctx context.Context, e *env, mustExist bool) 
 		Logger:       log,
 		DecodeMemory: int64(f.decodeMiB) << 20,
 		MustExist:    mustExist,
+		ShortLived:   f.oneQuery,
 	})
 	if err != nil {
 		return nil, err
@@ -425,6 +429,7 @@ func searchCommand() *command {
 			if err := ff.apply(&opt); err != nil {
 				return err
 			}
+			lf.oneQuery = true
 			lib, err := lf.openExisting(ctx, e)
 			if err != nil {
 				return err

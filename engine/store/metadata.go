@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -464,24 +466,44 @@ func (s *Store) MetaStats(ctx context.Context, topCameras int) (MetaStats, error
 		mk, model, _ := strings.Cut(c.Name, "\x00")
 		st.Cameras = append(st.Cameras, Count{Name: CameraName(mk, model), Count: c.Count})
 	}
-	if st.Formats, err = counts("SELECT format, count(*) AS n FROM items GROUP BY format ORDER BY n DESC, format"); err != nil {
-		return st, fmt.Errorf("store: metadata stats: formats: %w", err)
-	}
-	bySource, err := counts("SELECT time_source, count(*) FROM items GROUP BY time_source")
+	// Formats, time sources and GPS in one pass: the rows hold the vectors,
+	// so each scan of the table reads all of them.
+	rows, err := tx.QueryContext(ctx, "SELECT format, time_source, gps_lat IS NOT NULL, count(*) FROM items GROUP BY 1, 2, 3")
 	if err != nil {
-		return st, fmt.Errorf("store: metadata stats: time sources: %w", err)
+		return st, fmt.Errorf("store: metadata stats: formats and time sources: %w", err)
 	}
-	if len(bySource) > 0 {
-		st.BySource = map[string]int64{}
-		for _, c := range bySource {
-			if c.Name == string(TimeUnread) {
-				c.Name = "unread"
-			}
-			st.BySource[c.Name] = c.Count
+	defer rows.Close()
+	formats := map[string]int64{}
+	for rows.Next() {
+		var format, source string
+		var gps bool
+		var n int64
+		if err := rows.Scan(&format, &source, &gps, &n); err != nil {
+			return st, fmt.Errorf("store: metadata stats: formats and time sources: %w", err)
+		}
+		formats[format] += n
+		if source == string(TimeUnread) {
+			source = "unread"
+		}
+		if st.BySource == nil {
+			st.BySource = map[string]int64{}
+		}
+		st.BySource[source] += n
+		if gps {
+			st.WithGPS += n
 		}
 	}
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM items WHERE gps_lat IS NOT NULL").Scan(&st.WithGPS); err != nil {
-		return st, fmt.Errorf("store: metadata stats: GPS: %w", err)
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("store: metadata stats: formats and time sources: %w", err)
 	}
+	for name, n := range formats {
+		st.Formats = append(st.Formats, Count{Name: name, Count: n})
+	}
+	slices.SortFunc(st.Formats, func(a, b Count) int {
+		if c := cmp.Compare(b.Count, a.Count); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
 	return st, nil
 }
