@@ -425,6 +425,24 @@ func TestWorkerModelMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkExactlyOnce(t, lib, paths)
+
+	// A worker that reads the files from the coordinator is refused a job
+	// whose coordinator serves none.
+	dir2, _ := photos(t, 2)
+	lib2 := openLibrary(t, t.TempDir())
+	coord2 := newCoordinator(t, connect(t, srv.ClientURL()), lib2, QueueOptions{})
+	ctx2, cancel2 := context.WithCancel(ctx)
+	defer cancel2()
+	go func() { _, _ = lib2.Ingest(ctx2, []string{dir2}, engine.IngestOptions{Remote: coord2}) }()
+	_, errc = runWorker(t, ctx, connect(t, srv.ClientURL()), WorkerOptions{ReadFromCoordinator: true})
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrNoFileServer) {
+			t.Fatalf("worker reading from a coordinator that serves no files: %v, want ErrNoFileServer", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("worker reading from a coordinator that serves no files was not refused")
+	}
 }
 
 // TestWorkerDrains: cancelling a worker's context mid-batch (SIGTERM)
@@ -570,6 +588,18 @@ func TestRemoteResult(t *testing.T) {
 // metadata are the same, the run goes on past the bad files, and the last
 // progress report counts every queued file done.
 func TestRemoteMatchesLocal(t *testing.T) {
+	for _, fromCoordinator := range []bool{false, true} {
+		name := "files mounted"
+		if fromCoordinator {
+			name = "files read from the coordinator"
+		}
+		t.Run(name, func(t *testing.T) { testRemoteMatchesLocal(t, fromCoordinator) })
+	}
+}
+
+// testRemoteMatchesLocal: see TestRemoteMatchesLocal; with fromCoordinator
+// the worker reads every file over HTTP from the coordinator's file server.
+func testRemoteMatchesLocal(t *testing.T, fromCoordinator bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	srv := startServer(t, ServerOptions{})
@@ -606,11 +636,15 @@ func TestRemoteMatchesLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	coord, err := NewCoordinator(ctx, connect(t, srv.ClientURL()), CoordinatorOptions{Location: loc, Model: LibraryModel(remote.Model())})
+	var files *FileServer
+	if fromCoordinator {
+		files = startFileServer(t)
+	}
+	coord, err := NewCoordinator(ctx, connect(t, srv.ClientURL()), CoordinatorOptions{Location: loc, Model: LibraryModel(remote.Model()), Files: files})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runWorker(t, ctx, connect(t, srv.ClientURL()), WorkerOptions{})
+	runWorker(t, ctx, connect(t, srv.ClientURL()), WorkerOptions{ReadFromCoordinator: fromCoordinator})
 	var mu sync.Mutex
 	var last engine.Progress
 	rep, err := remote.Ingest(ctx, []string{dir}, engine.IngestOptions{Remote: coord,
@@ -646,6 +680,11 @@ func TestRemoteMatchesLocal(t *testing.T) {
 		t.Errorf("remote failures:\n%s\nlocal failures:\n%s", strings.Join(re, "\n"), strings.Join(le, "\n"))
 	}
 	checkExactlyOnce(t, remote, paths)
+	// Every file read whole went over HTTP: the pictures, the corrupt JPEG
+	// and the empty PNG (the sidecar is known from its first bytes).
+	if fromCoordinator && files.Sent() != int64(len(paths)+2) {
+		t.Errorf("the file server sent %d files whole, want %d", files.Sent(), len(paths)+2)
+	}
 
 	type fact struct {
 		engine.Metadata

@@ -83,6 +83,10 @@ type CoordinatorOptions struct {
 	// MaxOutstanding bounds the work items published and not yet answered
 	// (0: 4096; at most 1<<20): the walk waits beyond it.
 	MaxOutstanding int
+	// Files, when set, serves the run's files to workers that read them
+	// from the coordinator (WorkerOptions.ReadFromCoordinator); the job
+	// tells them its URL and token.
+	Files *FileServer
 	// IdleWarn is how long without results, while items are outstanding,
 	// before a warning that no worker may be running (0: 30 s).
 	IdleWarn time.Duration
@@ -237,6 +241,11 @@ func (c *Coordinator) Embed(ctx context.Context, jobs <-chan engine.RemoteJob, r
 			job.ZoneOffset = &off
 		}
 	}
+	if f := c.opt.Files; f != nil {
+		f.startRun(c.opt.Image.MaxFileBytes)
+		defer f.startRun(0) // nothing is served between runs
+		job.Files = f.source()
+	}
 	data, err := json.Marshal(job)
 	if err != nil {
 		return fmt.Errorf("coordinator: job: %w", err)
@@ -385,6 +394,9 @@ func (r *coordRun) publish(j engine.RemoteJob) (jetstream.PubAckFuture, error) {
 		return nil, fmt.Errorf("coordinator: publish work item %q: %w", j.Path, err)
 	}
 	r.pending[j.Path] = j
+	if f := r.c.opt.Files; f != nil {
+		f.allow(j.Path)
+	}
 	r.c.count(func(s *CoordinatorStats) { s.Published++ })
 	return f, nil
 }
@@ -411,7 +423,7 @@ func (r *coordRun) result(ctx context.Context, m jetstream.Msg) error {
 		_ = m.Ack()
 		return nil
 	}
-	delete(r.pending, path)
+	r.answered(path)
 	rr := r.c.remoteResult(j, res)
 	rr.Done = func(committed bool) {
 		if committed {
@@ -451,7 +463,7 @@ func (r *coordRun) gaveUp(ctx context.Context, advisory []byte) error {
 	if !ok {
 		return nil
 	}
-	delete(r.pending, w.Path())
+	r.answered(w.Path())
 	r.c.count(func(s *CoordinatorStats) { s.GaveUp++ })
 	fe := gaveUpFailure(j.Path, j.Size, j.MtimeNs, adv.Deliveries)
 	rr := engine.RemoteResult{Job: j, Err: &fe, Done: func(bool) {
@@ -462,6 +474,14 @@ func (r *coordRun) gaveUp(ctx context.Context, advisory []byte) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// answered ends a pending path: its file is no longer served.
+func (r *coordRun) answered(path string) {
+	delete(r.pending, path)
+	if f := r.c.opt.Files; f != nil {
+		f.forget(path)
 	}
 }
 

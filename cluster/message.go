@@ -108,6 +108,9 @@ type Job struct {
 	// ZoneOffset, when set, is the UTC offset in seconds of Location, a
 	// fixed zone that has no IANA name.
 	ZoneOffset *int `json:"zone_offset_s,omitempty"`
+	// Files, when set, is where the coordinator serves the run's files to
+	// workers that do not have them mounted.
+	Files *FileSource `json:"files,omitempty"`
 }
 
 // WorkItem is one file to embed.

@@ -51,6 +51,11 @@ type WorkerOptions struct {
 	DecodeMemory int64
 	// Name identifies the worker in results (empty: host name and pid).
 	Name string
+	// ReadFromCoordinator reads the files over HTTP from the coordinator's
+	// file server (CoordinatorOptions.Files) instead of the local file
+	// system: for a worker without the files mounted. A job without a file
+	// server is refused with ErrNoFileServer.
+	ReadFromCoordinator bool
 	// IdleExit, when set, ends Run (with nil) once the worker has had no
 	// work item for this long after it got its first job: a worker started
 	// for one batch job leaves when the queue is empty.
@@ -89,6 +94,7 @@ type Worker struct {
 	enc   *encoders.ImageEncoder
 	mine  store.Model
 	loc   *time.Location // the job's time zone
+	files *fileClient    // the coordinator's file server, with ReadFromCoordinator
 
 	statsMu sync.Mutex
 	stats   WorkerStats
@@ -362,6 +368,11 @@ func (w *Worker) heartbeat(job Job, items []*item) (stop func()) {
 // decode reads and decodes the batch's files, Decoders at a time.
 func (w *Worker) decode(ctx context.Context, job Job, enc *encoders.ImageEncoder, items []*item) {
 	dec := &engine.FileDecoder{Image: job.Image, Preprocess: w.model.Manifest.Image.Preprocess(), Memory: w.mem, Location: w.loc}
+	w.jobMu.Lock()
+	if w.files != nil {
+		dec.Files = w.files
+	}
+	w.jobMu.Unlock()
 	sem := make(chan struct{}, w.opt.Decoders)
 	var wg sync.WaitGroup
 	for _, it := range items {
@@ -566,9 +577,22 @@ func (w *Worker) loadJob(ctx context.Context, run string) error {
 		}
 		w.enc = enc
 	}
-	w.job, w.loc = job, loc
+	var files *fileClient
+	if w.opt.ReadFromCoordinator {
+		if job.Files == nil {
+			return fmt.Errorf("worker: %w", ErrNoFileServer)
+		}
+		if files = w.files; files == nil || files.src != *job.Files {
+			files = newFileClient(*job.Files)
+		}
+	}
+	w.job, w.loc, w.files = job, loc, files
 	return nil
 }
+
+// ErrNoFileServer: a worker that reads the files from the coordinator got a
+// job whose coordinator serves none.
+var ErrNoFileServer = errors.New("this worker reads the files from the coordinator (--read coordinator), but the coordinator serves none: start it with --serve-files ADDR, or mount the files here")
 
 // jobLocation loads the job's time zone: "" and "Local" are the worker's,
 // an offset a fixed zone.

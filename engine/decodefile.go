@@ -32,6 +32,20 @@ type FileDecoder struct {
 	// Location is the time zone an EXIF capture time without an offset is
 	// read in (nil: time.Local).
 	Location *time.Location
+	// Files reads the files (nil: the local file system): a cluster
+	// worker without the files mounted reads them from its coordinator.
+	Files FileReader
+}
+
+// FileReader reads the files a FileDecoder decodes from somewhere other than
+// the local file system. Its errors become the files' read failures.
+type FileReader interface {
+	// Head returns the first n bytes of the file at path, or all of a
+	// shorter one.
+	Head(ctx context.Context, path string, n int) ([]byte, error)
+	// ReadAll returns the whole file, refusing one over limit bytes with
+	// an error wrapping imageproc.ErrTooLarge.
+	ReadAll(ctx context.Context, path string, limit int64) ([]byte, error)
 }
 
 // DecodedFile is what FileDecoder.Decode made of one file: a tensor (in the
@@ -63,12 +77,12 @@ func (d *FileDecoder) Decode(ctx context.Context, path string, size, mtimeNs int
 	t0 := time.Now()
 	// A video or a sidecar is recognised from its first bytes, before the
 	// whole file is read, hashed or held against the size limit.
-	if r, ok := sniffSkippable(path); ok {
+	if r, ok := d.sniffSkippable(ctx, path); ok {
 		out.Read = time.Since(t0)
 		out.Skip = &store.SkippedFile{Path: path, Size: size, MtimeNs: mtimeNs, Kind: string(r.Kind), Format: r.Format}
 		return out, true
 	}
-	data, err := readLimited(ctx, path, d.Image.MaxFileBytes)
+	data, err := d.read(ctx, path)
 	out.Read = time.Since(t0)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -105,6 +119,31 @@ func (d *FileDecoder) Decode(ctx context.Context, path string, size, mtimeNs int
 	out.Meta = readMetadata(data, out.Info.Format, mtimeNs, d.location())
 	out.Prep = time.Since(t0)
 	return out, true
+}
+
+// sniffSkippable reports whether the file at path is recognised from its
+// first bytes as something that is not a still image (a video, a sidecar).
+func (d *FileDecoder) sniffSkippable(ctx context.Context, path string) (filekind.Result, bool) {
+	if d.Files == nil {
+		return sniffSkippable(path)
+	}
+	head, err := d.Files.Head(ctx, path, filekind.HeadSize)
+	if err != nil {
+		return filekind.Result{}, false // the whole read reports it
+	}
+	return skippable(head)
+}
+
+// read reads the whole file within the decoding limit.
+func (d *FileDecoder) read(ctx context.Context, path string) ([]byte, error) {
+	if d.Files == nil {
+		return readLimited(ctx, path, d.Image.MaxFileBytes)
+	}
+	limit := d.Image.MaxFileBytes
+	if limit <= 0 {
+		limit = imageproc.DefaultMaxFileBytes
+	}
+	return d.Files.ReadAll(ctx, path, limit)
 }
 
 func (d *FileDecoder) location() *time.Location {

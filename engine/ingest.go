@@ -877,7 +877,12 @@ func sniffSkippable(path string) (filekind.Result, bool) {
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return filekind.Result{}, false
 	}
-	head = head[:n]
+	return skippable(head[:n])
+}
+
+// skippable classifies a file's first bytes: true for content that is not a
+// still image (a video, a sidecar) and that no image decoder recognises.
+func skippable(head []byte) (filekind.Result, bool) {
 	r := filekind.Sniff(head)
 	if !r.Kind.Skip() || imageproc.Recognised(head) {
 		return r, false

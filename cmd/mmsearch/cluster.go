@@ -101,7 +101,7 @@ func coordinatorCommand() *command {
 	var lf libraryFlags
 	var ex excludeFlags
 	var nf natsFlags
-	var listen, storeDir string
+	var listen, storeDir, serveFiles, filesURL string
 	var replicas, maxDeliver, outstanding int
 	var ackWait time.Duration
 	var hidden, keep, retry, refreshMeta, asJSON bool
@@ -114,6 +114,8 @@ func coordinatorCommand() *command {
 			lf.registerBatch(fs)
 			nf.register(fs, "NATS server `URL`s (comma-separated) of an existing cluster with JetStream; default: start one in this process (see --listen)")
 			fs.StringVar(&listen, "listen", cluster.DefaultListen, "address of the NATS server started in this process when --nats is not given\n(loopback unless told; any other address needs --nats-token-file or $"+natsTokenEnv+")")
+			fs.StringVar(&serveFiles, "serve-files", "", "serve the files to workers without them mounted (mmsearch worker --read coordinator) over HTTP on `ADDR`\n(e.g. 127.0.0.1:8081; only this run's files, to requests with the token the job carries)")
+			fs.StringVar(&filesURL, "files-url", "", "`URL` workers reach --serve-files at (default http://ADDR; needed when ADDR is every interface, e.g. :8081)")
 			fs.StringVar(&storeDir, "nats-store", "", "JetStream folder of the server started in this process (default: a temporary folder, removed at exit)")
 			intVar(fs, &replicas, "stream-replicas", 1, 1, maxReplicas, "replicas of the queue's streams (3 on a 3-server cluster)")
 			fs.DurationVar(&ackWait, "ack-wait", cluster.DefaultAckWait, "how long a worker may hold a file without a sign of life before it goes to another (1s..1h)")
@@ -167,7 +169,18 @@ func coordinatorCommand() *command {
 				return err
 			}
 			defer nc.Close()
+			var files *cluster.FileServer
+			if serveFiles != "" {
+				if files, err = cluster.StartFileServer(cluster.FileServerOptions{Listen: serveFiles, URL: filesURL, Logger: log}); err != nil {
+					return usageError{err}
+				}
+				defer files.Close()
+				fmt.Fprintf(e.stderr, "mmsearch: serving this run's files on %s to workers started with --read coordinator\n", files.URL())
+			} else if filesURL != "" {
+				return usagef("--files-url goes with --serve-files")
+			}
 			coord, err := cluster.NewCoordinator(ctx, nc, cluster.CoordinatorOptions{
+				Files: files,
 				Names: names, Model: cluster.LibraryModel(lib.Model()), MaxOutstanding: outstanding, Logger: log,
 				Queue: cluster.QueueOptions{Replicas: replicas, AckWait: ackWait, MaxDeliver: maxDeliver},
 			})
@@ -235,7 +248,7 @@ func workerCommand() *command {
 	var rf runtimeFlags
 	var nf natsFlags
 	var streams, batch, decoders, decodeMiB int
-	var name string
+	var name, read string
 	var idleExit, connectWait time.Duration
 	var verbose, asJSON bool
 	return &command{
@@ -253,6 +266,7 @@ func workerCommand() *command {
 			countVar(fs, &decoders, "decoders", 0, maxWorkers, "files decoded at once per batch (0 = all cores)")
 			intVar(fs, &decodeMiB, "decode-memory", int(engine.DefaultDecodeMemory>>20), minDecodeMiB, maxDecodeMiB, "MiB that the image decodes running at once may use together")
 			fs.StringVar(&name, "name", "", "this worker's name in results and logs (default: host name/pid)")
+			fs.StringVar(&read, "read", "local", "where the files are read: local (mounted here at the coordinator's paths) or coordinator (over HTTP from its --serve-files)")
 			fs.DurationVar(&idleExit, "idle-exit", 0, "leave once no file came for this long after the first job (0: run until interrupted; at most 24h)")
 			fs.DurationVar(&connectWait, "connect-wait", time.Minute, "how long to wait for the NATS server to answer at start (at most 24h)")
 			fs.BoolVar(&verbose, "v", false, "log progress notes to stderr")
@@ -267,6 +281,9 @@ func workerCommand() *command {
 			}
 			if connectWait < 0 || connectWait > maxIdleExit {
 				return usagef("--connect-wait %s out of range: want 0..%s", connectWait, maxIdleExit)
+			}
+			if read != "local" && read != "coordinator" {
+				return usagef("--read %q: want local or coordinator", read)
 			}
 			if len(name) > maxWorkerNameSize {
 				return usagef("--name: over %d bytes", maxWorkerNameSize)
@@ -299,7 +316,7 @@ func workerCommand() *command {
 			w, err := cluster.NewWorker(nc, cluster.WorkerOptions{
 				Names: names, Model: rf.model, Models: e.models(), Runtime: rf.runtimeOptions(e), Device: device,
 				Threads: rf.threads, Streams: streams, Batch: batch, Decoders: decoders, DecodeMemory: int64(decodeMiB) << 20,
-				Name: name, IdleExit: idleExit, Getenv: e.getenv, Logger: log,
+				Name: name, IdleExit: idleExit, Getenv: e.getenv, Logger: log, ReadFromCoordinator: read == "coordinator",
 			})
 			if err != nil {
 				return usageError{err}

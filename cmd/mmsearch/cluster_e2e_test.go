@@ -157,9 +157,10 @@ func TestClusterCLI(t *testing.T) {
 	watch8, watch40 := progressDone(8, victimAt), progressDone(40, stopAt)
 	coord := start(t, env, func(l string) { watch8(l); watch40(l) }, "coordinator", "--library", lib, "--model", tinyModel,
 		"--listen", strings.TrimPrefix(url, "nats://"), "--ack-wait", "2s", "--batch", "8", "--json", dir)
-	worker := func(name string, batch int) *proc {
-		return start(t, env, nil, "worker", "--nats", url, "--model", tinyModel, "--name", name, "--batch", fmt.Sprint(batch),
-			"--streams", "1", "--threads", "1", "--decoders", "1", "--idle-exit", "3s", "--json")
+	worker := func(name string, batch int, more ...string) *proc {
+		args := []string{"worker", "--nats", url, "--model", tinyModel, "--name", name, "--batch", fmt.Sprint(batch),
+			"--streams", "1", "--threads", "1", "--decoders", "1", "--idle-exit", "3s", "--json"}
+		return start(t, env, nil, append(args, more...)...)
 	}
 	victim := worker("victim", 4)
 	select {
@@ -198,13 +199,15 @@ func TestClusterCLI(t *testing.T) {
 	_ = slow.cmd.Process.Signal(syscall.SIGKILL) // its server is gone
 	slow.wait(t, 10*time.Second)
 
-	// Run 2: a new coordinator on another port, three workers.
+	// Run 2: a new coordinator on another port, serving the files over
+	// HTTP, and three workers that read them from it (a worker refused for
+	// want of a file server would leave the run unfinished).
 	url = fmt.Sprintf("nats://127.0.0.1:%d", freeLoopbackPort(t))
 	coord2 := start(t, env, nil, "coordinator", "--library", lib, "--model", tinyModel,
-		"--listen", strings.TrimPrefix(url, "nats://"), "--ack-wait", "2s", "--json", dir)
+		"--listen", strings.TrimPrefix(url, "nats://"), "--ack-wait", "2s", "--serve-files", "127.0.0.1:0", "--json", dir)
 	var workers []*proc
 	for i := range 3 {
-		workers = append(workers, worker(fmt.Sprintf("w%d", i), 4))
+		workers = append(workers, worker(fmt.Sprintf("w%d", i), 4, "--read", "coordinator"))
 	}
 	if code := coord2.wait(t, 120*time.Second); code != 0 {
 		t.Fatalf("second coordinator: exit %d\n%s", code, coord2.errText())
@@ -275,6 +278,9 @@ func TestClusterCLIUsage(t *testing.T) {
 		{[]string{"worker", "--idle-exit", "-1s"}, "out of range"},
 		{[]string{"worker", "--nats-token-file", tokenFile, "--nats-creds", tokenFile}, "exclude each other"},
 		{[]string{"worker", "extra"}, "takes no arguments"},
+		{[]string{"worker", "--read", "nfs"}, "want local or coordinator"},
+		{[]string{"coordinator", "--serve-files", ":0", "."}, "--files-url"},
+		{[]string{"coordinator", "--files-url", "http://host:1", "."}, "goes with --serve-files"},
 	} {
 		args := tc.args
 		if args[0] == "coordinator" {
