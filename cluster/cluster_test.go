@@ -409,14 +409,9 @@ func TestWorkerModelMismatch(t *testing.T) {
 		done <- err
 	}()
 	wrong, errc := runWorker(t, ctx, connect(t, srv.ClientURL()), WorkerOptions{Model: tiny2Model})
-	select {
-	case err := <-errc:
-		if !errors.Is(err, store.ErrModelMismatch) || !strings.Contains(err.Error(), "worker refused") {
-			t.Fatalf("worker with another model: %v, want a refusal for the model mismatch", err)
-		}
-	case <-ctx.Done():
-		t.Fatal("worker with another model was not refused")
-	}
+	expectRefusal(t, ctx, errc, "worker with another model", "a refusal for the model mismatch", func(err error) bool {
+		return errors.Is(err, store.ErrModelMismatch) && strings.Contains(err.Error(), "worker refused")
+	})
 	if n := wrong.Stats().Items; n != 0 {
 		t.Errorf("refused worker answered %d items", n)
 	}
@@ -435,13 +430,22 @@ func TestWorkerModelMismatch(t *testing.T) {
 	defer cancel2()
 	go func() { _, _ = lib2.Ingest(ctx2, []string{dir2}, engine.IngestOptions{Remote: coord2}) }()
 	_, errc = runWorker(t, ctx, connect(t, srv.ClientURL()), WorkerOptions{ReadFromCoordinator: true})
+	expectRefusal(t, ctx, errc, "worker reading from a coordinator that serves no files", "ErrNoFileServer", func(err error) bool {
+		return errors.Is(err, ErrNoFileServer)
+	})
+}
+
+// expectRefusal waits for a worker's Run to end with an error that ok
+// accepts.
+func expectRefusal(t *testing.T, ctx context.Context, errc <-chan error, who, want string, ok func(error) bool) {
+	t.Helper()
 	select {
 	case err := <-errc:
-		if !errors.Is(err, ErrNoFileServer) {
-			t.Fatalf("worker reading from a coordinator that serves no files: %v, want ErrNoFileServer", err)
+		if !ok(err) {
+			t.Fatalf("%s: %v, want %s", who, err, want)
 		}
 	case <-ctx.Done():
-		t.Fatal("worker reading from a coordinator that serves no files was not refused")
+		t.Fatalf("%s was not refused", who)
 	}
 }
 

@@ -142,9 +142,7 @@ func (s *FileServer) source() *FileSource { return &FileSource{URL: s.url, Token
 
 // startRun forgets the files of an earlier run and sets the size limit.
 func (s *FileServer) startRun(maxBytes int64) {
-	if maxBytes <= 0 {
-		maxBytes = imageproc.DefaultMaxFileBytes
-	}
+	maxBytes = imageproc.Options{MaxFileBytes: maxBytes}.FileLimit()
 	s.mu.Lock()
 	s.allowed, s.maxBytes = map[string]struct{}{}, maxBytes
 	s.mu.Unlock()

@@ -137,13 +137,9 @@ func (d *FileDecoder) sniffSkippable(ctx context.Context, path string) (filekind
 // read reads the whole file within the decoding limit.
 func (d *FileDecoder) read(ctx context.Context, path string) ([]byte, error) {
 	if d.Files == nil {
-		return readLimited(ctx, path, d.Image.MaxFileBytes)
+		return readLimited(ctx, path, d.Image.FileLimit())
 	}
-	limit := d.Image.MaxFileBytes
-	if limit <= 0 {
-		limit = imageproc.DefaultMaxFileBytes
-	}
-	return d.Files.ReadAll(ctx, path, limit)
+	return d.Files.ReadAll(ctx, path, d.Image.FileLimit())
 }
 
 func (d *FileDecoder) location() *time.Location {

@@ -848,7 +848,7 @@ func (p *pipeline) metadata(data []byte, format string, mtimeNs int64) store.Met
 func (p *pipeline) readMeta(ctx context.Context, j job) (d decoded, ok bool) {
 	d = decoded{job: j}
 	t0 := time.Now()
-	data, err := readLimited(ctx, j.path, p.opt.Image.MaxFileBytes)
+	data, err := readLimited(ctx, j.path, p.opt.Image.FileLimit())
 	p.readNs.Add(int64(time.Since(t0)))
 	if err != nil {
 		p.l.log.Debug("read metadata", "path", j.path, "err", err)

@@ -95,10 +95,10 @@ func readFile(path string, opt Options) ([]byte, error) {
 	return readAll(f, path, fi.Size(), opt)
 }
 
-// readAll reads at most opt.maxFileBytes() bytes from r. size, when not
+// readAll reads at most opt.FileLimit() bytes from r. size, when not
 // negative, is the expected length, checked before reading.
 func readAll(r io.Reader, name string, size int64, opt Options) ([]byte, error) {
-	limit := opt.maxFileBytes()
+	limit := opt.FileLimit()
 	if size > limit {
 		return nil, newError(name, "", fmt.Errorf("%w: file is %d bytes, over the %d-byte limit", ErrTooLarge, size, limit))
 	}

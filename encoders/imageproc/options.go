@@ -32,7 +32,9 @@ func (o Options) maxPixels() int64 {
 	return o.MaxPixels
 }
 
-func (o Options) maxFileBytes() int64 {
+// FileLimit is the file size limit in effect: MaxFileBytes, or
+// DefaultMaxFileBytes when that is zero or negative.
+func (o Options) FileLimit() int64 {
 	if o.MaxFileBytes <= 0 {
 		return DefaultMaxFileBytes
 	}

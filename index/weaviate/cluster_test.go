@@ -42,6 +42,14 @@ func TestClusterNodeKilledMidIngest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// send adds the vectors from at on, one batch, with properties.
+	send := func(ix *weaviate.Index, at int) error {
+		props := make([]index.Properties, batch)
+		for i := range props {
+			props[i] = index.Properties{Path: "/photos/" + string(rune('a'+i%26)) + ".jpg", Size: int64(at + i), Format: "jpeg", Width: 64, Height: 48, MtimeNs: time.Now().UnixNano()}
+		}
+		return ix.AddWithProperties(ctx, ids[at:at+batch], vecs[at:at+batch], props)
+	}
 	victim := c.Nodes[2]
 	killed := false
 	start := time.Now()
@@ -51,11 +59,7 @@ func TestClusterNodeKilledMidIngest(t *testing.T) {
 			killed = true
 			t.Logf("killed %s after %d vectors", victim.Name, at)
 		}
-		props := make([]index.Properties, batch)
-		for i := range props {
-			props[i] = index.Properties{Path: "/photos/" + string(rune('a'+i%26)) + ".jpg", Size: int64(at + i), Format: "jpeg", Width: 64, Height: 48, MtimeNs: time.Now().UnixNano()}
-		}
-		if err := x.AddWithProperties(ctx, ids[at:at+batch], vecs[at:at+batch], props); err != nil {
+		if err := send(x, at); err != nil {
 			t.Fatalf("ingest with %s down (killed: %v): %v", victim.Name, killed, err)
 		}
 	}
@@ -168,11 +172,7 @@ func TestClusterNodeKilledMidIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 	for at := 0; at < n; at += batch {
-		props := make([]index.Properties, batch)
-		for i := range props {
-			props[i] = index.Properties{Path: "/photos/" + string(rune('a'+i%26)) + ".jpg", Size: int64(at + i), Format: "jpeg", Width: 64, Height: 48, MtimeNs: time.Now().UnixNano()}
-		}
-		if err := y.AddWithProperties(ctx, ids[at:at+batch], vecs[at:at+batch], props); err != nil {
+		if err := send(y, at); err != nil {
 			t.Fatalf("re-send after %s returned: %v", victim.Name, err)
 		}
 	}
