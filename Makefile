@@ -5,7 +5,7 @@
 GO        ?= go
 BIN       := bin/mmsearch
 PY        ?= /usr/bin/python3
-FUZZTIME  ?= 5s
+FUZZTIME  ?= 20000x
 export CGO_ENABLED := 1
 
 .PHONY: all setup setup-ort setup-gpu setup-test setup-peers setup-cluster build test test-peers vet fuzz demo model eval-set testmodels clean
@@ -57,7 +57,7 @@ test-peers:
 	$(GO) vet -C bench/peers/weaviatehnsw ./...
 	$(GO) test -C bench/peers/weaviatehnsw -count=1 -timeout 10m ./...
 
-## fuzz: run each fuzz target for FUZZTIME
+## fuzz: run each fuzz target for FUZZTIME executions (a count: see scripts/fuzz-smoke.sh)
 fuzz:
 	@scripts/fuzz-smoke.sh $(FUZZTIME)
 
