@@ -131,8 +131,8 @@ func freeLoopbackPort(t *testing.T) int {
 }
 
 // TestClusterCLI runs the real binary as a user would: a coordinator with
-// its own NATS server, a worker killed with SIGKILL while it works, a
-// second worker, then the coordinator interrupted (exit 130); a restarted
+// its own NATS server, a worker killed with SIGKILL while it works, then
+// the coordinator interrupted (exit 130); a restarted
 // coordinator with three more workers finishes the job. Every file ends up
 // in the library once, the corrupt one is listed by 'errors', the files
 // committed before the interrupt are unchanged in the second run, and the
@@ -153,16 +153,15 @@ func TestClusterCLI(t *testing.T) {
 
 	// Run 1: the victim works alone and is killed after 8 files are done.
 	url := fmt.Sprintf("nats://127.0.0.1:%d", freeLoopbackPort(t))
-	victimAt, stopAt := make(chan struct{}), make(chan struct{})
-	watch8, watch40 := progressDone(8, victimAt), progressDone(40, stopAt)
-	coord := start(t, env, func(l string) { watch8(l); watch40(l) }, "coordinator", "--library", lib, "--model", tinyModel,
+	victimAt := make(chan struct{})
+	coord := start(t, env, progressDone(8, victimAt), "coordinator", "--library", lib, "--model", tinyModel,
 		"--listen", strings.TrimPrefix(url, "nats://"), "--ack-wait", "2s", "--batch", "8", "--json", dir)
 	worker := func(name string, batch int, more ...string) *proc {
 		args := []string{"worker", "--nats", url, "--model", tinyModel, "--name", name, "--batch", fmt.Sprint(batch),
 			"--streams", "1", "--threads", "1", "--decoders", "1", "--idle-exit", "3s", "--json"}
 		return start(t, env, nil, append(args, more...)...)
 	}
-	victim := worker("victim", 4)
+	victim := worker("victim", 1)
 	select {
 	case <-victimAt:
 	case <-coord.done:
@@ -174,14 +173,9 @@ func TestClusterCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim.wait(t, 10*time.Second)
-	slow := worker("slow", 1)
-	select {
-	case <-stopAt:
-	case <-coord.done:
-		t.Fatalf("coordinator ended before the interrupt (%d):\n%s", coord.code, coord.errText())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("no progress after the kill; coordinator:\n%s", coord.errText())
-	}
+	// The coordinator is interrupted with no worker left, so the run is
+	// certainly part-way (a second worker here would finish the 600 small
+	// files within one progress tick on a fast machine).
 	if err := coord.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -196,8 +190,6 @@ func TestClusterCLI(t *testing.T) {
 	if !rep1.Stopped || rep1.Indexed < 8 || committed1 >= n+1 {
 		t.Fatalf("first run: stopped %v, indexed %d, failed %d: want stopped part-way", rep1.Stopped, rep1.Indexed, rep1.Failed)
 	}
-	_ = slow.cmd.Process.Signal(syscall.SIGKILL) // its server is gone
-	slow.wait(t, 10*time.Second)
 
 	// Run 2: a new coordinator on another port, serving the files over
 	// HTTP, and three workers that read them from it (a worker refused for
