@@ -28,7 +28,9 @@ func (r *Result) Figures() map[string]float64 {
 		if m := b.Memory; m != nil {
 			f[b.Name+".memory_bytes"] = float64(m.IndexBytes)
 			f[b.Name+".memory_ratio"] = m.Ratio
-			f[b.Name+".heap_ratio"] = m.HeapRatio
+			if m.Source == "" {
+				f[b.Name+".heap_ratio"] = m.HeapRatio
+			}
 		}
 		if p := b.Persist; p != nil {
 			f[b.Name+".file_bytes"] = float64(p.FileBytes)

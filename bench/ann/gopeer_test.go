@@ -78,6 +78,15 @@ func TestWeaviatePeer(t *testing.T) {
 			if b.Build1Seconds <= 0 || b.BuildAllSeconds <= 0 || b.Threads != 2 {
 				t.Errorf("build %v s (1 thread), %v s (%d threads)", b.Build1Seconds, b.BuildAllSeconds, b.Threads)
 			}
+			// Memory: the heap growth over the build holds at least the
+			// vectors (the index copies them); no save/load without a
+			// commit log.
+			if m := b.Memory; m == nil || m.IndexBytes < 3000*32*4 || m.IndexBytes > 50*3000*32*4 || !strings.Contains(m.Source, "heap") {
+				t.Errorf("memory %+v: want the heap growth, at least the vectors' bytes", m)
+			}
+			if b.Persist != nil {
+				t.Errorf("persist %+v from a peer without a commit log", b.Persist)
+			}
 			if !strings.Contains(b.Note, "Weaviate") {
 				t.Errorf("note %q does not come from the peer", b.Note)
 			}

@@ -78,7 +78,14 @@ type peerOutput struct {
 		BuildAll float64 `json:"build_seconds_all"`
 		Threads  int     `json:"threads"`
 		Note     string  `json:"note"`
-		Points   []struct {
+		// Memory is the index's memory and how the peer measured it;
+		// Persist its save/load round trip (absent when the peer has none).
+		Memory *struct {
+			IndexBytes int64  `json:"index_bytes"`
+			Source     string `json:"source"`
+		} `json:"memory"`
+		Persist *Persist `json:"persist"`
+		Points  []struct {
 			Ef       int               `json:"ef"`
 			IDs      string            `json:"ids"`
 			ExtraIDs map[string]string `json:"extra_ids"`
@@ -155,6 +162,7 @@ func (s *sweeper) runPeerProcess(ctx context.Context, label string, names []stri
 		"--threads", strconv.Itoa(cfg.Threads),
 		"--runs", strconv.Itoa(cfg.Runs),
 		"--seed", strconv.FormatInt(cfg.Seed, 10),
+		"--check-ef", strconv.Itoa(peerCheckEf(cfg.Efs)),
 	}
 	out, err := launch(dir, args)
 	if err != nil {
@@ -178,6 +186,20 @@ func (s *sweeper) runPeerProcess(ctx context.Context, label string, names []stri
 		}
 		if pp.Note != "" {
 			b.Note = pp.Note
+		}
+		if m := pp.Memory; m != nil && m.IndexBytes > 0 {
+			base, baseNote := s.graphBaseline()
+			b.Memory = &Memory{IndexBytes: m.IndexBytes, Source: m.Source, Baseline: base, BaselineNote: baseNote}
+			if base > 0 {
+				b.Memory.Ratio = float64(m.IndexBytes) / float64(base)
+			}
+		}
+		if p := pp.Persist; p != nil {
+			if p.Queries != len(cfg.Dataset.Queries) || p.Mismatches < 0 || p.Mismatches > p.Queries {
+				return fail(fmt.Errorf("%s: save/load check over %d queries with %d differing, for %d queries", pp.Name, p.Queries, p.Mismatches, len(cfg.Dataset.Queries)))
+			}
+			saved := *p
+			b.Persist = &saved
 		}
 		if len(pp.Points) != len(cfg.Efs) {
 			return fail(fmt.Errorf("%s: %d points for %d ef values", pp.Name, len(pp.Points), len(cfg.Efs)))
@@ -207,6 +229,12 @@ func (s *sweeper) runPeerProcess(ctx context.Context, label string, names []stri
 		res = append(res, b)
 	}
 	return res, &po, nil
+}
+
+// peerCheckEf is the ef at which a peer compares its loaded index with the
+// built one: the middle of the sweep (64 in the default sweep).
+func peerCheckEf(efs []int) int {
+	return efs[len(efs)/2]
 }
 
 func writeNpyFile(path string, rows [][]float32) error {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"mmsearch/bench"
 	"mmsearch/index"
 )
 
@@ -47,6 +48,29 @@ func TestPeersSmoke(t *testing.T) {
 		// would mean their ids were misread or misaligned with the truth.
 		if p := b.Points[1]; p.Recall10 < 0.9 || p.Recall100 < 0.8 {
 			t.Errorf("%s ef=128: recall@10 %v recall@100 %v", name, p.Recall10, p.Recall100)
+		}
+	}
+	// Memory and the save/load round trip: hnswlib and FAISS measured by
+	// their own save and load; the loaded index answers as the built one.
+	vectorBytes := int64(1000 * 16 * 4)
+	var md strings.Builder
+	if err := res.Report(bench.Header{}).WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{BackendHnswlib, BackendFAISS} {
+		b := res.Backend(name)
+		m, p := b.Memory, b.Persist
+		if m == nil || p == nil {
+			t.Fatalf("%s: memory %+v, persist %+v: want both", name, m, p)
+		}
+		if m.IndexBytes < vectorBytes || m.IndexBytes > 20*vectorBytes || m.Source == "" || m.Ratio <= 0 {
+			t.Errorf("%s memory %+v: want at least the vectors' %d bytes, a source and a ratio", name, m, vectorBytes)
+		}
+		if p.FileBytes != m.IndexBytes || p.LoadSeconds <= 0 || p.SaveSeconds <= 0 || p.CheckEf != 128 || p.Queries != 50 || p.Mismatches != 0 {
+			t.Errorf("%s persist %+v: want the file's size as memory, timings, ef 128, 50 queries, none differing", name, p)
+		}
+		if !strings.Contains(md.String(), "| "+name+" | "+fmtMiB(p.FileBytes)+" |") {
+			t.Errorf("the report's persistence table has no %s row", name)
 		}
 	}
 	if res.Backend(BackendHnswlib).Build1Seconds <= 0 {

@@ -158,6 +158,15 @@ func makeHeadline(r *Result) Headline {
 		add("memory of ours: Memory() %s, heap growth %s; vectors + layer-0 links %s; ratios %.2f and %.2f",
 			fmtMiB(m.IndexBytes), fmtMiB(m.HeapDelta), fmtMiB(m.Baseline), m.Ratio, m.HeapRatio)
 	}
+	var peerMem []string
+	for _, b := range r.Backends {
+		if m := b.Memory; m != nil && m.Source != "" {
+			peerMem = append(peerMem, fmt.Sprintf("%s %s (%.2f × the baseline; %s)", b.Name, fmtMiB(m.IndexBytes), m.Ratio, m.Source))
+		}
+	}
+	if len(peerMem) > 0 {
+		add("memory of the peers: %s", strings.Join(peerMem, "; "))
+	}
 	h.Lines = append(h.Lines, r.flagLines()...)
 	if ours != nil && ours.Persist != nil {
 		p := ours.Persist
@@ -270,23 +279,32 @@ func (r *Result) Report(h bench.Header) *bench.Report {
 	}
 	mem := bench.Table{
 		Title:   "Memory (after runtime.GC)",
-		Columns: []string{"backend", "Memory()", "vectors", "links", "other", "heap growth", "baseline", "Memory()/baseline", "heap/baseline"},
+		Columns: []string{"backend", "index", "measured as", "vectors", "links", "other", "heap growth", "baseline", "index/baseline", "heap/baseline"},
 	}
 	for _, b := range r.Backends {
-		if m := b.Memory; m != nil {
-			mem.AddRow(b.Name, fmtMiB(m.IndexBytes), fmtMiB(m.VectorBytes), fmtMiB(m.LinkBytes), fmtMiB(m.OtherBytes),
-				fmtMiB(m.HeapDelta), fmtMiB(m.Baseline), fmt.Sprintf("%.2f", m.Ratio), fmt.Sprintf("%.2f", m.HeapRatio))
+		m := b.Memory
+		if m == nil {
+			continue
 		}
+		if m.Source != "" { // a peer: one figure, no breakdown
+			mem.AddRow(b.Name, fmtMiB(m.IndexBytes), m.Source, "-", "-", "-", "-", fmtMiB(m.Baseline), fmt.Sprintf("%.2f", m.Ratio), "-")
+			continue
+		}
+		mem.AddRow(b.Name, fmtMiB(m.IndexBytes), "Memory()", fmtMiB(m.VectorBytes), fmtMiB(m.LinkBytes), fmtMiB(m.OtherBytes),
+			fmtMiB(m.HeapDelta), fmtMiB(m.Baseline), fmt.Sprintf("%.2f", m.Ratio), fmt.Sprintf("%.2f", m.HeapRatio))
 	}
 	rep := &bench.Report{Header: h, Headline: r.Headline.Lines, Tables: []bench.Table{sweep, build, mem}, Figures: r.Figures(), Data: r}
-	if ours := r.Backend(BackendHNSW); ours != nil && ours.Persist != nil {
-		p := ours.Persist
-		t := bench.Table{Title: "Persistence (" + BackendHNSW + ")", Columns: []string{"file", "save s", "load s", "check ef", "queries differing"}}
-		t.AddRow(fmtMiB(p.FileBytes), fmt.Sprintf("%.3f", p.SaveSeconds), fmt.Sprintf("%.3f", p.LoadSeconds), p.CheckEf, fmt.Sprintf("%d of %d", p.Mismatches, p.Queries))
-		rep.Tables = append(rep.Tables, t)
+	persist := bench.Table{Title: "Persistence: save, load, and the loaded index's answers", Columns: []string{"backend", "file", "save s", "load s", "check ef", "queries differing"}}
+	for _, b := range r.Backends {
+		if p := b.Persist; p != nil {
+			persist.AddRow(b.Name, fmtMiB(p.FileBytes), fmt.Sprintf("%.3f", p.SaveSeconds), fmt.Sprintf("%.3f", p.LoadSeconds)+spread(p.LoadReps, "%.3f"), p.CheckEf, fmt.Sprintf("%d of %d", p.Mismatches, p.Queries))
+		}
+	}
+	if len(persist.Rows) > 0 {
+		rep.Tables = append(rep.Tables, persist)
 	}
 	for _, b := range r.Backends {
-		if b.Memory != nil {
+		if b.Memory != nil && b.Memory.Source == "" {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s memory baseline: %s", b.Name, b.Memory.BaselineNote))
 		}
 		if b.Note != "" {

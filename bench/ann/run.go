@@ -123,7 +123,11 @@ func (p *Point) setRecall(k int, r float64) {
 
 // Memory is what an index holds after its build, measured after runtime.GC.
 type Memory struct {
-	IndexBytes   int64   `json:"index_bytes"` // Index.Memory().Total()
+	IndexBytes int64 `json:"index_bytes"` // Index.Memory().Total(), or a peer's figure
+	// Source says how a peer measured IndexBytes (the serialized index,
+	// the Go heap's growth); empty for our own indexes, whose figure is
+	// their Memory() and comes with the vector/link breakdown below.
+	Source       string  `json:"source,omitempty"`
 	VectorBytes  int64   `json:"vector_bytes"`
 	LinkBytes    int64   `json:"link_bytes"`
 	OtherBytes   int64   `json:"other_bytes"`
@@ -134,7 +138,8 @@ type Memory struct {
 	HeapRatio    float64 `json:"heap_ratio"` // HeapDelta / Baseline
 }
 
-// Persist is the save/load round trip of our index.
+// Persist is the save/load round trip of an index (ours, or a peer's
+// through its library's own save and load).
 type Persist struct {
 	FileBytes   int64   `json:"file_bytes"`
 	SaveSeconds float64 `json:"save_seconds"`

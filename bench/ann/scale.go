@@ -211,7 +211,7 @@ func (s *ScaleResult) Report(h bench.Header) *bench.Report {
 	rep := &bench.Report{Header: h, Headline: s.Headline, Tables: []bench.Table{t}, Figures: s.Figures(), Data: s}
 	rep.Notes = append(rep.Notes,
 		"the flat (exact) index has no ef: its q/s is listed under q/s@0.95",
-		"bytes/vector is the index's own Memory() figure; the Python peers report none",
+		"bytes/vector: ours from the index's own Memory(); hnswlib and FAISS from the size of their saved index (both keep the same arrays in memory); weaviate-hnsw from the live Go heap's growth over its build; load s: loading the saved index (weaviate-hnsw runs without a commit log and has none)",
 		"each size's full sweep, build, memory and persistence tables are in the run folders: "+joinComma(sortedValues(s.Runs)))
 	return rep
 }

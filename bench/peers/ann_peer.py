@@ -16,11 +16,17 @@ Timings:
   qps_all_threads         one batch search on --threads threads
   p50_ms / p99_ms         per-query latency, one query per call on one thread
                           (includes the Python call overhead, a few µs)
+  persist                 save to a file and load back (save_seconds,
+                          load_seconds, file_bytes), and how many queries the
+                          loaded index answers differently at check_ef
+  memory.index_bytes      the serialized index's size: both libraries keep
+                          the same arrays in memory (vectors, link lists)
 Each timed pass runs --runs times; the fastest counts.
 """
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -126,6 +132,28 @@ def sweep(name, args, queries, search, set_threads):
     return points
 
 
+def persist(name, args, queries, save, load, search_with):
+    """Saves the index with save(path), loads it with load(path), and
+    compares the ids both answer at --check-ef; returns the persist and
+    memory records (memory: the file's size, see the module doc)."""
+    path = os.path.join(args.dir, name + ".index")
+    log("%s: save and load" % name)
+    t0 = time.perf_counter()
+    save(path)
+    save_s = time.perf_counter() - t0
+    size = os.path.getsize(path)
+    t0 = time.perf_counter()
+    loaded = load(path)
+    load_s = time.perf_counter() - t0
+    os.remove(path)
+    a = search_with(None, queries, args.k, args.check_ef)
+    b = search_with(loaded, queries, args.k, args.check_ef)
+    differing = int(np.any(np.asarray(a) != np.asarray(b), axis=1).sum())
+    return ({"file_bytes": size, "save_seconds": save_s, "load_seconds": load_s,
+             "check_ef": args.check_ef, "queries": int(queries.shape[0]), "mismatches": differing},
+            {"index_bytes": size, "source": "serialized index size"})
+
+
 def run_hnswlib(args, base, queries):
     import hnswlib
     n, dim = base.shape
@@ -150,18 +178,31 @@ def run_hnswlib(args, base, queries):
     def set_threads(t):
         threads[0] = t
 
-    def search(q, k, ef):
-        idx.set_ef(ef)
-        ids, _ = idx.knn_query(q, k=k, num_threads=threads[0])
+    def search_with(index, q, k, ef):
+        index = idx if index is None else index
+        index.set_ef(ef)
+        ids, _ = index.knn_query(q, k=k, num_threads=threads[0])
         return ids
 
+    def search(q, k, ef):
+        return search_with(None, q, k, ef)
+
+    def load(path):
+        other = hnswlib.Index(space=args.hnswlib_space, dim=dim)
+        other.load_index(path, max_elements=n)
+        return other
+
+    points = sweep("hnswlib", args, queries, search, set_threads)
+    saved, memory = persist("hnswlib", args, queries, idx.save_index, load, search_with)
     return {
         "name": "hnswlib",
         "version": module_version(hnswlib, "hnswlib", "python3-hnswlib"),
         "build_seconds_1_thread": build1,
         "build_seconds_all": build_all,
         "threads": args.threads,
-        "points": sweep("hnswlib", args, queries, search, set_threads),
+        "points": points,
+        "persist": saved,
+        "memory": memory,
     }
 
 
@@ -177,19 +218,28 @@ def run_faiss(args, base, queries):
     idx.add(base)
     build_all = time.perf_counter() - t0
 
-    def search(q, k, ef):
+    def search_with(index, q, k, ef):
         # hnswlib and mmsearch widen the beam to k when k > ef; FAISS does
         # not, so do it here to keep recall@k comparable.
-        idx.hnsw.efSearch = max(ef, k)
-        _, ids = idx.search(q, k)
+        index = idx if index is None else index
+        index.hnsw.efSearch = max(ef, k)
+        _, ids = index.search(q, k)
         return ids
 
+    def search(q, k, ef):
+        return search_with(None, q, k, ef)
+
+    points = sweep("faiss", args, queries, search, faiss.omp_set_num_threads)
+    saved, memory = persist("faiss", args, queries, lambda path: faiss.write_index(idx, path),
+                            faiss.read_index, search_with)
     return {
         "name": "faiss",
         "version": module_version(faiss, "faiss", "python3-faiss"),
         "build_seconds_all": build_all,
         "threads": args.threads,
-        "points": sweep("faiss", args, queries, search, faiss.omp_set_num_threads),
+        "points": points,
+        "persist": saved,
+        "memory": memory,
     }
 
 
@@ -206,6 +256,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=100)
     ap.add_argument("--runs", type=int, default=1, help="repeat each timed pass; the fastest counts")
+    ap.add_argument("--check-ef", type=int, default=64, help="ef of the saved-and-loaded comparison")
     args = ap.parse_args()
     args.efs = [int(x) for x in args.efs.split(",") if x]
     args.extra_k = [int(x) for x in args.extra_k.split(",") if x]

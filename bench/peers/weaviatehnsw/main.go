@@ -16,6 +16,11 @@
 // fastest single-thread pass; each timed pass runs --runs times and the
 // fastest counts.
 //
+// Memory is the live Go heap's growth over the all-thread build (after
+// runtime.GC on both sides): Weaviate's index copies the vectors into its
+// cache, so this counts vectors and graph. There is no save/load figure:
+// the peer runs the index without a commit log, as Weaviate's own tests do.
+//
 // It lives in its own Go module so that Weaviate's large dependency graph
 // stays out of mmsearch's go.mod; build it with `make setup-peers`.
 package main
@@ -69,6 +74,7 @@ type options struct {
 	threads        int
 	runs           int
 	seed           int64
+	checkEf        int
 }
 
 // output is the JSON document printed on stdout; its fields match the
@@ -86,6 +92,7 @@ type peerResult struct {
 	Threads  int           `json:"threads"`
 	Note     string        `json:"note"`
 	Points   []pointResult `json:"points"`
+	Memory   *memoryResult `json:"memory,omitempty"`
 }
 
 type pointResult struct {
@@ -96,6 +103,20 @@ type pointResult struct {
 	QPSAll   float64           `json:"qps_all_threads"`
 	P50Ms    float64           `json:"p50_ms"`
 	P99Ms    float64           `json:"p99_ms"`
+}
+
+// memoryResult is the index's memory and how it was measured.
+type memoryResult struct {
+	IndexBytes int64  `json:"index_bytes"`
+	Source     string `json:"source"`
+}
+
+// heapLive is the live heap after a collection.
+func heapLive() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }
 
 func main() {
@@ -140,6 +161,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.threads, "threads", 1, "goroutines for the all-thread build and searches")
 	fs.Int64Var(&o.seed, "seed", 100, "accepted for the peer contract; Weaviate draws levels from math/rand's global source, which cannot be seeded")
 	fs.IntVar(&o.runs, "runs", 1, "repeat each timed pass; the fastest counts")
+	fs.IntVar(&o.checkEf, "check-ef", 64, "accepted for the peer contract (ef of the save/load check); this peer keeps no commit log, so it has no save/load figure")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -256,6 +278,7 @@ func runWeaviate(ctx context.Context, o *options, base, queries [][]float32, log
 	}
 	build := func(threads int) (*weaviateIndex, float64, error) {
 		fmt.Fprintf(log, "%s: build, %d thread(s)\n", Name, threads)
+		before := heapLive()
 		idx, err := newWeaviateIndex(cfg, base)
 		if err != nil {
 			return nil, 0, err
@@ -265,7 +288,9 @@ func runWeaviate(ctx context.Context, o *options, base, queries [][]float32, log
 			idx.close()
 			return nil, 0, fmt.Errorf("build on %d threads: %w", threads, err)
 		}
-		return idx, time.Since(start).Seconds(), nil
+		secs := time.Since(start).Seconds()
+		res.Memory = &memoryResult{IndexBytes: heapLive() - before, Source: "live Go heap growth over the build"}
+		return idx, secs, nil
 	}
 	one, secs, err := build(1)
 	if err != nil {
@@ -277,6 +302,8 @@ func runWeaviate(ctx context.Context, o *options, base, queries [][]float32, log
 		if err := one.close(); err != nil {
 			return nil, err
 		}
+		// Unreachable before the second build, whose heap growth is the memory figure.
+		one, idx = nil, nil
 		if idx, res.BuildAll, err = build(o.threads); err != nil {
 			return nil, err
 		}
