@@ -21,6 +21,7 @@ var ErrUncleanRun = errors.New("refusing to write to the committed results from 
 type RunState struct {
 	Dirty     bool    // the tree at Revision has uncommitted changes to tracked files
 	Load1     float64 // the one-minute load average at start; -1 when unknown
+	LoadAvg   string  // the 1, 5 and 15 minute load averages at start (Machine.LoadAvg), or ""
 	Cores     int     // logical CPUs
 	ToResults bool    // the output folder is the repository's committed ResultsDir (or inside it)
 }
@@ -60,7 +61,7 @@ func CheckRun(s RunState, force bool) ([]string, error) {
 // dir (the working directory, as for GitRevision) writing to outDir.
 func ProbeRun(ctx context.Context, dir, outDir string) RunState {
 	m := DescribeMachine()
-	s := RunState{Load1: -1, Cores: m.Cores}
+	s := RunState{Load1: -1, Cores: m.Cores, LoadAvg: m.LoadAvg}
 	if f := strings.Fields(m.LoadAvg); len(f) > 0 {
 		if v, err := strconv.ParseFloat(f[0], 64); err == nil {
 			s.Load1 = v

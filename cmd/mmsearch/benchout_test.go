@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"mmsearch/bench"
 )
 
 // TestBenchRefusesUncleanResults runs a bench command inside a git work
@@ -134,5 +136,33 @@ func TestEveryBenchHasForce(t *testing.T) {
 		if measures && fs.Lookup("force") == nil {
 			t.Errorf("bench %s has --out but no --force: it does not check for a clean run", c.name)
 		}
+	}
+}
+
+// TestBenchMarkKeepsStartLoad: a report whose header was made at the end of
+// its run (as most are) gets the load averages and unclean reasons its run
+// found at the start, since the header says "at start".
+func TestBenchMarkKeepsStartLoad(t *testing.T) {
+	for _, tc := range []struct {
+		name, start, end, want string
+	}{
+		{"start known", "0.41 0.90 1.20", "1.98 1.10 1.25", "0.41 0.90 1.20"},
+		{"start unknown", "", "1.98 1.10 1.25", "1.98 1.10 1.25"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := benchOutput{startLoad: tc.start, unclean: []string{"reason"}}
+			r := &bench.Report{Header: bench.Header{Machine: bench.Machine{LoadAvg: tc.end}}}
+			out.mark(r)
+			if r.Machine.LoadAvg != tc.want || len(r.Unclean) != 1 {
+				t.Errorf("load %q, unclean %v; want %q and the start's reason", r.Machine.LoadAvg, r.Unclean, tc.want)
+			}
+			var md bytes.Buffer
+			if err := r.WriteMarkdown(&md); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(md.String(), "load average "+tc.want+" at start") {
+				t.Errorf("header does not give the start's load:\n%s", md.String())
+			}
+		})
 	}
 }
