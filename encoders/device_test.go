@@ -147,3 +147,22 @@ func TestFindLibraryFor(t *testing.T) {
 		t.Errorf("probeLibrary(libc.so.6): %v", err)
 	}
 }
+
+// TestRunningVersion: once started, the environment reports the version of
+// the library it loaded, as the library itself gives it (the set-up cache's
+// library is ORTVersion; so is the answer before a start).
+func TestRunningVersion(t *testing.T) {
+	if _, err := StartRuntime(RuntimeOptions{}); err != nil {
+		t.Skipf("ONNX Runtime unavailable: %v", err)
+	}
+	info, ok := Running()
+	if !ok || info.LibraryPath == "" || info.Version == "" {
+		t.Fatalf("Running() = %+v, %v after a start", info, ok)
+	}
+	if got := RunningVersion(); got != info.Version {
+		t.Errorf("RunningVersion() = %q, the library says %q", got, info.Version)
+	}
+	if os.Getenv(LibraryEnv) == "" && info.Version != ORTVersion {
+		t.Errorf("the set-up cache's library reports %q, want %s", info.Version, ORTVersion)
+	}
+}

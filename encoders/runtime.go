@@ -197,6 +197,27 @@ func StartRuntime(opts RuntimeOptions) (RuntimeInfo, error) {
 	return *envInfo, nil
 }
 
+// Running describes the started environment, and false when ONNX Runtime
+// has not been started in this process.
+func Running() (RuntimeInfo, bool) {
+	envMu.Lock()
+	defer envMu.Unlock()
+	if envInfo == nil {
+		return RuntimeInfo{}, false
+	}
+	return *envInfo, true
+}
+
+// RunningVersion is the version of the ONNX Runtime library this process
+// started (the library's own answer), or ORTVersion, the one `make setup`
+// installs, when none is started yet.
+func RunningVersion() string {
+	if info, ok := Running(); ok && info.Version != "" {
+		return info.Version
+	}
+	return ORTVersion
+}
+
 // GPUStatus reports whether sessions could run on DeviceCUDA through the GPU
 // build that `make setup-gpu` installs: its library path and nil when its
 // CUDA provider loads (the NVIDIA driver, CUDA and cuDNN are there), else an

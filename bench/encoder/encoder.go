@@ -547,7 +547,10 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	h.AddParam("rounds (interleaved; medians)", res.Rounds)
 	h.AddParam("text templates per query", res.Templates)
 	h.AddParam("machine peak", res.Peak.Derivation)
-	h.Peers = []bench.Peer{{Name: "plain ONNX Runtime (onnxruntime_go AdvancedSession, preallocated tensors, default session options)", Version: encoders.ORTVersion}}
+	if info, ok := encoders.Running(); ok {
+		h.AddParam("ONNX Runtime library", info.LibraryPath)
+	}
+	h.Peers = []bench.Peer{{Name: "plain ONNX Runtime (onnxruntime_go AdvancedSession, preallocated tensors, default session options)", Version: encoders.RunningVersion()}}
 	r := &bench.Report{Header: h, Figures: res.Figures(), Data: res}
 	r.Headline = append(r.Headline, fmt.Sprintf("image tower: %.3f GFLOP per image (matrix products and convolutions, counted from the graph)", float64(res.OpsPerImage)/1e9))
 	t := bench.Table{Title: "Image encoder", Columns: []string{"model", "batch", "mmsearch images/s", "plain ORT images/s", "ratio",

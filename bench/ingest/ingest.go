@@ -270,7 +270,7 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	h.AddParam("threads per inference", cfg.Threads)
 	h.AddParam("streams", cfg.Streams)
 	h.AddParam("GOMAXPROCS", runtime.GOMAXPROCS(0))
-	h.Peers = []bench.Peer{{Name: "ONNX Runtime alone (same model, same batch)", Version: encoders.ORTVersion}}
+	h.Peers = []bench.Peer{{Name: "ONNX Runtime alone (same model, same batch)", Version: encoders.RunningVersion()}}
 	r := &bench.Report{Header: h, Figures: res.Figures(), Data: res}
 	h.AddParam("rounds", len(res.Rounds))
 	median := ""
