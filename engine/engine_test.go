@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"mmsearch/encoders"
 	"mmsearch/engine/query"
 	"mmsearch/engine/store"
 	"mmsearch/index/hnsw"
@@ -591,5 +592,65 @@ func TestIndexCancelledKeepsCommittedBatches(t *testing.T) {
 	}
 	if got := len(itemPaths(t, lib)); got != 60 || rep.Unchanged != n {
 		t.Fatalf("resumed run: %d items, report %+v (had %d)", got, rep, n)
+	}
+}
+
+// TestGraphCacheOnlyShortLived: a library that lives long (ingests, the
+// server) optimizes its graphs in full when it opens them and leaves the
+// graph cache alone, since the cache keeps only the hardware-independent
+// optimizations; a short-lived one (a one-query process) opens through the
+// cache and fills it.
+func TestGraphCacheOnlyShortLived(t *testing.T) {
+	ctx := context.Background()
+	lib, err := encoders.FindLibrary("", os.Getenv)
+	if err != nil {
+		t.Skipf("ONNX Runtime unavailable: %v", err)
+	}
+	cache := t.TempDir()
+	getenv := func(k string) string {
+		switch k {
+		case "MMSEARCH_CACHE_DIR":
+			return cache
+		case encoders.LibraryEnv:
+			return lib
+		}
+		return os.Getenv(k)
+	}
+	graphs := func() []string {
+		t.Helper()
+		m, err := filepath.Glob(filepath.Join(cache, "graphs", "*.ort"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	photos, dir := t.TempDir(), t.TempDir()
+	for i := 0; i < 4; i++ {
+		writeImage(t, filepath.Join(photos, fmt.Sprintf("%02d.png", i)), i, "png")
+	}
+	long, err := Open(ctx, dir, Options{Model: tinyModel, Getenv: getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := long.Ingest(ctx, []string{photos}, IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := long.Search(ctx, `"the cat"`, SearchOptions{K: 3}); err != nil {
+		t.Fatal(err)
+	}
+	long.Close()
+	if g := graphs(); len(g) != 0 {
+		t.Fatalf("a long-lived library wrote the graph cache: %v", g)
+	}
+	short, err := Open(ctx, dir, Options{Model: tinyModel, ShortLived: true, Getenv: getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.Close()
+	if _, err := short.Search(ctx, `"the cat"`, SearchOptions{K: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if g := graphs(); len(g) != 1 {
+		t.Errorf("a short-lived library's text query left %d cached graphs, want the text tower's", len(g))
 	}
 }
