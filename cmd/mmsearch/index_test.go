@@ -72,7 +72,7 @@ func TestCLIIndexInterruptReportsCommitted(t *testing.T) {
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && !signalled; {
 		select {
 		case err = <-exited:
-			t.Fatalf("index finished (%v) before it could be interrupted; make the collection larger\n%s", err, out.String())
+			t.Fatalf("index finished (%v) before it could be interrupted; make the collection larger\n%s\n%s", err, out.String(), errb.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 		if items := countItems(ctx, t, lib); items >= 8 && items < n/2 {
