@@ -170,7 +170,8 @@ func TestMapFile(t *testing.T) {
 // the small sections fail Map at once. Damage to a vector or a layer-0 link
 // list is found when a search first reaches the node: every search either
 // fails with ErrCorrupt or answers exactly as the intact index (it never
-// used the damaged node), and Verify, Add and Save fail.
+// used the damaged node; most damaged files are met by some search), and
+// Verify, Add and Save fail.
 func TestMapCorrupt(t *testing.T) {
 	x, good, queries := saved(t, 600, Config{M: 4, EfConstruction: 30, Seed: 5})
 	bounds := sectionBounds(t, good)
@@ -222,7 +223,7 @@ func TestMapCorrupt(t *testing.T) {
 			bd := bounds[tc.part]
 			payload := [2]int{bd[0] + 12, bd[1] - 4}
 			step := max(1, (payload[1]-payload[0])/60)
-			lazyFound, scanFound := 0, 0
+			lazyFound, scanFound, searchFound := 0, 0, 0
 			for off := payload[0]; off < payload[1]; off += step {
 				b := bytes.Clone(good)
 				b[off] ^= 0x40
@@ -250,8 +251,12 @@ func TestMapCorrupt(t *testing.T) {
 						}
 					}
 				}
-				if !failed {
-					t.Fatalf("byte %d: no search met the damage", off)
+				// A graph search meets the damage only if it reaches the
+				// node: a deleted or unreachable one it may never touch
+				// (AddBatch builds in parallel, so which nodes those are
+				// differs between runs). Counted over all offsets below.
+				if failed {
+					searchFound++
 				}
 				// The exact scan of every id meets it too, unless it lies in
 				// a deleted node (which the scan skips): then it answers as
@@ -287,6 +292,10 @@ func TestMapCorrupt(t *testing.T) {
 			}
 			if scanFound == 0 {
 				t.Fatal("SearchIDs never met the damage")
+			}
+			t.Logf("graph searches met the damage in %d of %d damaged files; SearchIDs in %d", searchFound, lazyFound, scanFound)
+			if searchFound < lazyFound/2 {
+				t.Fatalf("graph searches met the damage in %d of %d damaged files, want at least half", searchFound, lazyFound)
 			}
 		})
 	}
