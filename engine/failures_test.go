@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"mmsearch/encoders"
+	"mmsearch/encoders/imageproc"
 	"mmsearch/engine/catalog"
 	"mmsearch/engine/store"
 	"mmsearch/index/hnsw"
@@ -632,10 +633,10 @@ func TestClassifyFailures(t *testing.T) {
 		err   error
 		want  store.Class
 	}{
-		{"vanished", store.StageRead, readErr(filepath.Join(dir, "gone.png"), 0), store.ClassTransient},
+		{"vanished", store.StageRead, readErr(filepath.Join(dir, "gone.png"), imageproc.DefaultMaxFileBytes), store.ClassTransient},
 		{"over the size limit", store.StageRead, readErr(big, 10), store.ClassContent},
-		{"became a named pipe", store.StageRead, readErr(pipe, 0), store.ClassTransient},
-		{"became a folder", store.StageRead, readErr(dir, 0), store.ClassTransient},
+		{"became a named pipe", store.StageRead, readErr(pipe, imageproc.DefaultMaxFileBytes), store.ClassTransient},
+		{"became a folder", store.StageRead, readErr(dir, imageproc.DefaultMaxFileBytes), store.ClassTransient},
 		{"I/O error", store.StageRead, &fs.PathError{Op: "read", Path: big, Err: syscall.EIO}, store.ClassTransient},
 		{"permission", store.StageRead, &fs.PathError{Op: "open", Path: big, Err: syscall.EACCES}, store.ClassTransient},
 		{"not an image", store.StageDecode, errors.New(`not an image (unknown format; starts with "hello")`), store.ClassContent},

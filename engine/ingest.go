@@ -891,12 +891,10 @@ func skippable(head []byte) (filekind.Result, bool) {
 }
 
 // readLimited reads a whole regular file, refusing files over limit bytes
-// (0 = the imageproc default) before reading them, and anything that is not
-// a regular file (a FIFO put in a file's place) without blocking.
+// (the caller's imageproc.Options.FileLimit) before reading them, and
+// anything that is not a regular file (a FIFO put in a file's place)
+// without blocking.
 func readLimited(ctx context.Context, path string, limit int64) ([]byte, error) {
-	if limit <= 0 {
-		limit = imageproc.DefaultMaxFileBytes
-	}
 	data, err := regfile.ReadFile(ctx, path, limit)
 	var nr *regfile.NotRegularError
 	switch {

@@ -175,6 +175,7 @@ func (s *sweeper) runPeerProcess(ctx context.Context, label string, names []stri
 	if len(po.Peers) != len(names) {
 		return fail(fmt.Errorf("peer reported %d peers, asked for %d", len(po.Peers), len(names)))
 	}
+	base, baseNote := s.graphBaseline()
 	var res []BackendResult
 	for _, pp := range po.Peers {
 		if !slices.Contains(names, pp.Name) {
@@ -188,7 +189,6 @@ func (s *sweeper) runPeerProcess(ctx context.Context, label string, names []stri
 			b.Note = pp.Note
 		}
 		if m := pp.Memory; m != nil && m.IndexBytes > 0 {
-			base, baseNote := s.graphBaseline()
 			b.Memory = &Memory{IndexBytes: m.IndexBytes, Source: m.Source, Baseline: base, BaselineNote: baseNote}
 			if base > 0 {
 				b.Memory.Ratio = float64(m.IndexBytes) / float64(base)
