@@ -19,11 +19,24 @@ var ErrUncleanRun = errors.New("refusing to write to the committed results from 
 // RunState is what a run knows at its start about the trust its figures
 // deserve: the git tree it measures and the machine's load.
 type RunState struct {
-	Dirty     bool    // the tree at Revision has uncommitted changes to tracked files
-	Load1     float64 // the one-minute load average at start; -1 when unknown
-	LoadAvg   string  // the 1, 5 and 15 minute load averages at start (Machine.LoadAvg), or ""
-	Cores     int     // logical CPUs
-	ToResults bool    // the output folder is the repository's committed ResultsDir (or inside it)
+	Dirty     bool   // the tree at Revision has uncommitted changes to tracked files
+	LoadAvg   string // the 1, 5 and 15 minute load averages at start (Machine.LoadAvg), or "" when unknown
+	Cores     int    // logical CPUs
+	ToResults bool   // the output folder is the repository's committed ResultsDir (or inside it)
+}
+
+// Load1 is the one-minute load average at start, or -1 when LoadAvg does
+// not give it.
+func (s RunState) Load1() float64 {
+	f := strings.Fields(s.LoadAvg)
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }
 
 // MaxLoadFraction is the highest one-minute load average, as a fraction of
@@ -38,8 +51,8 @@ func (s RunState) Unclean() []string {
 	if s.Dirty {
 		why = append(why, "the git tree has uncommitted changes")
 	}
-	if s.Load1 >= 0 && s.Cores > 0 && s.Load1 > MaxLoadFraction*float64(s.Cores) {
-		why = append(why, fmt.Sprintf("load average %.2f at start is above half of the %d cores", s.Load1, s.Cores))
+	if l := s.Load1(); l >= 0 && s.Cores > 0 && l > MaxLoadFraction*float64(s.Cores) {
+		why = append(why, fmt.Sprintf("load average %.2f at start is above half of the %d cores", l, s.Cores))
 	}
 	return why
 }
@@ -61,12 +74,7 @@ func CheckRun(s RunState, force bool) ([]string, error) {
 // dir (the working directory, as for GitRevision) writing to outDir.
 func ProbeRun(ctx context.Context, dir, outDir string) RunState {
 	m := DescribeMachine()
-	s := RunState{Load1: -1, Cores: m.Cores, LoadAvg: m.LoadAvg}
-	if f := strings.Fields(m.LoadAvg); len(f) > 0 {
-		if v, err := strconv.ParseFloat(f[0], 64); err == nil {
-			s.Load1 = v
-		}
-	}
+	s := RunState{Cores: m.Cores, LoadAvg: m.LoadAvg}
 	top := gitTopLevel(ctx, dir)
 	if top == "" {
 		return s

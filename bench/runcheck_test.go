@@ -16,13 +16,13 @@ func TestCheckRun(t *testing.T) {
 		wantErr    bool
 		wantReason []string // substrings, one per reason, in order
 	}{
-		{"clean to results", RunState{Load1: 0.4, Cores: 2, ToResults: true}, false, false, nil},
-		{"load at half the cores is quiet", RunState{Load1: 1.0, Cores: 2, ToResults: true}, false, false, nil},
-		{"dirty to results refused", RunState{Dirty: true, Load1: 0.1, Cores: 2, ToResults: true}, false, true, []string{"uncommitted"}},
-		{"busy to results refused", RunState{Load1: 1.01, Cores: 2, ToResults: true}, false, true, []string{"load average 1.01"}},
-		{"dirty and busy forced", RunState{Dirty: true, Load1: 13.9, Cores: 2, ToResults: true}, true, false, []string{"uncommitted", "load average 13.90"}},
-		{"busy elsewhere is recorded, not refused", RunState{Load1: 3, Cores: 2}, false, false, []string{"half of the 2 cores"}},
-		{"unknown load", RunState{Load1: -1, Cores: 2, ToResults: true}, false, false, nil},
+		{"clean to results", RunState{LoadAvg: "0.4 0.3 0.2", Cores: 2, ToResults: true}, false, false, nil},
+		{"load at half the cores is quiet", RunState{LoadAvg: "1.00 0.9 0.8", Cores: 2, ToResults: true}, false, false, nil},
+		{"dirty to results refused", RunState{Dirty: true, LoadAvg: "0.10 0.1 0.1", Cores: 2, ToResults: true}, false, true, []string{"uncommitted"}},
+		{"busy to results refused", RunState{LoadAvg: "1.01 0.5 0.5", Cores: 2, ToResults: true}, false, true, []string{"load average 1.01"}},
+		{"dirty and busy forced", RunState{Dirty: true, LoadAvg: "13.9 12 10", Cores: 2, ToResults: true}, true, false, []string{"uncommitted", "load average 13.90"}},
+		{"busy elsewhere is recorded, not refused", RunState{LoadAvg: "3.00 2 1", Cores: 2}, false, false, []string{"half of the 2 cores"}},
+		{"unknown load", RunState{LoadAvg: "", Cores: 2, ToResults: true}, false, false, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			why, err := CheckRun(tc.state, tc.force)

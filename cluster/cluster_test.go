@@ -20,6 +20,7 @@ import (
 	"mmsearch/index/hnsw"
 	"mmsearch/internal/imagetest"
 	"mmsearch/internal/libtest"
+	"mmsearch/internal/porttest"
 )
 
 const (
@@ -331,24 +332,13 @@ func TestCoordinatorRestartResumes(t *testing.T) {
 	checkExactlyOnce(t, lib, paths)
 }
 
-// freePort returns a loopback port nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestThreeServerCluster runs the ingest on a JetStream cluster of three
 // embedded servers with streams replicated 3 times; the coordinator and the
 // workers talk to different servers.
 func TestThreeServerCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	ports := []int{freePort(t), freePort(t), freePort(t)}
+	ports := []int{porttest.FreeLoopback(t), porttest.FreeLoopback(t), porttest.FreeLoopback(t)}
 	var routes []string
 	for _, p := range ports {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))

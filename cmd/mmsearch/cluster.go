@@ -99,12 +99,12 @@ const (
 
 func coordinatorCommand() *command {
 	var lf libraryFlags
-	var ex excludeFlags
+	var wf walkFlags
 	var nf natsFlags
 	var listen, storeDir, serveFiles, filesURL string
 	var replicas, maxDeliver, outstanding int
 	var ackWait time.Duration
-	var hidden, keep, retry, refreshMeta, asJSON bool
+	var asJSON bool
 	return &command{
 		name:    "coordinator",
 		summary: "index folders with workers elsewhere: publish the files to a NATS JetStream queue, store what 'mmsearch worker's send back",
@@ -121,18 +121,14 @@ func coordinatorCommand() *command {
 			fs.DurationVar(&ackWait, "ack-wait", cluster.DefaultAckWait, "how long a worker may hold a file without a sign of life before it goes to another (1s..1h)")
 			intVar(fs, &maxDeliver, "max-deliver", cluster.DefaultMaxDeliver, 1, maxMaxDeliver, "deliveries of a file before it is recorded as a failure")
 			intVar(fs, &outstanding, "max-outstanding", 4096, 1, maxOutstanding, "files published and not yet answered; the walk waits beyond")
-			fs.BoolVar(&hidden, "hidden", false, "include files and folders whose names start with '.'")
-			fs.BoolVar(&keep, "keep-missing", false, "keep items whose files were deleted")
-			fs.BoolVar(&retry, "retry-failed", false, "also try again files whose content failed before and has not changed since")
-			fs.BoolVar(&refreshMeta, "refresh-metadata", false, "read the photo metadata of unchanged files again (here, without workers)")
 			fs.BoolVar(&asJSON, "json", false, "print the final report as JSON on stdout")
-			ex.register(fs)
+			wf.register(fs, "here, without workers")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) == 0 {
 				return usagef("no PATH given")
 			}
-			if err := ex.check(); err != nil {
+			if err := wf.check(); err != nil {
 				return err
 			}
 			if ackWait < minAckWait || ackWait > maxAckWait {
@@ -188,12 +184,12 @@ func coordinatorCommand() *command {
 				return err
 			}
 			bar := newProgressBar(e.stderr, e.isTerminal, e.termWidth, "indexing")
-			rep, err := lib.Ingest(ctx, args, engine.IngestOptions{
-				Remote: coord, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep, RetryFailed: retry,
-				RefreshMetadata: refreshMeta,
-				Exclude:         ex.patterns, NoDefaultExcludes: ex.noDefaults, NoIgnoreFiles: ex.noIgnoreFile,
+			opts := engine.IngestOptions{
+				Remote: coord, BatchSize: lf.batch,
 				Progress: func(p engine.Progress) { bar.update(ingestProgress(p), false) },
-			})
+			}
+			wf.apply(&opts)
+			rep, err := lib.Ingest(ctx, args, opts)
 			if s := coord.Stats(); lf.verbose {
 				log.Info("coordinator", "published", s.Published, "results", s.Results, "duplicates", s.Duplicates, "stale", s.Stale, "gave_up", s.GaveUp)
 			}

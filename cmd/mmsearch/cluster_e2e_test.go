@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"mmsearch/engine"
 	"mmsearch/internal/imagetest"
+	"mmsearch/internal/porttest"
 )
 
 // proc is a started mmsearch process whose stderr is read line by line.
@@ -120,16 +120,6 @@ func progressDone(n int, reached chan struct{}) func(string) {
 	}
 }
 
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestClusterCLI runs the real binary as a user would: a coordinator with
 // its own NATS server, a worker killed with SIGKILL while it works, then
 // the coordinator interrupted (exit 130); a restarted
@@ -152,7 +142,7 @@ func TestClusterCLI(t *testing.T) {
 	env := []string{"MMSEARCH_DATA_DIR=" + t.TempDir()}
 
 	// Run 1: the victim works alone and is killed after 8 files are done.
-	url := fmt.Sprintf("nats://127.0.0.1:%d", freeLoopbackPort(t))
+	url := fmt.Sprintf("nats://127.0.0.1:%d", porttest.FreeLoopback(t))
 	victimAt := make(chan struct{})
 	coord := start(t, env, progressDone(8, victimAt), "coordinator", "--library", lib, "--model", tinyModel,
 		"--listen", strings.TrimPrefix(url, "nats://"), "--ack-wait", "2s", "--batch", "8", "--json", dir)
@@ -194,7 +184,7 @@ func TestClusterCLI(t *testing.T) {
 	// Run 2: a new coordinator on another port, serving the files over
 	// HTTP, and three workers that read them from it (a worker refused for
 	// want of a file server would leave the run unfinished).
-	url = fmt.Sprintf("nats://127.0.0.1:%d", freeLoopbackPort(t))
+	url = fmt.Sprintf("nats://127.0.0.1:%d", porttest.FreeLoopback(t))
 	coord2 := start(t, env, nil, "coordinator", "--library", lib, "--model", tinyModel,
 		"--listen", strings.TrimPrefix(url, "nats://"), "--ack-wait", "2s", "--serve-files", "127.0.0.1:0", "--json", dir)
 	var workers []*proc

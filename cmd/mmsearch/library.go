@@ -145,9 +145,9 @@ func (f *libraryFlags) openLibrary(ctx context.Context, e *env, mustExist bool) 
 
 func indexCommand() *command {
 	var lf libraryFlags
-	var ex excludeFlags
+	var wf walkFlags
 	var workers, streams int
-	var hidden, keep, retry, refreshMeta, asJSON, rebuildRemote bool
+	var asJSON, rebuildRemote bool
 	return &command{
 		name:    "index",
 		summary: "add folders and images to a library, incrementally",
@@ -159,19 +159,15 @@ func indexCommand() *command {
 			lf.pull.register(fs)
 			countVar(fs, &workers, "workers", 0, maxWorkers, "decode workers (0 = all cores)")
 			countVar(fs, &streams, "streams", 0, maxStreams, "inferences run at once, each on a share of the cores (0 = chosen from the core count)")
-			fs.BoolVar(&hidden, "hidden", false, "include files and folders whose names start with '.'")
-			fs.BoolVar(&keep, "keep-missing", false, "keep items whose files were deleted")
-			fs.BoolVar(&retry, "retry-failed", false, "also try again files whose content failed before and has not changed since\n(failures that can pass, such as I/O errors and permissions, are tried again on every run)")
-			fs.BoolVar(&refreshMeta, "refresh-metadata", false, "read the photo metadata (EXIF time, camera, GPS) of unchanged files again, without embedding them\n(items indexed before the library had metadata get it on any run)")
 			fs.BoolVar(&asJSON, "json", false, "print the final report as JSON on stdout")
 			fs.BoolVar(&rebuildRemote, "rebuild-remote", false, "make the remote collection anew and re-send every vector and its properties from the library's store\n(PATHs, when given, are indexed afterwards)")
-			ex.register(fs)
+			wf.register(fs, "without embedding them")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) == 0 && !rebuildRemote {
 				return usagef("no PATH given")
 			}
-			if err := ex.check(); err != nil {
+			if err := wf.check(); err != nil {
 				return err
 			}
 			lib, err := lf.open(ctx, e)
@@ -201,11 +197,10 @@ func indexCommand() *command {
 			}
 			bar := newProgressBar(e.stderr, e.isTerminal, e.termWidth, "indexing")
 			opts := engine.IngestOptions{
-				Workers: workers, Streams: streams, BatchSize: lf.batch, IncludeHidden: hidden, KeepMissing: keep, RetryFailed: retry,
-				RefreshMetadata: refreshMeta,
-				Exclude:         ex.patterns, NoDefaultExcludes: ex.noDefaults, NoIgnoreFiles: ex.noIgnoreFile,
+				Workers: workers, Streams: streams, BatchSize: lf.batch,
 				Progress: func(p engine.Progress) { bar.update(ingestProgress(p), false) },
 			}
+			wf.apply(&opts)
 			if lib.Model().Manifest.Name == models.BundledModel {
 				opts.FirstImages = func(s []photohint.Sample) {
 					if photohint.CameraPhotos(s) {

@@ -17,14 +17,26 @@ import (
 	"mmsearch/engine/store"
 )
 
-// excludeFlags are index's exclude options.
-type excludeFlags struct {
+// walkFlags are the options that choose what an indexing run (index,
+// coordinator) walks and what it does with the library's earlier items:
+// hidden files, excludes, deleted and failed files, metadata refresh.
+type walkFlags struct {
 	patterns     []string
 	noDefaults   bool
 	noIgnoreFile bool
+	hidden       bool
+	keepMissing  bool
+	retryFailed  bool
+	refreshMeta  bool
 }
 
-func (f *excludeFlags) register(fs *flag.FlagSet) {
+// register adds the flags; refreshNote ends --refresh-metadata's help (how
+// this command reads the metadata).
+func (f *walkFlags) register(fs *flag.FlagSet, refreshNote string) {
+	fs.BoolVar(&f.hidden, "hidden", false, "include files and folders whose names start with '.'")
+	fs.BoolVar(&f.keepMissing, "keep-missing", false, "keep items whose files were deleted")
+	fs.BoolVar(&f.retryFailed, "retry-failed", false, "also try again files whose content failed before and has not changed since\n(failures that can pass, such as I/O errors and permissions, are tried again on every run)")
+	fs.BoolVar(&f.refreshMeta, "refresh-metadata", false, "read the photo metadata (EXIF time, camera, GPS) of unchanged files again, "+refreshNote+"\n(items indexed before the library had metadata get it on any run)")
 	fs.Func("exclude", "leave out files and folders matching this gitignore-style `GLOB`, relative to each PATH (repeatable; "+
 		"also read from "+ignore.FileName+" files in any folder). Excluded by default: "+strings.Join(ignore.Defaults, " "),
 		func(s string) error {
@@ -39,11 +51,17 @@ func (f *excludeFlags) register(fs *flag.FlagSet) {
 }
 
 // check compiles the patterns, so a bad one is a usage error.
-func (f *excludeFlags) check() error {
+func (f *walkFlags) check() error {
 	if _, err := ignore.New(nil, ignore.Options{Patterns: f.patterns, NoDefaults: f.noDefaults}); err != nil {
 		return usageError{err}
 	}
 	return nil
+}
+
+// apply sets the options these flags choose.
+func (f *walkFlags) apply(o *engine.IngestOptions) {
+	o.IncludeHidden, o.KeepMissing, o.RetryFailed, o.RefreshMetadata = f.hidden, f.keepMissing, f.retryFailed, f.refreshMeta
+	o.Exclude, o.NoDefaultExcludes, o.NoIgnoreFiles = f.patterns, f.noDefaults, f.noIgnoreFile
 }
 
 // thousands writes n with comma separators: 1,204.

@@ -181,3 +181,91 @@ def load_checkpoint(folder):
         sd.update({k: torch.from_numpy(d[k]) for k in d.files})
     m.load_state_dict(sd)
     return m.eval(), cfg
+
+
+def load_onnx_weights(m, model_dir):
+    """Loads the weights of an exported model folder (vision_model.onnx, text_model.onnx)
+    into the DualEncoder m, so that a shipped model can be fine-tuned without its PyTorch
+    checkpoint. Needs the onnx package.
+
+    The export folds each BatchNorm into the convolution before it, so the folded
+    convolution's weight goes to the conv and its bias to the BatchNorm, whose scale becomes 1
+    and whose statistics become identity (mean 0, variance 1 - eps): with its statistics
+    frozen (train.py keeps BatchNorm in eval mode when fine-tuning) the network computes what
+    the ONNX graph does. Linear weights come from the MatMul initializers, in graph order,
+    transposed. Raises ValueError when a shape or count does not match.
+    """
+    import os
+
+    import onnx
+    from onnx import numpy_helper
+
+    def graph(name):
+        g = onnx.load(os.path.join(model_dir, name)).graph
+        return g, {i.name: numpy_helper.to_array(i) for i in g.initializer}
+
+    def put(param, array):
+        t = torch.from_numpy(array.copy()).to(param.dtype)
+        if tuple(t.shape) != tuple(param.shape):
+            raise ValueError(f"shape {tuple(t.shape)} does not fit {tuple(param.shape)}")
+        with torch.no_grad():
+            param.copy_(t)
+
+    g, init = graph("vision_model.onnx")
+    convs = [n for n in g.node if n.op_type == "Conv"]
+    pairs = []  # (conv, bn) in forward order
+    v = m.visual
+    pairs.append((v.stem[0], v.stem[1]))
+    for blk in v.layers:
+        pairs += [(blk.conv1, blk.bn1), (blk.conv2, blk.bn2)]
+        if blk.down is not None:
+            pairs.append((blk.down[0], blk.down[1]))
+    if len(convs) != len(pairs):
+        raise ValueError(f"vision graph has {len(convs)} Conv nodes, the model {len(pairs)}")
+    for node, (conv, bn) in zip(convs, pairs):
+        put(conv.weight, init[node.input[1]])
+        put(bn.bias, init[node.input[2]])
+        with torch.no_grad():
+            bn.weight.fill_(1.0)
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1.0 - bn.eps)
+    put(v.norm.weight, init["norm.weight"])
+    put(v.norm.bias, init["norm.bias"])
+    mats = [init[n.input[1]] for n in g.node if n.op_type == "MatMul" and n.input[1] in init]
+    if len(mats) != 1:
+        raise ValueError(f"vision graph has {len(mats)} weight MatMuls, want 1")
+    put(v.proj.weight, mats[0].T)
+
+    g, init = graph("text_model.onnx")
+    t = m.text
+    for name, p in t.named_parameters():
+        key = "text." + name
+        if key in init:
+            put(p, init[key])
+    dense = []
+    for blk in t.blocks:
+        dense += [blk.attn.qkv, blk.attn.out, blk.fc1, blk.fc2]
+    dense.append(t.proj)
+    mats = [init[n.input[1]] for n in g.node if n.op_type == "MatMul" and n.input[1] in init]
+    if len(mats) != len(dense):
+        raise ValueError(f"text graph has {len(mats)} weight MatMuls, the model {len(dense)}")
+    for lin, w in zip(dense, mats):
+        put(lin.weight, w.T)
+    missing = [n for n, _ in t.named_parameters()
+               if "text." + n not in init and not any(n == d + ".weight" for d in _dense_names(t))]
+    if missing:
+        raise ValueError(f"text parameters not found in the graph: {missing}")
+    return m
+
+
+def _dense_names(t):
+    return [n for n, mod in t.named_modules() if isinstance(mod, Dense)]
+
+
+def scores(a, b):
+    """a [N,D] @ b [M,D].T -> [N,M]; on the CPU as a 1x1 convolution (see Dense: Debian's
+    PyTorch multiplies matrices with the reference BLAS, some thirty times slower here)."""
+    if a.device.type != "cpu":
+        return a @ b.t()
+    y = F.conv2d(a.t().reshape(1, a.shape[1], -1, 1), b[:, :, None, None])
+    return y.reshape(b.shape[0], -1).t()

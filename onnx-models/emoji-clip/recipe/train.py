@@ -10,6 +10,20 @@ an image-image InfoNCE term between the two views (style invariance), plus an al
 term, 1 - cos(caption, its own pictures), that narrows the gap between the text and image
 embeddings so that vector arithmetic mixing them (picture - "dog" + "cat") lands near pictures.
 
+With --analogy-weight, each step also draws --analogy-batch attribute relations mined from
+the training labels (relations.py: "dog face" -> "cat face" is sub "dog", add "cat"; groups
+sampled uniformly) and adds an InfoNCE term in which the query
+normalize(picture(a) - text(sub) + text(add)), the engine's arithmetic, must find picture(b)
+(another style where the item has one) among every picture of the step, picture(a) included
+as a hard negative. This trains the vector arithmetic the product is about, on the training
+styles only.
+
+With --init-onnx the run starts from an exported model folder (v2 fine-tunes the shipped v1
+weights); BatchNorm statistics then stay frozen. --validate reports text->image and analogy
+R@10, before and after, on the withheld concepts drawn in the training styles (never trained
+on, by v1 or v2): the numbers used to choose settings, since the held-out OpenMoji style must
+not be.
+
 The learning rate warms up, then follows a cosine to zero over --steps, or over
 --time-budget seconds when that is given (the run then also stops at the budget).
 Writes <out>/checkpoint_visual.npz and checkpoint_text.npz (weights as float32 arrays,
@@ -18,6 +32,7 @@ readable by any PyTorch version),
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -31,7 +46,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import augment  # noqa: E402
+import cliptok  # noqa: E402
+import emojidata as ed  # noqa: E402
 import model as M  # noqa: E402
+import relations  # noqa: E402
 
 
 def load_data(path):
@@ -43,12 +61,13 @@ def load_data(path):
 class Sampler:
     """Draws item batches, captions, token rows and the positive masks (numpy, seeded)."""
 
-    def __init__(self, data, meta, context, seed):
+    def __init__(self, data, meta, context, seed, exclude=()):
         self.rng = np.random.default_rng(seed)
         self.d = data
         self.meta = meta
         self.L = context
         self.n_items = len(meta["items"])
+        self.pool = np.array(sorted(set(range(self.n_items)) - set(exclude)), np.int64)
         self.n_caps = len(meta["captions"])
         self.item_imgs = [[] for _ in range(self.n_items)]
         for j, it in enumerate(data["img_item"]):
@@ -68,7 +87,7 @@ class Sampler:
         return ids + [m["eot"]] * (self.L - n), [1] * n + [0] * (self.L - n)
 
     def batch(self, b):
-        items = self.rng.choice(self.n_items, size=b, replace=False)
+        items = self.rng.choice(self.pool, size=b, replace=False)
         ptr, idx = self.d["cap_ptr"], self.d["cap_idx"]
         caps = np.empty(b, np.int64)
         va = np.empty(b, np.int64)
@@ -85,11 +104,160 @@ class Sampler:
             a = int(self.rng.integers(n))
             bb = (a + 1 + int(self.rng.integers(n - 1))) % n if n >= 2 else a
             va[k], vb[k] = imgs[a], imgs[bb]
+        self.last_captions = caps
         keys = items[None, :].astype(np.int64) * self.n_caps + caps[:, None]
         pos = np.searchsorted(self.pairs, keys)
         pos = pos.clip(0, len(self.pairs) - 1)
         positive = self.pairs[pos] == keys  # [text i, item j]
         return items, ids, mask, va, vb, positive
+
+
+class RelationSampler:
+    """Draws attribute relations (relations.py) and their pictures and word tokens."""
+
+    def __init__(self, meta, item_imgs, img_style, tok, context, seed, exclude=()):
+        self.rng = np.random.default_rng(seed + 1)
+        labels = [it["label"] for it in meta["items"]]
+        skip = set(exclude)
+        self.groups = [[r for r in g if r[0] not in skip and r[1] not in skip]
+                       for g in relations.mine(labels).values()]
+        self.groups = [g for g in self.groups if g]
+        self.item_imgs = item_imgs
+        self.img_style = img_style
+        words = sorted({w for g in self.groups for r in g for w in r[2:] if w})
+        self.word = {w: k for k, w in enumerate(words)}
+        rows = [tok.tokenize(w, context) for w in words]
+        self.word_ids = np.array([r[0] for r in rows], np.int64)
+        self.word_mask = np.array([r[1] for r in rows], np.int64)
+
+    def picture_pair(self, a, b):
+        ia = self.item_imgs[a][int(self.rng.integers(len(self.item_imgs[a])))]
+        other = [j for j in self.item_imgs[b] if self.img_style[j] != self.img_style[ia]]
+        cand = other or self.item_imgs[b]
+        return ia, cand[int(self.rng.integers(len(cand)))]
+
+    def batch(self, n):
+        """(rows, words): rows are a items, b items, a pictures, b pictures, and the sub and add
+        word as an index into words (-1: none); words are the step's distinct word indexes."""
+        out = np.empty((6, n), np.int64)
+        for k in range(n):
+            g = self.groups[int(self.rng.integers(len(self.groups)))]
+            a, b, sub, add = g[int(self.rng.integers(len(g)))]
+            pa, pb = self.picture_pair(a, b)
+            out[:, k] = (a, b, pa, pb, self.word[sub] if sub else -1, self.word[add] if add else -1)
+        used, inv = np.unique(out[4:], return_inverse=True)
+        inv = inv.reshape(2, n)
+        if used[0] == -1:  # -1 sorts first: keep it -1, shift the rest
+            used, inv = used[1:], inv - 1
+        out[4:] = inv
+        return out, used
+
+
+def arithmetic(img_a, words, sub, add):
+    """normalize(img_a - words[sub] + words[add]); index -1 means no word (the engine's add mode)."""
+    zero = torch.zeros(1, words.shape[1], device=words.device, dtype=words.dtype)
+    w = torch.cat([words, zero])  # index -1 picks the zero row
+    return F.normalize(img_a - w[sub] + w[add], dim=-1)
+
+
+def validation_set(data, meta):
+    """The training pictures plus the withheld concepts' pictures in the training styles.
+
+    Returns (images, img_item, img_style, labels, val_items): items 0..n-1 are the training
+    items, the rest the withheld ones (val_items). Neither v1 nor v2 trains on those.
+    """
+    styles = meta["styles"]
+    labels = [it["label"] for it in meta["items"]]
+    imgs, item, style, val = [], [], [], []
+    for it in ed.load_catalog():
+        if not it["withheld"]:
+            continue
+        have = [s for s in styles if s in it["files"]]
+        if not have:
+            continue
+        k = len(labels)
+        labels.append(it["label"])
+        val.append(k)
+        for s in have:
+            imgs.append(ed.load_rgba(it, s))
+            item.append(k)
+            style.append(styles.index(s))
+    return (np.concatenate([data["images"], np.stack(imgs)]), np.concatenate([data["img_item"], item]),
+            np.concatenate([data["img_style"], style]), labels, val)
+
+
+@torch.no_grad()
+def validate(model, vset, meta, tok, context, max_analogies=800):
+    """Text->image, cross-style image->image and analogy R@10 on the withheld concepts in the
+    training styles.
+
+    Candidates: one picture per item, training and withheld (Fluent where it has one, else
+    its first style), plain on white. Text queries: each withheld item's label. Image
+    queries: each withheld item's picture in another style. Analogies:
+    relations (mined over all labels) whose target is a withheld item; the source picture in
+    another style than the candidates where the item has one; the source item excluded.
+    """
+    model.eval()
+    images, img_item, img_style, labels, val_items = vset
+    data = {"images": images, "img_item": img_item, "img_style": img_style}
+    styles = meta["styles"]
+    pref = styles.index("fluent") if "fluent" in styles else 0
+    n = len(labels)
+    cand = np.full(n, -1, np.int64)
+    src = np.full(n, -1, np.int64)
+    for j, (it, st) in enumerate(zip(data["img_item"], data["img_style"])):
+        if cand[it] < 0 or st == pref:
+            cand[it] = j
+    for j, (it, st) in enumerate(zip(data["img_item"], data["img_style"])):
+        if j != cand[it] and (src[it] < 0 or st != pref):
+            src[it] = j
+    src = np.where(src < 0, cand, src)
+
+    def embed(idx):
+        out = []
+        for i in range(0, len(idx), 256):
+            x = torch.from_numpy(data["images"][idx[i:i + 256]]).permute(0, 3, 1, 2)
+            out.append(model.visual(augment.normalize(augment.plain(x))))
+        return torch.cat(out)
+
+    def texts(ts):
+        rows = [tok.tokenize(t, context) for t in ts]
+        return model.text(torch.tensor([r[0] for r in rows]), torch.tensor([r[1] for r in rows]))
+
+    C = embed(cand)
+    val = sorted(val_items)
+    s = texts([labels[i] for i in val]) @ C.t()
+    ranks = [int((s[k] > s[k, i]).sum()) for k, i in enumerate(val)]
+    res = {"val_items": len(val), "t2i_R@10": round(float(np.mean(np.array(ranks) < 10)), 4)}
+    cross = [i for i in val if src[i] != cand[i]]  # items with a picture in a second style
+    if cross:
+        s = embed(src[cross]) @ C.t()
+        ranks = [int((s[k] > s[k, i]).sum()) for k, i in enumerate(cross)]
+        res["i2i_R@10"] = round(float(np.mean(np.array(ranks) < 10)), 4)
+    vs = set(val)
+    rels = [r for g in relations.mine(labels).values() for r in g if r[1] in vs]
+    rng = np.random.default_rng(7)
+    if len(rels) > max_analogies:
+        rels = [rels[i] for i in sorted(rng.choice(len(rels), max_analogies, replace=False))]
+    fam = {}
+    if rels:
+        A = embed(src[[r[0] for r in rels]])
+        words = sorted({w for r in rels for w in r[2:] if w})
+        W = texts(words)
+        wi = {w: k for k, w in enumerate(words)}
+        sub = torch.tensor([wi[r[2]] if r[2] else -1 for r in rels])
+        add = torch.tensor([wi[r[3]] if r[3] else -1 for r in rels])
+        q = arithmetic(A, W, sub, add) @ C.t()
+        for k, r in enumerate(rels):
+            q[k, r[0]] = -9
+            hit = int((q[k] > q[k, r[1]]).sum()) < 10
+            fam.setdefault(relations.family(r[2], r[3]), []).append(hit)
+    for f, hits in sorted(fam.items()):
+        res[f"analogy_{f}_R@10"] = round(float(np.mean(hits)), 4)
+        res[f"analogy_{f}_n"] = len(hits)
+    if fam:
+        res["analogy_mean_R@10"] = round(float(np.mean([np.mean(h) for h in fam.values()])), 4)
+    return res
 
 
 def soft_ce(logits, targets):
@@ -114,6 +282,12 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--log-every", type=int, default=25)
+    ap.add_argument("--analogy-weight", type=float, default=0.0, help="weight of the attribute-arithmetic loss")
+    ap.add_argument("--analogy-batch", type=int, default=32, help="relations per step")
+    ap.add_argument("--init-onnx", default="", help="start from this exported model folder (fine-tuning)")
+    ap.add_argument("--init-scale", type=float, default=30.0, help="logit scale when starting from --init-onnx")
+    ap.add_argument("--validate", action="store_true",
+                    help="report R@10 on the withheld concepts in the training styles, before and after")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -128,10 +302,38 @@ def main():
 
     data, meta = load_data(args.data)
     cfg = dict(M.DEFAULT_CONFIG, vocab_size=meta["vocab_size"], image_size=meta["size"])
-    model = M.DualEncoder(cfg, meta["eot"]).to(dev)
+    model = M.DualEncoder(cfg, meta["eot"])
+    if args.init_onnx:
+        M.load_onnx_weights(model, args.init_onnx)
+        with torch.no_grad():
+            model.logit_scale.fill_(math.log(args.init_scale))
+    model = model.to(dev)
+
+    def train_mode():
+        model.train()
+        if args.init_onnx:  # folded BatchNorm: statistics stay as loaded
+            for mod in model.modules():
+                if isinstance(mod, torch.nn.BatchNorm2d):
+                    mod.eval()
+    train_mode()
     if dev.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
+    tok = cliptok.Tokenizer.load(os.path.join(args.data, "merges.txt"))
     sampler = Sampler(data, meta, cfg["context_length"], args.seed)
+    rel_sampler = None
+    if args.analogy_weight > 0:
+        rel_sampler = RelationSampler(meta, sampler.item_imgs, data["img_style"], tok, cfg["context_length"],
+                                      args.seed)
+        words_ids = torch.from_numpy(rel_sampler.word_ids).to(dev)
+        words_mask = torch.from_numpy(rel_sampler.word_mask).to(dev)
+        print(f"analogy loss: {sum(len(g) for g in rel_sampler.groups)} relations in {len(rel_sampler.groups)} groups, "
+              f"{len(rel_sampler.word)} words", flush=True)
+    validation = {}
+    vset = validation_set(data, meta) if args.validate else None
+    if vset is not None:
+        validation["before"] = validate(model, vset, meta, tok, cfg["context_length"])
+        print("validation before:", json.dumps(validation["before"]), flush=True)
+        train_mode()
     images = torch.from_numpy(data["images"]).permute(0, 3, 1, 2).contiguous().to(dev)
     print(f"device {dev}, {len(images)} images, {sampler.n_items} items, {sampler.n_caps} captions; "
           f"params image {M.count_params(model.visual):,} text {M.count_params(model.text):,}", flush=True)
@@ -159,20 +361,34 @@ def main():
         ids_t = torch.from_numpy(ids).to(dev, non_blocking=True)
         mask_t = torch.from_numpy(mask).to(dev, non_blocking=True)
         pos_t = torch.from_numpy(positive).to(dev).float()
+        pics = [va, vb]
+        if rel_sampler is not None:
+            rel, rel_words = rel_sampler.batch(args.analogy_batch)
+            rw = torch.from_numpy(rel_words).to(dev)
+            pics += [rel[2], rel[3]]
         with torch.no_grad():
-            views = augment.augment(images[torch.from_numpy(np.concatenate([va, vb])).to(dev)])
+            views = augment.augment(images[torch.from_numpy(np.concatenate(pics)).to(dev)])
             views = augment.normalize(views)
             if dev.type == "cuda":
                 views = views.contiguous(memory_format=torch.channels_last)
-        if amp:
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
-                img = model.visual(views).float()
-                txt = model.text(ids_t, mask_t).float()
-        else:
-            img = model.visual(views)
-            txt = model.text(ids_t, mask_t)
-        scale = model.logit_scale.exp().clamp(max=100)
         b = len(items)
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext():
+            img = model.visual(views).float()
+            txt = model.text(ids_t, mask_t).float()
+            if rel_sampler is not None:
+                words = model.text(words_ids[rw], words_mask[rw]).float()
+        scale = model.logit_scale.exp().clamp(max=100)
+        loss_analogy = torch.zeros((), device=dev)
+        if rel_sampler is not None:
+            r = args.analogy_batch
+            rel_t = torch.from_numpy(rel).to(dev)
+            img_a, img_b = img[2 * b:2 * b + r], img[2 * b + r:]
+            img = img[:2 * b]
+            q = arithmetic(img_a, words, rel_t[4], rel_t[5])
+            cands = torch.cat([img_b, img_a, img])  # targets first, sources as hard negatives
+            cand_items = torch.cat([rel_t[1], rel_t[0], torch.from_numpy(np.concatenate([items, items])).to(dev)])
+            target = (rel_t[1][:, None] == cand_items[None, :]).float()
+            loss_analogy = soft_ce(scale * q @ cands.t(), target)
         lt = scale * txt @ img.t()  # [B, 2B]
         pos2 = torch.cat([pos_t, pos_t], 1)
         ia, ib = img[:b], img[b:]
@@ -181,7 +397,7 @@ def main():
         eye = torch.eye(b, device=dev)
         loss_ii = 0.5 * (soft_ce(lii, eye) + soft_ce(lii.t(), eye))
         loss_align = 2.0 - (txt * ia).sum(1).mean() - (txt * ib).sum(1).mean()
-        loss = loss_clip + args.ii_weight * loss_ii + args.align_weight * loss_align
+        loss = loss_clip + args.ii_weight * loss_ii + args.align_weight * loss_align + args.analogy_weight * loss_analogy
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -195,11 +411,15 @@ def main():
                 acc_ii = (lii.argmax(1) == torch.arange(b, device=dev)).float().mean().item()
             rec = {"step": step, "seconds": round(time.time() - t0, 1), "lr": lr, "loss": round(loss.item(), 4),
                    "loss_clip": round(loss_clip.item(), 4), "loss_ii": round(loss_ii.item(), 4), "loss_align": round(loss_align.item(), 4),
+                   "loss_analogy": round(loss_analogy.item(), 4),
                    "t2i_acc": round(acc, 3), "ii_acc": round(acc_ii, 3), "scale": round(scale.item(), 2)}
             log.append(rec)
             print(json.dumps(rec), flush=True)
 
     elapsed = time.time() - t0
+    if vset is not None:
+        validation["after"] = validate(model, vset, meta, tok, cfg["context_length"])
+        print("validation after:", json.dumps(validation["after"]), flush=True)
     os.makedirs(args.out, exist_ok=True)
     sd = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
     # Two files, one per tower, each well under 16 MiB.
@@ -211,7 +431,7 @@ def main():
     dev_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else (platform.processor() or platform.machine())
     summary = {"steps": step, "batch_items": args.batch, "images_per_step": 2 * args.batch, "seconds": round(elapsed, 1),
                "device": f"{dev.type}: {dev_name}", "torch": torch.__version__, "threads": torch.get_num_threads(),
-               "args": vars(args), "log": log}
+               "args": vars(args), "validation": validation, "log": log}
     json.dump(summary, open(os.path.join(args.out, "train_log.json"), "w"), indent=1)
     print(f"done: {step} steps in {elapsed:.0f}s -> {args.out}", flush=True)
 
