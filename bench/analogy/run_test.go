@@ -427,3 +427,35 @@ func TestRunTies(t *testing.T) {
 		}
 	}
 }
+
+// TestRunByteIdenticalCopies: byte-identical files are one item in the
+// library, shown under one path with the others in Result.Paths; an
+// analogy expecting any of the copies, by path or by label, is answered
+// at rank 1 whichever path the result shows.
+func TestRunByteIdenticalCopies(t *testing.T) {
+	f := newFixture(t, false)
+	b, err := os.ReadFile(filepath.Join(f.dir, "img/dup.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Names sorting before and after dup.png, so one of them is never the
+	// path the result shows.
+	for _, name := range []string{"img/a-copy.png", "img/z-copy.png"} {
+		if err := os.WriteFile(filepath.Join(f.dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	specPath := filepath.Join(t.TempDir(), "spec.jsonl")
+	var lines []any
+	for _, want := range []string{"img/a-copy.png", "img/dup.png", "img/z-copy.png"} {
+		lines = append(lines, map[string]any{"family": "copy", "source": "img/i00.png",
+			"subtract": []Term{{"red", 1}}, "add": []Term{{"red", 1}}, "expected": []string{want}})
+	}
+	writeJSONL(t, specPath, lines)
+	res := runAnalogy(t, Config{Dataset: f.dir, Spec: specPath})
+	for _, mode := range engine.Modes {
+		if s := score(t, res, "copy", mode); s.At(1) != 1 {
+			t.Errorf("copy %s: R@1 %v, want 1 for every copy; failures %+v", mode, s.At(1), res.Failures)
+		}
+	}
+}

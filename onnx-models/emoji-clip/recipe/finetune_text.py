@@ -182,18 +182,11 @@ def main():
         validation["after"] = T.validate(model, vset, meta, tok, L)
         print("validation after:", json.dumps(validation["after"]), flush=True)
 
-    os.makedirs(args.out, exist_ok=True)
-    sd = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
-    np.savez(os.path.join(args.out, "checkpoint_visual.npz"), **{k: v for k, v in sd.items() if k.startswith("visual.")})
-    np.savez(os.path.join(args.out, "checkpoint_text.npz"), **{k: v for k, v in sd.items() if not k.startswith("visual.")})
-    cfg["eot_id"] = meta["eot"]
-    cfg["sot_id"] = meta["sot"]
-    json.dump(cfg, open(os.path.join(args.out, "config.json"), "w"), indent=1)
-    summary = {"stage": "finetune_text", "init": os.path.abspath(args.init_onnx), "steps": step,
-               "captions_per_step": args.batch, "relations_per_step": args.analogy_batch, "seconds": round(elapsed, 1),
-               "device": "cpu: " + (platform.processor() or platform.machine()), "torch": torch.__version__,
-               "threads": torch.get_num_threads(), "args": vars(args), "validation": validation, "log": log}
-    json.dump(summary, open(os.path.join(args.out, "train_log.json"), "w"), indent=1)
+    T.save_checkpoint(args.out, model, cfg, meta, {
+        "stage": "finetune_text", "init": os.path.abspath(args.init_onnx), "steps": step,
+        "captions_per_step": args.batch, "relations_per_step": args.analogy_batch, "seconds": round(elapsed, 1),
+        "device": "cpu: " + (platform.processor() or platform.machine()), "torch": torch.__version__,
+        "threads": torch.get_num_threads(), "args": vars(args), "validation": validation, "log": log})
     print(f"done: {step} steps in {elapsed:.0f}s -> {args.out}", flush=True)
 
 

@@ -163,11 +163,13 @@ def arithmetic(img_a, words, sub, add):
 def validation_set(data, meta):
     """The training pictures plus the withheld concepts' pictures in the training styles.
 
-    Returns (images, img_item, img_style, labels, val_items): items 0..n-1 are the training
-    items, the rest the withheld ones (val_items). Neither v1 nor v2 trains on those.
+    Returns (images, img_item, img_style, labels, val_items, ids): items 0..n-1 are the
+    training items, the rest the withheld ones (val_items), which neither v1 nor v2 trains on;
+    ids are the items' emoji ids.
     """
     styles = meta["styles"]
     labels = [it["label"] for it in meta["items"]]
+    ids = [it["id"] for it in meta["items"]]
     imgs, item, style, val = [], [], [], []
     for it in ed.load_catalog():
         if not it["withheld"]:
@@ -177,13 +179,14 @@ def validation_set(data, meta):
             continue
         k = len(labels)
         labels.append(it["label"])
+        ids.append(it["id"])
         val.append(k)
         for s in have:
             imgs.append(ed.load_rgba(it, s))
             item.append(k)
             style.append(styles.index(s))
     return (np.concatenate([data["images"], np.stack(imgs)]), np.concatenate([data["img_item"], item]),
-            np.concatenate([data["img_style"], style]), labels, val)
+            np.concatenate([data["img_style"], style]), labels, val, ids)
 
 
 @torch.no_grad()
@@ -198,7 +201,7 @@ def validate(model, vset, meta, tok, context, max_analogies=800):
     another style than the candidates where the item has one; the source item excluded.
     """
     model.eval()
-    images, img_item, img_style, labels, val_items = vset
+    images, img_item, img_style, labels, val_items, _ = vset
     data = {"images": images, "img_item": img_item, "img_style": img_style}
     styles = meta["styles"]
     pref = styles.index("fluent") if "fluent" in styles else 0
@@ -257,6 +260,75 @@ def validate(model, vset, meta, tok, context, max_analogies=800):
         res[f"analogy_{f}_n"] = len(hits)
     if fam:
         res["analogy_mean_R@10"] = round(float(np.mean([np.mean(h) for h in fam.values()])), 4)
+    return res
+
+
+def save_checkpoint(out, model, cfg, meta, summary):
+    """Writes what export.py reads: the weights as float32 arrays in two files, one per tower
+    (each well under 16 MiB), config.json with the tokenizer's special ids, and the run's
+    summary as train_log.json."""
+    os.makedirs(out, exist_ok=True)
+    sd = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
+    np.savez(os.path.join(out, "checkpoint_visual.npz"), **{k: v for k, v in sd.items() if k.startswith("visual.")})
+    np.savez(os.path.join(out, "checkpoint_text.npz"), **{k: v for k, v in sd.items() if not k.startswith("visual.")})
+    cfg = dict(cfg, eot_id=meta["eot"], sot_id=meta["sot"])
+    json.dump(cfg, open(os.path.join(out, "config.json"), "w"), indent=1)
+    json.dump(summary, open(os.path.join(out, "train_log.json"), "w"), indent=1)
+
+
+@torch.no_grad()
+def validate_spec(model, vset, meta, tok, context, spec_path, source_style="google", cand_style="twitter"):
+    """The analogy spec's families (analogies.jsonl: colour, skin tone, gender, animal face)
+    on the training styles: source pictures in source_style, every item's cand_style picture
+    a candidate (the source item excluded), add mode as in the engine. R@10 per family and
+    their mean. The pictures are training pictures (withheld concepts' excepted), so this
+    checks the arithmetic on the training styles, not on an unseen one.
+    """
+    model.eval()
+    images, img_item, img_style, labels, _, ids = vset
+    styles = meta["styles"]
+    si, ci = styles.index(source_style), styles.index(cand_style)
+    pic = {}
+    for j, (it, st) in enumerate(zip(img_item, img_style)):
+        pic[(int(it), int(st))] = j
+    index = {iid: k for k, iid in enumerate(ids)}
+    cand_items = sorted(k for k in range(len(ids)) if (k, ci) in pic)
+    col = {k: c for c, k in enumerate(cand_items)}
+
+    def embed(idx):
+        out = []
+        for i in range(0, len(idx), 256):
+            x = torch.from_numpy(images[idx[i:i + 256]]).permute(0, 3, 1, 2)
+            out.append(model.visual(augment.normalize(augment.plain(x))))
+        return torch.cat(out)
+
+    C = embed(np.array([pic[(k, ci)] for k in cand_items]))
+    rows = []
+    for line in open(spec_path, encoding="utf-8"):
+        r = json.loads(line)
+        a = index.get(r["source"][4:-4])
+        b = [index.get(e[4:-4]) for e in r["expected"]]
+        if a is None or (a, si) not in pic or not all(x in col for x in b if x is not None):
+            continue
+        rows.append((r["family"], a, [x for x in b if x is not None],
+                     [w["text"] for w in r["subtract"]], [w["text"] for w in r["add"]]))
+    words = sorted({w for r in rows for w in r[3] + r[4]})
+    wr = [tok.tokenize(w, context) for w in words]
+    W = model.text(torch.tensor([x[0] for x in wr]), torch.tensor([x[1] for x in wr]))
+    wi = {w: k for k, w in enumerate(words)}
+    A = embed(np.array([pic[(r[1], si)] for r in rows]))
+    fam = {}
+    for k, (f, a, bs, sub, add) in enumerate(rows):
+        q = A[k] - sum((W[wi[w]] for w in sub), torch.zeros_like(A[k])) + sum((W[wi[w]] for w in add), torch.zeros_like(A[k]))
+        sc = F.normalize(q, dim=-1) @ C.t()
+        if a in col:
+            sc[col[a]] = -9
+        best = max(float(sc[col[b]]) for b in bs)
+        fam.setdefault(f, []).append(int((sc > best).sum()) < 10)
+    res = {f"spec_{f}_R@10": round(float(np.mean(h)), 4) for f, h in sorted(fam.items())}
+    res.update({f"spec_{f}_n": len(h) for f, h in sorted(fam.items())})
+    if fam:
+        res["spec_mean_R@10"] = round(float(np.mean([np.mean(h) for h in fam.values()])), 4)
     return res
 
 
@@ -420,19 +492,11 @@ def main():
     if vset is not None:
         validation["after"] = validate(model, vset, meta, tok, cfg["context_length"])
         print("validation after:", json.dumps(validation["after"]), flush=True)
-    os.makedirs(args.out, exist_ok=True)
-    sd = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
-    # Two files, one per tower, each well under 16 MiB.
-    np.savez(os.path.join(args.out, "checkpoint_visual.npz"), **{k: v for k, v in sd.items() if k.startswith("visual.")})
-    np.savez(os.path.join(args.out, "checkpoint_text.npz"), **{k: v for k, v in sd.items() if not k.startswith("visual.")})
-    cfg["eot_id"] = meta["eot"]
-    cfg["sot_id"] = meta["sot"]
-    json.dump(cfg, open(os.path.join(args.out, "config.json"), "w"), indent=1)
     dev_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else (platform.processor() or platform.machine())
-    summary = {"steps": step, "batch_items": args.batch, "images_per_step": 2 * args.batch, "seconds": round(elapsed, 1),
-               "device": f"{dev.type}: {dev_name}", "torch": torch.__version__, "threads": torch.get_num_threads(),
-               "args": vars(args), "validation": validation, "log": log}
-    json.dump(summary, open(os.path.join(args.out, "train_log.json"), "w"), indent=1)
+    save_checkpoint(args.out, model, cfg, meta, {
+        "steps": step, "batch_items": args.batch, "images_per_step": 2 * args.batch, "seconds": round(elapsed, 1),
+        "device": f"{dev.type}: {dev_name}", "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "args": vars(args), "validation": validation, "log": log})
     print(f"done: {step} steps in {elapsed:.0f}s -> {args.out}", flush=True)
 
 
