@@ -57,13 +57,6 @@ def build_bank(model, images, views, seed):
     return torch.cat(out)
 
 
-def trimmed(ids, mask):
-    """Rows cut after the longest row's last real token (the text tower is causal and reads
-    the first end-of-text token, so the padding after it changes nothing)."""
-    n = int(mask.sum(1).max())
-    return torch.from_numpy(np.ascontiguousarray(ids[:, :n])), torch.from_numpy(np.ascontiguousarray(mask[:, :n]))
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="folder written by build_dataset.py")
@@ -154,12 +147,12 @@ def main():
         for k, c in enumerate(cap_of):
             pos_items[k, cap_items[int(c)]] = 1.0
         pos_items[torch.arange(len(items)), torch.from_numpy(items)] = 1.0
-        txt = model.text(*trimmed(ids, mask))
+        txt = model.text(*T.trimmed(ids, mask))
         loss_t2i = T.soft_ce(scale * M.scores(txt, bank), pos_items[:, bank_item])
         loss_align = 1.0 - (txt * centre[torch.from_numpy(items)]).sum(1).mean()
 
         rel, rel_words = rel_sampler.batch(args.analogy_batch)
-        words = model.text(*trimmed(rel_sampler.word_ids[rel_words], rel_sampler.word_mask[rel_words]))
+        words = model.text(*T.trimmed(rel_sampler.word_ids[rel_words], rel_sampler.word_mask[rel_words]))
         view = torch.from_numpy(rng.integers(n_views, size=rel.shape[1]) * n_img + rel[2])
         q = T.arithmetic(bank[view], words, torch.from_numpy(rel[4]), torch.from_numpy(rel[5]))
         target = (bank_item[None, :] == torch.from_numpy(rel[1])[:, None]).float()

@@ -238,10 +238,11 @@ def load_onnx_weights(m, model_dir):
 
     g, init = graph("text_model.onnx")
     t = m.text
+    loaded = set()
     for name, p in t.named_parameters():
-        key = "text." + name
-        if key in init:
-            put(p, init[key])
+        if "text." + name in init:
+            put(p, init["text." + name])
+            loaded.add(p)
     dense = []
     for blk in t.blocks:
         dense += [blk.attn.qkv, blk.attn.out, blk.fc1, blk.fc2]
@@ -251,15 +252,11 @@ def load_onnx_weights(m, model_dir):
         raise ValueError(f"text graph has {len(mats)} weight MatMuls, the model {len(dense)}")
     for lin, w in zip(dense, mats):
         put(lin.weight, w.T)
-    missing = [n for n, _ in t.named_parameters()
-               if "text." + n not in init and not any(n == d + ".weight" for d in _dense_names(t))]
+        loaded.add(lin.weight)
+    missing = [n for n, p in t.named_parameters() if p not in loaded]
     if missing:
         raise ValueError(f"text parameters not found in the graph: {missing}")
     return m
-
-
-def _dense_names(t):
-    return [n for n, mod in t.named_modules() if isinstance(mod, Dense)]
 
 
 def scores(a, b):

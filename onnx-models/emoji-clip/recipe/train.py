@@ -61,13 +61,12 @@ def load_data(path):
 class Sampler:
     """Draws item batches, captions, token rows and the positive masks (numpy, seeded)."""
 
-    def __init__(self, data, meta, context, seed, exclude=()):
+    def __init__(self, data, meta, context, seed):
         self.rng = np.random.default_rng(seed)
         self.d = data
         self.meta = meta
         self.L = context
         self.n_items = len(meta["items"])
-        self.pool = np.array(sorted(set(range(self.n_items)) - set(exclude)), np.int64)
         self.n_caps = len(meta["captions"])
         self.item_imgs = [[] for _ in range(self.n_items)]
         for j, it in enumerate(data["img_item"]):
@@ -87,7 +86,7 @@ class Sampler:
         return ids + [m["eot"]] * (self.L - n), [1] * n + [0] * (self.L - n)
 
     def batch(self, b):
-        items = self.rng.choice(self.pool, size=b, replace=False)
+        items = self.rng.choice(self.n_items, size=b, replace=False)
         ptr, idx = self.d["cap_ptr"], self.d["cap_idx"]
         caps = np.empty(b, np.int64)
         va = np.empty(b, np.int64)
@@ -115,13 +114,9 @@ class Sampler:
 class RelationSampler:
     """Draws attribute relations (relations.py) and their pictures and word tokens."""
 
-    def __init__(self, meta, item_imgs, img_style, tok, context, seed, exclude=()):
+    def __init__(self, meta, item_imgs, img_style, tok, context, seed):
         self.rng = np.random.default_rng(seed + 1)
-        labels = [it["label"] for it in meta["items"]]
-        skip = set(exclude)
-        self.groups = [[r for r in g if r[0] not in skip and r[1] not in skip]
-                       for g in relations.mine(labels).values()]
-        self.groups = [g for g in self.groups if g]
+        self.groups = list(relations.mine([it["label"] for it in meta["items"]]).values())
         self.item_imgs = item_imgs
         self.img_style = img_style
         words = sorted({w for g in self.groups for r in g for w in r[2:] if w})
@@ -189,6 +184,23 @@ def validation_set(data, meta):
             np.concatenate([data["img_style"], style]), labels, val, ids)
 
 
+def trimmed(ids, mask):
+    """Token rows cut after the longest row's last real token, as tensors (the text tower is
+    causal and reads the first end-of-text token, so the padding after it changes nothing)."""
+    n = int(mask.sum(1).max())
+    return torch.from_numpy(np.ascontiguousarray(ids[:, :n])), torch.from_numpy(np.ascontiguousarray(mask[:, :n]))
+
+
+@torch.no_grad()
+def embed_plain(model, images, idx, bs=256):
+    """Embeddings of images[idx] (uint8 RGBA) as they are, on white: the evaluation view."""
+    out = []
+    for i in range(0, len(idx), bs):
+        x = torch.from_numpy(images[idx[i:i + bs]]).permute(0, 3, 1, 2)
+        out.append(model.visual(augment.normalize(augment.plain(x))))
+    return torch.cat(out)
+
+
 @torch.no_grad()
 def validate(model, vset, meta, tok, context, max_analogies=800):
     """Text->image, cross-style image->image and analogy R@10 on the withheld concepts in the
@@ -202,26 +214,21 @@ def validate(model, vset, meta, tok, context, max_analogies=800):
     """
     model.eval()
     images, img_item, img_style, labels, val_items, _ = vset
-    data = {"images": images, "img_item": img_item, "img_style": img_style}
     styles = meta["styles"]
     pref = styles.index("fluent") if "fluent" in styles else 0
     n = len(labels)
     cand = np.full(n, -1, np.int64)
     src = np.full(n, -1, np.int64)
-    for j, (it, st) in enumerate(zip(data["img_item"], data["img_style"])):
+    for j, (it, st) in enumerate(zip(img_item, img_style)):
         if cand[it] < 0 or st == pref:
             cand[it] = j
-    for j, (it, st) in enumerate(zip(data["img_item"], data["img_style"])):
+    for j, (it, st) in enumerate(zip(img_item, img_style)):
         if j != cand[it] and (src[it] < 0 or st != pref):
             src[it] = j
     src = np.where(src < 0, cand, src)
 
     def embed(idx):
-        out = []
-        for i in range(0, len(idx), 256):
-            x = torch.from_numpy(data["images"][idx[i:i + 256]]).permute(0, 3, 1, 2)
-            out.append(model.visual(augment.normalize(augment.plain(x))))
-        return torch.cat(out)
+        return embed_plain(model, images, idx)
 
     def texts(ts):
         rows = [tok.tokenize(t, context) for t in ts]
@@ -296,11 +303,7 @@ def validate_spec(model, vset, meta, tok, context, spec_path, source_style="goog
     col = {k: c for c, k in enumerate(cand_items)}
 
     def embed(idx):
-        out = []
-        for i in range(0, len(idx), 256):
-            x = torch.from_numpy(images[idx[i:i + 256]]).permute(0, 3, 1, 2)
-            out.append(model.visual(augment.normalize(augment.plain(x))))
-        return torch.cat(out)
+        return embed_plain(model, images, idx)
 
     C = embed(np.array([pic[(k, ci)] for k in cand_items]))
     rows = []
@@ -396,8 +399,6 @@ def main():
     if args.analogy_weight > 0:
         rel_sampler = RelationSampler(meta, sampler.item_imgs, data["img_style"], tok, cfg["context_length"],
                                       args.seed)
-        words_ids = torch.from_numpy(rel_sampler.word_ids).to(dev)
-        words_mask = torch.from_numpy(rel_sampler.word_mask).to(dev)
         print(f"analogy loss: {sum(len(g) for g in rel_sampler.groups)} relations in {len(rel_sampler.groups)} groups, "
               f"{len(rel_sampler.word)} words", flush=True)
     validation = {}
@@ -436,7 +437,8 @@ def main():
         pics = [va, vb]
         if rel_sampler is not None:
             rel, rel_words = rel_sampler.batch(args.analogy_batch)
-            rw = torch.from_numpy(rel_words).to(dev)
+            word_ids, word_mask = (t.to(dev) for t in trimmed(rel_sampler.word_ids[rel_words],
+                                                               rel_sampler.word_mask[rel_words]))
             pics += [rel[2], rel[3]]
         with torch.no_grad():
             views = augment.augment(images[torch.from_numpy(np.concatenate(pics)).to(dev)])
@@ -448,7 +450,7 @@ def main():
             img = model.visual(views).float()
             txt = model.text(ids_t, mask_t).float()
             if rel_sampler is not None:
-                words = model.text(words_ids[rw], words_mask[rw]).float()
+                words = model.text(word_ids, word_mask).float()
         scale = model.logit_scale.exp().clamp(max=100)
         loss_analogy = torch.zeros((), device=dev)
         if rel_sampler is not None:
