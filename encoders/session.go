@@ -18,10 +18,9 @@ type SessionOptions struct {
 	// MaxBatch caps how many inputs go into one inference; larger requests are
 	// split (0 = 32).
 	MaxBatch int
-	// Spin lets ONNX Runtime's worker threads busy-wait between parallel
-	// sections. It can shave latency off a lone inference, but it takes the
-	// cores away from the decode workers of an ingest, so it is off by default.
-	Spin bool
+	// Spin says when ONNX Runtime's worker threads may busy-wait for work
+	// (default SpinDuringRun).
+	Spin SpinMode
 	// Device is DeviceCPU (""), DeviceCUDA or DeviceAuto.
 	Device string
 	// GraphCache is a folder where each tower's graph is kept once ONNX
@@ -162,8 +161,8 @@ func openSessionFrom(path string, ortBytes []byte, saveTo string, inputs, output
 	if err := so.SetInterOpNumThreads(1); err != nil {
 		return nil, fmt.Errorf("session options for %s: %w", path, err)
 	}
-	if !opt.Spin {
-		if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+	for _, kv := range opt.Spin.configEntries() {
+		if err := so.AddSessionConfigEntry(kv[0], kv[1]); err != nil {
 			return nil, fmt.Errorf("session options for %s: %w", path, err)
 		}
 	}

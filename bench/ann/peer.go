@@ -164,6 +164,9 @@ func (s *sweeper) runPeerProcess(ctx context.Context, label string, names []stri
 		"--seed", strconv.FormatInt(cfg.Seed, 10),
 		"--check-ef", strconv.Itoa(peerCheckEf(cfg.Efs)),
 	}
+	if cfg.Threads > 1 && !cfg.timeOneThreadBuild() {
+		args = append(args, "--skip-one-thread-build")
+	}
 	out, err := launch(dir, args)
 	if err != nil {
 		return fail(err)

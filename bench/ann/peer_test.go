@@ -93,3 +93,53 @@ func TestPythonPeersMissing(t *testing.T) {
 		t.Errorf("error = %v, want one naming the install command", err)
 	}
 }
+
+// TestOneThreadBuildMaxN: above Config.OneThreadBuildMaxN neither our HNSW
+// nor hnswlib spends a one-thread build; at or below it both do.
+func TestOneThreadBuildMaxN(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Python peers; skipped with -short")
+	}
+	ctx := context.Background()
+	if err := PythonPeersAvailable(ctx, "", BackendHnswlib); err != nil {
+		t.Skipf("Python peers unavailable, skipping: %v", err)
+	}
+	ds, err := Synthetic(ctx, SyntheticConfig{N: 600, Dim: 16, Queries: 20, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		maxN     int
+		oneTimed bool
+	}{
+		{0, true},    // no limit
+		{600, true},  // at the limit
+		{599, false}, // above it
+	} {
+		var stages []string
+		res, err := Run(ctx, Config{
+			Dataset: ds, Metric: index.Cosine, M: 8, EfConstruction: 32, Efs: []int{16}, K: 10,
+			Seed: 3, Threads: 2, OneThreadBuildMaxN: tc.maxN, TempDir: t.TempDir(), Peers: []string{BackendHnswlib},
+			Progress: func(p Progress) { stages = append(stages, p.Stage) },
+		})
+		if err != nil {
+			t.Fatalf("max n %d: %v", tc.maxN, err)
+		}
+		for _, name := range []string{BackendHNSW, BackendHnswlib} {
+			b := res.Backend(name)
+			if b == nil {
+				t.Fatalf("max n %d: no %s result", tc.maxN, name)
+			}
+			if got := b.Build1Seconds > 0; got != tc.oneTimed {
+				t.Errorf("max n %d: %s one-thread build %v s, want timed=%v", tc.maxN, name, b.Build1Seconds, tc.oneTimed)
+			}
+			if b.BuildAllSeconds <= 0 {
+				t.Errorf("max n %d: %s all-thread build %v s", tc.maxN, name, b.BuildAllSeconds)
+			}
+		}
+		log := strings.Join(stages, "\n")
+		if got := strings.Contains(log, "hnswlib: build, 1 thread"); got != tc.oneTimed {
+			t.Errorf("max n %d: hnswlib one-thread build in the progress = %v, want %v", tc.maxN, got, tc.oneTimed)
+		}
+	}
+}

@@ -70,6 +70,11 @@ type Config struct {
 	InstallPeers bool
 	// Threads is the parallelism of "all threads" figures; 0 means GOMAXPROCS.
 	Threads int
+	// OneThreadBuildMaxN is the largest collection whose one-thread build
+	// is timed beside the all-thread one (0: every collection). Above it
+	// every backend is built once, on Threads threads: at a million
+	// vectors a one-thread build of each backend adds hours.
+	OneThreadBuildMaxN int
 	// Runs is how many times each timed pass is repeated; the fastest
 	// counts, as in ann-benchmarks. 0 means 1.
 	Runs int
@@ -486,6 +491,12 @@ func (s *sweeper) build(ctx context.Context, idx index.Index) (time.Duration, er
 	return d, nil
 }
 
+// timeOneThreadBuild reports whether the backends' one-thread builds are
+// timed for this collection (see OneThreadBuildMaxN).
+func (c *Config) timeOneThreadBuild() bool {
+	return c.OneThreadBuildMaxN <= 0 || len(c.Dataset.Base) <= c.OneThreadBuildMaxN
+}
+
 // memory measures idx's memory against baseline (bytes, described by note).
 func memoryOf(idx index.Index, heapDelta, baseline int64, note string) *Memory {
 	ms := idx.Memory()
@@ -523,7 +534,7 @@ func (s *sweeper) runOurs(ctx context.Context) (*BackendResult, error) {
 		return nil, fmt.Errorf("ann benchmark: %s: %w", BackendHNSW, err)
 	}
 
-	if cfg.Threads > 1 {
+	if cfg.Threads > 1 && cfg.timeOneThreadBuild() {
 		s.progress(BackendHNSW+": build, 1 thread", 0, 0)
 		one, err := s.newOurs(1)
 		if err != nil {

@@ -603,7 +603,7 @@ func report(ctx context.Context, cfg Config, res *Result) *bench.Report {
 	r.Notes = append(r.Notes,
 		"GOP/s counts 2 × the multiply-adds of the image tower's matrix products and convolutions (element-wise work not counted); for the int8 model the quantized products count as integer operations, shown against the same float32 peak.",
 		"The peak is derived from /proc/cpuinfo: "+res.Peak.Derivation+". FMA units per core are not listed there; 2 is assumed. A CPU that boosts above the listed clock can exceed the 'peak'.",
-		"Per CPU-second figures divide images by the process's user + system time: on a shared machine they leave out the time other processes held the cores (the wall-clock figures do not), but they count the CPU ONNX Runtime burns spinning (on by default in the plain peer, off in mmsearch's encoder).",
+		"Per CPU-second figures divide images by the process's user + system time: on a shared machine they leave out the time other processes held the cores (the wall-clock figures do not), but they count the CPU ONNX Runtime burns spinning (on by default in the plain peer, and kept up after a run returns; in mmsearch's encoder only while an inference runs).",
 	)
 	if !res.Peak.VNNI {
 		r.Notes = append(r.Notes, "This CPU has no VNNI: int8 products run on AVX2's vpmaddubsw/vpmaddwd, at best about 2× the float32 multiply-add rate on paper.")

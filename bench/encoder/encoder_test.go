@@ -63,7 +63,7 @@ func TestRunInt8(t *testing.T) {
 			t.Errorf("int8 row %+v: per-CPU-second figures", row)
 		}
 	}
-	if len(res.Variants) != 2*8 || res.Variants[0].VsDefault != 1 || res.Variants[8].Model != "int8" {
+	if len(res.Variants) != 2*9 || res.Variants[0].VsDefault != 1 || res.Variants[9].Model != "int8" {
 		t.Errorf("variants %+v", res.Variants)
 	}
 	for _, v := range res.Variants {

@@ -20,7 +20,8 @@ func level(l ort.GraphOptimizationLevel) func(*ort.SessionOptions) error {
 
 // variants times plain ONNX Runtime on t's image graph under the session
 // options ONNX Runtime offers: graph optimization levels, a graph optimized
-// once and saved (then loaded without optimizing), spinning off, memory
+// once and saved (then loaded without optimizing), spinning off, spinning
+// stopped when a run returns, memory
 // arena off, one intra-op thread. Rounds are interleaved; medians reported.
 func variants(t *tower, pixels []float32, b, n, threads, rounds int) ([]Variant, error) {
 	dir, err := os.MkdirTemp("", "mmsearch-ort-variants-")
@@ -53,6 +54,9 @@ func variants(t *tower, pixels []float32, b, n, threads, rounds int) ([]Variant,
 		{"optimization off", level(ort.GraphOptimizationLevelDisableAll)},
 		{"spinning off", func(so *ort.SessionOptions) error {
 			return so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0")
+		}},
+		{"spinning stopped when a run returns", func(so *ort.SessionOptions) error {
+			return so.AddSessionConfigEntry("session.force_spinning_stop", "1")
 		}},
 		{"memory arena off", func(so *ort.SessionOptions) error { return so.SetCpuMemArena(false) }},
 		{"1 intra-op thread", func(so *ort.SessionOptions) error { return so.SetIntraOpNumThreads(1) }},

@@ -167,9 +167,11 @@ def run_hnswlib(args, base, queries):
         idx.add_items(base, labels, num_threads=threads)
         return idx, time.perf_counter() - t0
 
-    log("hnswlib: build, 1 thread")
-    idx, build1 = build(1)
-    del idx
+    build1 = None
+    if not (args.skip_one_thread_build and args.threads > 1):
+        log("hnswlib: build, 1 thread")
+        idx, build1 = build(1)
+        del idx
     log("hnswlib: build, %d threads" % args.threads)
     idx, build_all = build(args.threads)
 
@@ -254,6 +256,8 @@ def main():
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--extra-k", default="100", help="untimed searches with these k, for recall@k above --k")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--skip-one-thread-build", action="store_true",
+                    help="time only the --threads build (hnswlib; FAISS builds on --threads only anyway)")
     ap.add_argument("--seed", type=int, default=100)
     ap.add_argument("--runs", type=int, default=1, help="repeat each timed pass; the fastest counts")
     ap.add_argument("--check-ef", type=int, default=64, help="ef of the saved-and-loaded comparison")

@@ -31,6 +31,7 @@ type benchANNFlags struct {
 	peers                     string
 	python                    string
 	threads, runs, reps       int
+	oneThreadMaxN             int
 	distribution, sizes       string
 	out                       benchOutput
 	json                      bool
@@ -79,6 +80,7 @@ optionally --groundtruth FILE.ivecs|.npy.`,
 			fs.StringVar(&f.peers, "peers", strings.Join(ann.PeerNames, ","), "peers to measure: "+strings.Join(ann.PeerNames, ", ")+", comma-separated, or none")
 			fs.StringVar(&f.python, "python", "/usr/bin/python3", "Python interpreter with hnswlib and faiss")
 			countVar(fs, &f.threads, "threads", 0, maxThreads, "threads for the all-thread figures (0: GOMAXPROCS)")
+			countVar(fs, &f.oneThreadMaxN, "one-thread-build-max-n", 0, 100_000_000, "time the one-thread builds only for collections of at most N vectors (0: always); larger ones are built once, on --threads threads")
 			intVar(fs, &f.runs, "runs", 3, 1, 100, "repeat each timed search pass; the fastest counts")
 			intVar(fs, &f.reps, "reps", 5, 1, 50, "repeat the whole measurement (every build and sweep), the backends interleaved; times and q/s are medians with their range, ratios paired")
 			fs.StringVar(&f.distribution, "distribution", ann.DistClusters, "synthetic: clusters (Gaussian clusters on the sphere) or gaussian (uniform on the sphere, harder); with --sizes a comma-separated list")
@@ -229,7 +231,7 @@ func runBenchANN(ctx context.Context, e *env, f *benchANNFlags) error {
 		cfg := ann.Config{
 			Dataset: ds, Metric: metric, M: f.m, EfConstruction: f.efConstruction, Efs: efs,
 			K: f.k, Seed: f.seed, Peers: peers, Python: f.python, InstallPeers: true,
-			Threads: f.threads, Runs: f.runs, Reps: f.reps, Progress: prog.update,
+			Threads: f.threads, OneThreadBuildMaxN: f.oneThreadMaxN, Runs: f.runs, Reps: f.reps, Progress: prog.update,
 			PeerCacheDir: encoders.CacheDir(e.getenv),
 		}
 		res, err := ann.Run(ctx, cfg)

@@ -132,7 +132,8 @@ func TestBenchANNScale(t *testing.T) {
 	}
 	out := t.TempDir()
 	_, stderr, err := runBench(t, "--sizes", "400,200", "--distribution", "clusters,gaussian", "--dim", "8", "--queries", "20",
-		"--m", "8", "--ef-construction", "32", "--ef", "16,64", "--peers", "none", "--reps", "2", "--out", out)
+		"--m", "8", "--ef-construction", "32", "--ef", "16,64", "--peers", ann.BackendCoderHNSW, "--reps", "2",
+		"--one-thread-build-max-n", "300", "--out", out)
 	if err != nil {
 		t.Fatalf("%v\nstderr:\n%s", err, stderr)
 	}
@@ -156,13 +157,30 @@ func TestBenchANNScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := rep.Data
-	if rep.Benchmark != ann.ScaleReportName || len(d.Rows) != 8 || d.Reps != 2 || !slices.Equal(d.Sizes, []int{200, 400}) || len(d.Runs) != 4 {
+	if rep.Benchmark != ann.ScaleReportName || len(d.Rows) != 12 || d.Reps != 2 || !slices.Equal(d.Sizes, []int{200, 400}) || len(d.Runs) != 4 {
 		t.Fatalf("scale report: %+v", d)
 	}
+	if len(d.Peers) != 1 || d.Peers[0].Name != ann.BackendCoderHNSW || d.Peers[0].Version == "" {
+		t.Errorf("scale report peers %+v, want %s with its version", d.Peers, ann.BackendCoderHNSW)
+	}
 	for _, row := range d.Rows {
-		if row.Backend == ann.BackendHNSW && (row.Build1Seconds <= 0 || row.BytesPerVector <= 0 || row.LoadSeconds <= 0) {
+		if row.Backend == ann.BackendHNSW && (row.BuildAllSeconds <= 0 || row.BytesPerVector <= 0 || row.LoadSeconds <= 0) {
 			t.Errorf("row %+v", row)
 		}
+		// --one-thread-build-max-n 300: the one-thread build is timed at
+		// n=200 only; the all-thread build at every n.
+		if row.Backend == ann.BackendHNSW {
+			if got := row.Build1Seconds > 0; got != (row.N <= 300) {
+				t.Errorf("%s n=%d: one-thread build %v s, want timed=%v", row.Backend, row.N, row.Build1Seconds, row.N <= 300)
+			}
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(out, ann.ScaleReportName+".md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "**peers:** "+ann.BackendCoderHNSW) {
+		t.Errorf("scale report header does not name the peer:\n%s", md)
 	}
 	for _, p := range []string{ann.ScaleQPSPlot, ann.ScaleBuildPlot, ann.ScaleMemoryPlot} {
 		if _, err := os.Stat(filepath.Join(out, p)); err != nil {

@@ -192,6 +192,36 @@ func TestRunWritesPeerOutput(t *testing.T) {
 	}
 }
 
+// TestRunSkipsOneThreadBuild: with --skip-one-thread-build the peer builds
+// once, on --threads goroutines, reports no one-thread figure and still
+// sweeps the index it built.
+func TestRunSkipsOneThreadBuild(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(8, 8))
+	writeFloatNpy(t, filepath.Join(dir, "base.npy"), randomVectors(rng, 400, 8, true))
+	writeFloatNpy(t, filepath.Join(dir, "queries.npy"), randomVectors(rng, 10, 8, true))
+	o, err := parseFlags([]string{"--dir", dir, "--m", "8", "--ef-construction", "32", "--efs", "16",
+		"--threads", "2", "--skip-one-thread-build"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	out, err := run(context.Background(), o, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := out.Peers[0]
+	if p.Build1 != 0 || p.BuildAll <= 0 || len(p.Points) != 1 || p.Points[0].QPS1 <= 0 {
+		t.Fatalf("peer result %+v: want no one-thread build, an all-thread build and one point", p)
+	}
+	if strings.Contains(log.String(), "build, 1 thread") || !strings.Contains(log.String(), "build, 2 thread") {
+		t.Errorf("progress:\n%s", log.String())
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "weaviate-index-*")); len(left) != 0 {
+		t.Errorf("index folders left behind: %v", left)
+	}
+}
+
 func TestParseFlagsRejects(t *testing.T) {
 	for _, tc := range []struct {
 		args []string

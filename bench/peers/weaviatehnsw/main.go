@@ -72,6 +72,7 @@ type options struct {
 	k              int
 	extraK         []int
 	threads        int
+	skipBuild1     bool // time only the --threads build
 	runs           int
 	seed           int64
 	checkEf        int
@@ -159,6 +160,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.k, "k", 10, "results per timed search")
 	fs.StringVar(&extraK, "extra-k", "100", "untimed searches with these k, for recall@k above --k")
 	fs.IntVar(&o.threads, "threads", 1, "goroutines for the all-thread build and searches")
+	fs.BoolVar(&o.skipBuild1, "skip-one-thread-build", false, "time only the --threads build (for collections where a one-goroutine build takes too long)")
 	fs.Int64Var(&o.seed, "seed", 100, "accepted for the peer contract; Weaviate draws levels from math/rand's global source, which cannot be seeded")
 	fs.IntVar(&o.runs, "runs", 1, "repeat each timed pass; the fastest counts")
 	fs.IntVar(&o.checkEf, "check-ef", 64, "accepted for the peer contract (ef of the save/load check); this peer keeps no commit log, so it has no save/load figure")
@@ -267,8 +269,9 @@ func weaviateVersion() string {
 	return "unknown"
 }
 
-// runWeaviate builds the index on one goroutine (timed, then dropped) and
-// on --threads goroutines, and sweeps ef over the second.
+// runWeaviate builds the index on one goroutine (timed, then dropped;
+// skipped with --skip-one-thread-build) and on --threads goroutines, and
+// sweeps ef over the second.
 func runWeaviate(ctx context.Context, o *options, base, queries [][]float32, log io.Writer) (*peerResult, error) {
 	cfg := indexConfig{Metric: o.metric, M: o.m, EfConstruction: o.efConstruction, Dir: o.dir, Log: log}
 	res := &peerResult{
@@ -292,6 +295,15 @@ func runWeaviate(ctx context.Context, o *options, base, queries [][]float32, log
 		res.Memory = &memoryResult{IndexBytes: heapLive() - before, Source: "live Go heap growth over the build"}
 		return idx, secs, nil
 	}
+	if o.skipBuild1 && o.threads > 1 {
+		idx, secs, err := build(o.threads)
+		if err != nil {
+			return nil, err
+		}
+		res.BuildAll = secs
+		defer idx.close()
+		return res, sweepWeaviate(ctx, o, idx, queries, res, log)
+	}
 	one, secs, err := build(1)
 	if err != nil {
 		return nil, err
@@ -311,15 +323,20 @@ func runWeaviate(ctx context.Context, o *options, base, queries [][]float32, log
 		res.BuildAll = res.Build1
 	}
 	defer idx.close()
+	return res, sweepWeaviate(ctx, o, idx, queries, res, log)
+}
+
+// sweepWeaviate measures idx at every --efs value into res.Points.
+func sweepWeaviate(ctx context.Context, o *options, idx *weaviateIndex, queries [][]float32, res *peerResult, log io.Writer) error {
 	for _, ef := range o.efs {
 		fmt.Fprintf(log, "%s: ef=%d\n", Name, ef)
 		p, err := measure(ctx, o, idx, queries, ef)
 		if err != nil {
-			return nil, fmt.Errorf("ef=%d: %w", ef, err)
+			return fmt.Errorf("ef=%d: %w", ef, err)
 		}
 		res.Points = append(res.Points, *p)
 	}
-	return res, nil
+	return nil
 }
 
 // measure takes one point: untimed searches for each --extra-k (saved),
