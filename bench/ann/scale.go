@@ -43,6 +43,9 @@ type ScaleRow struct {
 	// Ratio95 is ours over this backend at TargetRecall (paired
 	// repetitions), for peers that reached it.
 	Ratio95 *Ratio `json:"qps_ratio_ours_over_this_at_recall10_0.95,omitempty"`
+	// Source is the 1-based index in ScaleResult.Sources of the report
+	// this row was measured in (0 in a report measured in one run).
+	Source int `json:"source,omitempty"`
 }
 
 // ScaleResult gathers the runs of a scale benchmark.
@@ -58,6 +61,10 @@ type ScaleResult struct {
 	Headline []string          `json:"headline"`
 	// Peers are the peers measured in any run, with their versions.
 	Peers []bench.Peer `json:"peers,omitempty"`
+	// Sources are the reports a merged result was gathered from
+	// (MergeScale); empty for a result measured in one run. Reps is then
+	// the smallest of their repetitions.
+	Sources []ScaleSource `json:"sources,omitempty"`
 }
 
 // ScaleRunDir is the folder of one run of a scale benchmark.
@@ -181,12 +188,19 @@ func (s *ScaleResult) Figures() map[string]float64 {
 func (s *ScaleResult) Report(h bench.Header) *bench.Report {
 	h.Benchmark = ScaleReportName
 	h.Dataset = fmt.Sprintf("synthetic, dim %d, distributions %v, sizes %v (each size's own report is in its folder)", s.Dim, s.Distributions, s.Sizes)
-	h.AddParam("reps", s.Reps)
+	if len(s.Sources) > 0 {
+		h.AddParam("reps", fmt.Sprintf("%d to %d, by source (see Sources)", s.Reps, slices.MaxFunc(s.Sources, func(a, b ScaleSource) int { return a.Reps - b.Reps }).Reps))
+	} else {
+		h.AddParam("reps", s.Reps)
+	}
 	h.Peers = s.Peers
 	t := bench.Table{
 		Title: "Cost against collection size",
 		Columns: []string{"distribution", "n", "backend", "build 1 thread s", "build all threads s",
 			"ef@0.95", "q/s@0.95 (1 thread)", "ef@0.99", "q/s@0.99", "bytes/vector", "load s", "ours/this q/s@0.95", "flag"},
+	}
+	if len(s.Sources) > 0 {
+		t.Columns = append(t.Columns, "source")
 	}
 	for _, row := range s.Rows {
 		ratio, flag := "-", ""
@@ -211,10 +225,14 @@ func (s *ScaleResult) Report(h bench.Header) *bench.Report {
 		if row.BytesPerVector > 0 {
 			bpv = strconv.FormatFloat(row.BytesPerVector, 'f', 0, 64)
 		}
-		t.AddRow(row.Distribution, row.N, row.Backend, build1, fmtSec(row.BuildAllSeconds), efOrDash(row.Ef95), qps95,
-			efOrDash(row.Ef99), qpsOrDash(row.QPS99), bpv, fmtSec(row.LoadSeconds), ratio, flag)
+		cells := []any{row.Distribution, row.N, row.Backend, build1, fmtSec(row.BuildAllSeconds), efOrDash(row.Ef95), qps95,
+			efOrDash(row.Ef99), qpsOrDash(row.QPS99), bpv, fmtSec(row.LoadSeconds), ratio, flag}
+		if len(s.Sources) > 0 {
+			cells = append(cells, row.Source)
+		}
+		t.AddRow(cells...)
 	}
-	rep := &bench.Report{Header: h, Headline: s.Headline, Tables: []bench.Table{t}, Figures: s.Figures(), Data: s}
+	rep := &bench.Report{Header: h, Headline: s.Headline, Tables: append([]bench.Table{t}, s.sourcesTable()...), Figures: s.Figures(), Data: s}
 	rep.Notes = append(rep.Notes,
 		"the flat (exact) index has no ef: its q/s is listed under q/s@0.95",
 		"bytes/vector: ours from the index's own Memory(); hnswlib and FAISS from the size of their saved index (both keep the same arrays in memory); weaviate-hnsw from the live Go heap's growth over its build; load s: loading the saved index (weaviate-hnsw runs without a commit log and has none)",

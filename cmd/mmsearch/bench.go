@@ -22,6 +22,7 @@ func benchCommand() *command {
 		summary: "benchmarks: ann, cluster, workers, ingest, query, filter, cli, batch, encoder, serve, retrieval, analogy, int8; figures, summary and plots of stored reports",
 		children: []*command{
 			benchANNCommand(),
+			benchANNMergeCommand(),
 			benchClusterCommand(),
 			benchIngestCommand(),
 			benchQueryCommand(),

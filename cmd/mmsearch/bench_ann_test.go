@@ -231,3 +231,76 @@ func TestBenchANNSkipsUnbuiltGoPeer(t *testing.T) {
 		t.Errorf("report: skipped %q, backends %d", rep.Data.Skipped, len(rep.Data.Backends))
 	}
 }
+
+// TestBenchANNMerge measures two scale reports apart, merges them into a
+// third folder and checks the merged report (every run, its source, the
+// Sources table), the copied run folders and the plots; merging the same
+// run twice is refused with exit status 1 and nothing written.
+func TestBenchANNMerge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds indexes; skipped with -short")
+	}
+	root := t.TempDir()
+	small, big, merged := filepath.Join(root, "small"), filepath.Join(root, "big"), filepath.Join(root, "merged")
+	common := []string{"--dim", "8", "--queries", "20", "--m", "8", "--ef-construction", "32", "--ef", "16,64", "--peers", "none", "--reps", "1"}
+	for _, run := range []struct{ out, sizes string }{{small, "200"}, {big, "400"}} {
+		if _, stderr, err := runBench(t, append([]string{"--sizes", run.sizes, "--out", run.out}, common...)...); err != nil {
+			t.Fatalf("%v\n%s", err, stderr)
+		}
+	}
+	code, stdout, stderr := runCLI("bench", "ann-merge", "--out", merged, big, small)
+	if code != exitOK {
+		t.Fatalf("ann-merge: exit %d\n%s%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(merged, ann.ScaleReportName+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Benchmark string
+		Data      ann.ScaleResult
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	d := rep.Data
+	if rep.Benchmark != ann.ScaleReportName || !slices.Equal(d.Sizes, []int{200, 400}) || len(d.Sources) != 2 || len(d.Rows) != 4 {
+		t.Fatalf("merged report: %+v", d)
+	}
+	for _, row := range d.Rows {
+		if want := map[int]int{400: 1, 200: 2}[row.N]; row.Source != want {
+			t.Errorf("row %s n=%d: source %d, want %d", row.Backend, row.N, row.Source, want)
+		}
+	}
+	for _, n := range []int{200, 400} {
+		if _, err := os.Stat(filepath.Join(merged, ann.ScaleRunDir("clusters", n), ann.ReportName+".json")); err != nil {
+			t.Errorf("run folder not copied: %v", err)
+		}
+	}
+	for _, p := range []string{ann.ScaleQPSPlot, ann.ScaleBuildPlot, ann.ScaleMemoryPlot} {
+		if _, err := os.Stat(filepath.Join(merged, p)); err != nil {
+			t.Errorf("plot: %v", err)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(merged, ann.ScaleReportName+".md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## Sources", big, small, "merged by bench ann-merge from 2 scale reports"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("merged report lacks %q", want)
+		}
+	}
+
+	// The same run from two sources: refused, nothing written.
+	again := filepath.Join(root, "again")
+	if code, _, stderr := runCLI("bench", "ann-merge", "--out", again, small, merged); code != exitFailure || !strings.Contains(stderr, `run "clusters n=200" is in both`) {
+		t.Errorf("duplicate run: exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(again); !os.IsNotExist(err) {
+		t.Errorf("a refused merge wrote %s (%v)", again, err)
+	}
+	if code, _, _ := runCLI("bench", "ann-merge", small); code != exitUsage {
+		t.Errorf("no --out: exit %d, want %d", code, exitUsage)
+	}
+}
