@@ -134,6 +134,22 @@ func TestWeaviateRecall(t *testing.T) {
 	}
 }
 
+// runPeer runs the peer with the command-line args and returns its output
+// and its progress log.
+func runPeer(t *testing.T, args ...string) (*output, *bytes.Buffer) {
+	t.Helper()
+	o, err := parseFlags(args, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	out, err := run(context.Background(), o, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, &log
+}
+
 // TestRunWritesPeerOutput runs the whole peer on .npy files as `bench ann`
 // writes them and checks the output document and the saved ids.
 func TestRunWritesPeerOutput(t *testing.T) {
@@ -143,16 +159,8 @@ func TestRunWritesPeerOutput(t *testing.T) {
 	queries := randomVectors(rng, 40, 16, true)
 	writeFloatNpy(t, filepath.Join(dir, "base.npy"), base)
 	writeFloatNpy(t, filepath.Join(dir, "queries.npy"), queries)
-	o, err := parseFlags([]string{"--dir", dir, "--peers", Name, "--metric", "ip", "--m", "8",
-		"--ef-construction", "64", "--efs", "10,200", "--k", "10", "--extra-k", "100", "--threads", "2", "--runs", "2"}, &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var log bytes.Buffer
-	out, err := run(context.Background(), o, &log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, log := runPeer(t, "--dir", dir, "--peers", Name, "--metric", "ip", "--m", "8",
+		"--ef-construction", "64", "--efs", "10,200", "--k", "10", "--extra-k", "100", "--threads", "2", "--runs", "2")
 	if len(out.Peers) != 1 {
 		t.Fatalf("%d peers, want 1", len(out.Peers))
 	}
@@ -200,16 +208,8 @@ func TestRunSkipsOneThreadBuild(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 8))
 	writeFloatNpy(t, filepath.Join(dir, "base.npy"), randomVectors(rng, 400, 8, true))
 	writeFloatNpy(t, filepath.Join(dir, "queries.npy"), randomVectors(rng, 10, 8, true))
-	o, err := parseFlags([]string{"--dir", dir, "--m", "8", "--ef-construction", "32", "--efs", "16",
-		"--threads", "2", "--skip-one-thread-build"}, &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var log bytes.Buffer
-	out, err := run(context.Background(), o, &log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, log := runPeer(t, "--dir", dir, "--m", "8", "--ef-construction", "32", "--efs", "16",
+		"--threads", "2", "--skip-one-thread-build")
 	p := out.Peers[0]
 	if p.Build1 != 0 || p.BuildAll <= 0 || len(p.Points) != 1 || p.Points[0].QPS1 <= 0 {
 		t.Fatalf("peer result %+v: want no one-thread build, an all-thread build and one point", p)
