@@ -21,12 +21,12 @@ const maxMergeSources = 32
 const maxRunFileBytes = 64 << 20
 
 func benchANNMergeCommand() *command {
-	var out string
+	var out benchOutput
 	var asJSON bool
 	return &command{
 		name:    "ann-merge",
 		summary: "gather scale reports of bench ann --sizes, measured apart, into one report with its plots",
-		usage: `--out DIR SCALEDIR...
+		usage: `[--out DIR] SCALEDIR...
 
 Reads ann-scale.json from each SCALEDIR (as written by bench ann --sizes),
 and writes into DIR one scale report with every run, the run folders copied
@@ -36,15 +36,15 @@ sitting (a million vectors on two cores) is run on its own and merged. Each
 row names its source, and a Sources table gives every source's revision,
 date, load average at start, repetitions and cleanliness. A run (a
 distribution at a size) may come from one source only; all sources must
-share the dimension and the machine (CPU model and count).`,
+share the dimension and the machine (CPU model and count). Writing into the
+committed bench/results from a dirty tree is refused without --force (the
+header's revision is the merging binary's); the machine's load is not
+checked, as nothing is measured.`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.StringVar(&out, "out", "", "folder for the merged report (required; may be one of the sources)")
+			out.register(fs, "folder for the merged report (may be one of the sources)")
 			fs.BoolVar(&asJSON, "json", false, "print the merged report as JSON instead of tables")
 		},
 		run: func(ctx context.Context, e *env, fsys *flag.FlagSet, args []string) error {
-			if out == "" {
-				return usagef("--out is required")
-			}
 			if len(args) == 0 {
 				return usagef("no scale report folder given")
 			}
@@ -63,9 +63,16 @@ share the dimension and the machine (CPU model and count).`,
 			if err != nil {
 				return err
 			}
+			dir := out.path(e)
+			state := bench.ProbeRun(ctx, ".", dir)
+			state.LoadAvg = "" // nothing is measured: the machine's load touches no figure
+			why, err := bench.CheckRun(state, out.force)
+			if err != nil {
+				return err
+			}
 			for _, s := range srcs {
 				for _, run := range s.Result.Runs {
-					if err := copyRunFolder(ctx, filepath.Join(s.Dir, run), filepath.Join(out, run)); err != nil {
+					if err := copyRunFolder(ctx, filepath.Join(s.Dir, run), filepath.Join(dir, run)); err != nil {
 						return err
 					}
 				}
@@ -73,6 +80,7 @@ share the dimension and the machine (CPU model and count).`,
 			h := bench.NewHeader(ctx, ann.ScaleReportName, "")
 			machine.LoadAvg = "" // each source's is in the Sources table
 			h.Machine = machine
+			h.Unclean = why
 			for i, src := range merged.Sources {
 				for _, why := range src.Unclean {
 					h.Unclean = append(h.Unclean, fmt.Sprintf("source %d (%s): %s", i+1, src.Dir, why))
@@ -80,7 +88,7 @@ share the dimension and the machine (CPU model and count).`,
 			}
 			rep := merged.Report(h)
 			rep.Notes = append(rep.Notes, fmt.Sprintf("merged by bench ann-merge from %d scale reports: the git revision above is the merging binary's; each row's own is in the Sources table", len(args)))
-			files, err := ann.WriteScaleOutputs(out, merged, rep)
+			files, err := ann.WriteScaleOutputs(dir, merged, rep)
 			if err != nil {
 				return err
 			}

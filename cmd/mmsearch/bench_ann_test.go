@@ -300,7 +300,7 @@ func TestBenchANNMerge(t *testing.T) {
 	if _, err := os.Stat(again); !os.IsNotExist(err) {
 		t.Errorf("a refused merge wrote %s (%v)", again, err)
 	}
-	if code, _, _ := runCLI("bench", "ann-merge", small); code != exitUsage {
-		t.Errorf("no --out: exit %d, want %d", code, exitUsage)
+	if code, _, _ := runCLI("bench", "ann-merge", "--out", again); code != exitUsage {
+		t.Errorf("no scale report folder: exit %d, want %d", code, exitUsage)
 	}
 }
