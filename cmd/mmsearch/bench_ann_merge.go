@@ -100,22 +100,11 @@ checked, as nothing is measured.`,
 // readScaleReport reads dir/ann-scale.json.
 func readScaleReport(dir string) (ann.StoredScale, error) {
 	path := filepath.Join(dir, ann.ScaleReportName+".json")
-	f, err := os.Open(path)
+	b, err := readReportBytes(path)
 	if err != nil {
 		return ann.StoredScale{}, fmt.Errorf("scale report: %w", err)
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxReportBytes+1))
-	if err != nil {
-		return ann.StoredScale{}, fmt.Errorf("scale report %s: %w", path, err)
-	}
-	if len(b) > maxReportBytes {
-		return ann.StoredScale{}, fmt.Errorf("scale report %s: larger than a report may be (%d bytes)", path, maxReportBytes)
-	}
-	var rep struct {
-		bench.Header
-		Data json.RawMessage `json:"data"`
-	}
+	var rep headerAndData
 	if err := json.Unmarshal(b, &rep); err != nil {
 		return ann.StoredScale{}, fmt.Errorf("scale report %s: %w", path, err)
 	}

@@ -104,21 +104,11 @@ the same JSON gives the same PNG.`,
 // replot redraws the plots of the report at path, if its benchmark draws
 // any; other JSON files are left alone.
 func replot(path string) ([]string, error) {
-	info, err := os.Stat(path)
+	b, err := readReportBytes(path)
 	if err != nil {
 		return nil, err
 	}
-	if info.Size() > maxReportBytes {
-		return nil, fmt.Errorf("%s: %d bytes is larger than a report may be (%d)", path, info.Size(), maxReportBytes)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var rep struct {
-		bench.Header
-		Data json.RawMessage `json:"data"`
-	}
+	var rep headerAndData
 	if err := json.Unmarshal(b, &rep); err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) {
@@ -135,4 +125,22 @@ func replot(path string) ([]string, error) {
 		return nil, fmt.Errorf("%s: redraw %s plots: %w", path, rep.Benchmark, err)
 	}
 	return files, nil
+}
+
+// headerAndData is a stored report's header with its data left as written.
+type headerAndData struct {
+	bench.Header
+	Data json.RawMessage `json:"data"`
+}
+
+// readReportBytes reads a report file, refusing one over maxReportBytes.
+func readReportBytes(path string) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if info.Size() > maxReportBytes {
+		return nil, fmt.Errorf("%s: %d bytes is larger than a report may be (%d)", path, info.Size(), maxReportBytes)
+	}
+	return os.ReadFile(path)
 }
