@@ -304,3 +304,20 @@ func TestBenchANNMerge(t *testing.T) {
 		t.Errorf("no scale report folder: exit %d, want %d", code, exitUsage)
 	}
 }
+
+// TestBenchANNMergeRefusesOutsideRunFolder: a scale report whose run
+// names a folder outside its own is refused before anything is copied.
+func TestBenchANNMergeRefusesOutsideRunFolder(t *testing.T) {
+	src, out := t.TempDir(), filepath.Join(t.TempDir(), "merged")
+	doc := `{"benchmark":"ann-scale","machine":{"cpu":"c","cores":2},"data":{"dim":8,"reps":1,"rows":[],"runs":{"clusters n=100":"../elsewhere"}}}`
+	if err := os.WriteFile(filepath.Join(src, ann.ScaleReportName+".json"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI("bench", "ann-merge", "--out", out, src)
+	if code != exitFailure || !strings.Contains(stderr, `names folder "../elsewhere", not a folder beside the report`) {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a refused merge wrote %s (%v)", out, err)
+	}
+}
