@@ -319,6 +319,9 @@ func (r *Result) Report(h bench.Header) *bench.Report {
 	for _, sk := range r.Skipped {
 		rep.Notes = append(rep.Notes, "skipped "+sk)
 	}
+	if len(r.Resumed) > 0 {
+		rep.Notes = append(rep.Notes, "resumed after an interruption (--resume): these steps were measured by an earlier process of the same binary on the same data and parameters, and read back from its checkpoint: "+strings.Join(r.Resumed, ", "))
+	}
 	rep.Notes = append(rep.Notes,
 		fmt.Sprintf("recall@k is |found ∩ true| / k over the first k results, averaged over queries; recall at levels ≤ k=%d comes from the timed searches, higher levels from untimed searches with k = the level (ef raised to k where smaller)", r.K),
 		"Go single-thread figures: one goroutine with GOMAXPROCS=1, queries in sequence; all-thread figures: that many goroutines sharing the queries",

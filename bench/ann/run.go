@@ -88,6 +88,10 @@ type Config struct {
 	TempDir string
 	// Progress, when set, is told what the run is doing.
 	Progress func(Progress)
+	// Checkpoint, when set, saves each finished step (ground truth, each
+	// backend of each repetition) and reuses the steps an earlier,
+	// interrupted run saved under the same key.
+	Checkpoint *Checkpoint
 }
 
 // Progress is one step of a run: a stage, and a count within it when known.
@@ -223,7 +227,10 @@ type Result struct {
 	Backends       []BackendResult `json:"backends"`
 	Python         string          `json:"python,omitempty"`  // interpreter version when peers ran
 	Skipped        []string        `json:"skipped,omitempty"` // backends not run, with the reason
-	Headline       Headline        `json:"headline"`
+	// Resumed lists the steps read back from a checkpoint: measured by an
+	// earlier, interrupted process of the same run.
+	Resumed  []string `json:"resumed_steps,omitempty"`
+	Headline Headline `json:"headline"`
 }
 
 // Backend returns the named backend's result, or nil.
@@ -364,6 +371,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	truth := ds.Truth
 	if truth == nil {
+		if st, ok := cfg.Checkpoint.load(truthStep); ok && len(st.Truth) == len(ds.Queries) {
+			truth, res.TruthSeconds = st.Truth, st.Seconds
+		}
+	}
+	if truth == nil {
 		cfg.progress("ground truth (exact search)", 0, 0)
 		start := time.Now()
 		var err error
@@ -372,6 +384,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, fmt.Errorf("ann benchmark: %w", err)
 		}
 		res.TruthSeconds = time.Since(start).Seconds()
+		if err := cfg.Checkpoint.save(truthStep, checkpointStep{Truth: truth, Seconds: res.TruthSeconds}); err != nil {
+			return nil, fmt.Errorf("ann benchmark: %w", err)
+		}
 	}
 	s := sweeper{cfg: &cfg, truth: truth, goPeers: goPeers}
 	reps := make([][]BackendResult, 0, cfg.Reps)
@@ -392,53 +407,77 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("ann benchmark: %w", err)
 	}
 	res.Headline = makeHeadline(res)
+	if cfg.Checkpoint != nil {
+		res.Resumed = cfg.Checkpoint.Resumed()
+	}
 	cfg.progress("done", 0, 0)
 	return res, nil
 }
 
 // runAll measures every backend once, in a fixed order: one repetition.
+// Each step is saved to (or, on resume, read from) the checkpoint.
 func (s *sweeper) runAll(ctx context.Context, py []string) (backends []BackendResult, skipped []string, python string, err error) {
 	cfg := s.cfg
-	ours, err := s.runOurs(ctx)
-	if err != nil {
-		return nil, nil, "", err
+	one := func(measure func(context.Context) (*BackendResult, error)) func() ([]BackendResult, string, error) {
+		return func() ([]BackendResult, string, error) {
+			b, err := measure(ctx)
+			if err != nil {
+				return nil, "", err
+			}
+			return []BackendResult{*b}, "", nil
+		}
 	}
-	backends = append(backends, *ours)
-
+	type step struct {
+		name    string
+		measure func() ([]BackendResult, string, error)
+	}
+	steps := []step{{BackendHNSW, one(s.runOurs)}}
 	if cfg.wants(BackendCoderHNSW) && cfg.Metric == index.InnerProduct {
 		skipped = append(skipped, BackendCoderHNSW+": github.com/coder/hnsw offers no inner-product metric")
 	} else if cfg.wants(BackendCoderHNSW) {
-		b, err := s.runCoder(ctx)
-		if err != nil {
-			return nil, nil, "", err
-		}
-		backends = append(backends, *b)
+		steps = append(steps, step{BackendCoderHNSW, one(s.runCoder)})
 	}
-
-	fl, err := s.runFlat(ctx)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	backends = append(backends, *fl)
-
+	steps = append(steps, step{BackendFlat, one(s.runFlat)})
 	if len(py) > 0 {
-		peers, version, err := s.runPython(ctx, py)
-		if err != nil {
-			return nil, nil, "", err
-		}
-		python = version
-		backends = append(backends, peers...)
+		steps = append(steps, step{"python-peers", func() ([]BackendResult, string, error) { return s.runPython(ctx, py) }})
 	}
 	for _, p := range cfg.Peers {
 		if bin, ok := s.goPeers[p]; ok {
-			b, err := s.runGoPeer(ctx, p, bin)
-			if err != nil {
-				return nil, nil, "", err
-			}
-			backends = append(backends, *b)
+			steps = append(steps, step{p, one(func(ctx context.Context) (*BackendResult, error) { return s.runGoPeer(ctx, p, bin) })})
 		}
 	}
+	for _, st := range steps {
+		b, version, err := s.checkpointed(st.name, st.measure)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		if version != "" {
+			python = version
+		}
+		backends = append(backends, b...)
+	}
 	return backends, skipped, python, nil
+}
+
+// truthStep names the ground truth in a checkpoint.
+const truthStep = "ground-truth"
+
+// checkpointed returns the step name of the current repetition from the
+// checkpoint when an earlier run saved it, and otherwise measures it and
+// saves it there.
+func (s *sweeper) checkpointed(name string, measure func() ([]BackendResult, string, error)) ([]BackendResult, string, error) {
+	full := fmt.Sprintf("rep%d-%s", s.rep+1, name)
+	if st, ok := s.cfg.Checkpoint.load(full); ok && len(st.Backends) > 0 {
+		return st.Backends, st.Python, nil
+	}
+	b, version, err := measure()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.cfg.Checkpoint.save(full, checkpointStep{Backends: b, Python: version}); err != nil {
+		return nil, "", fmt.Errorf("ann benchmark: %w", err)
+	}
+	return b, version, nil
 }
 
 // sweeper measures backends against one ground truth.

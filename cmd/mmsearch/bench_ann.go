@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -35,6 +38,7 @@ type benchANNFlags struct {
 	distribution, sizes       string
 	out                       benchOutput
 	json                      bool
+	resume                    bool
 }
 
 func benchANNCommand() *command {
@@ -87,6 +91,7 @@ optionally --groundtruth FILE.ivecs|.npy.`,
 			fs.StringVar(&f.sizes, "sizes", "", "comma-separated collection `SIZES` (e.g. 10000,100000,1000000): one run per size and distribution, each in its own folder, and ann-scale.json/.md with plots of cost against n")
 			f.out.register(fs, "folder for ann.json, ann.md and the plot")
 			fs.BoolVar(&f.json, "json", false, "print the report as JSON on stdout instead of tables")
+			fs.BoolVar(&f.resume, "resume", false, "reuse the steps (ground truth, each backend of each repetition) that an interrupted run of the same binary with the same flags finished; they are kept under the cache's bench/ann-checkpoints until the report is written")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			if len(args) > 0 {
@@ -222,17 +227,33 @@ func runBenchANN(ctx context.Context, e *env, f *benchANNFlags) error {
 	header := bench.NewHeader(ctx, "ann", "")
 	prog := newProgressLine(e)
 	defer prog.finish()
+	// The checkpoints of every run are removed once the last report is
+	// written: a scale run killed at its last size resumes with the
+	// earlier sizes read back whole.
+	var checkpoints []*ann.Checkpoint
+	removeCheckpoints := func() {
+		for _, cp := range checkpoints {
+			if err := cp.Remove(); err != nil {
+				fmt.Fprintf(e.stderr, "mmsearch: bench ann: %v\n", err)
+			}
+		}
+	}
 	run := func(n int, dist, dir string) (*ann.Result, *bench.Report, []string, error) {
 		f.n, f.distribution = n, dist
 		ds, err := loadANNDataset(ctx, f, metric, prog)
 		if err != nil {
 			return nil, nil, nil, err
 		}
+		cp, err := openANNCheckpoint(e, f)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		checkpoints = append(checkpoints, cp)
 		cfg := ann.Config{
 			Dataset: ds, Metric: metric, M: f.m, EfConstruction: f.efConstruction, Efs: efs,
 			K: f.k, Seed: f.seed, Peers: peers, Python: f.python, InstallPeers: true,
 			Threads: f.threads, OneThreadBuildMaxN: f.oneThreadMaxN, Runs: f.runs, Reps: f.reps, Progress: prog.update,
-			PeerCacheDir: encoders.CacheDir(e.getenv),
+			PeerCacheDir: encoders.CacheDir(e.getenv), Checkpoint: cp,
 		}
 		res, err := ann.Run(ctx, cfg)
 		if err != nil {
@@ -253,6 +274,7 @@ func runBenchANN(ctx context.Context, e *env, f *benchANNFlags) error {
 		if err != nil {
 			return err
 		}
+		removeCheckpoints()
 		prog.finish()
 		return printBenchReport(e, rep, files, f.json)
 	}
@@ -273,6 +295,7 @@ func runBenchANN(ctx context.Context, e *env, f *benchANNFlags) error {
 	if err != nil {
 		return err
 	}
+	removeCheckpoints()
 	prog.finish()
 	return printBenchReport(e, rep, files, f.json)
 }
@@ -411,4 +434,45 @@ func (p *progressLine) finish() {
 		fmt.Fprint(p.w, "\r\033[K")
 		p.pending = false
 	}
+}
+
+// annCheckpointDir is the cache folder holding the checkpoints of
+// interrupted bench ann runs.
+const annCheckpointDir = "ann-checkpoints"
+
+// openANNCheckpoint opens the checkpoint of the run f describes (one size
+// and distribution). Its key names the running binary by the SHA-256 of
+// its file, every flag that decides a figure, and the size and time of the
+// data files, so that steps are reused only by the same program measuring
+// the same thing; --resume keeps them, a run without it starts afresh.
+func openANNCheckpoint(e *env, f *benchANNFlags) (*ann.Checkpoint, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	sum, err := encoders.FileSHA256(exe)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: hash the running binary: %w", err)
+	}
+	key := fmt.Sprintf("binary sha256 %s\nn %d dim %d seed %d queries %d clusters %d noise %v distribution %s\n"+
+		"m %d ef-construction %d ef %s k %d metric %s peers %s python %s threads %d runs %d reps %d one-thread-build-max-n %d limit %d\n",
+		sum, f.n, f.dim, f.seed, f.queries, f.clusters, f.noise, f.distribution,
+		f.m, f.efConstruction, f.efs, f.k, f.metric, f.peers, f.python, f.threads, f.runs, f.reps, f.oneThreadMaxN, f.limit)
+	for _, p := range []string{f.data, f.queriesFile, f.truth} {
+		if p == "" {
+			continue
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint: %w", err)
+		}
+		abs, _ := filepath.Abs(p)
+		key += fmt.Sprintf("file %s size %d modified %s\n", abs, st.Size(), st.ModTime().UTC().Format(time.RFC3339Nano))
+	}
+	h := sha256.Sum256([]byte(key))
+	name := fmt.Sprintf("%s-n%d-%s", f.distribution, f.n, hex.EncodeToString(h[:6]))
+	if f.data != "" {
+		name = fmt.Sprintf("data-%s", hex.EncodeToString(h[:6]))
+	}
+	return ann.OpenCheckpoint(filepath.Join(encoders.CacheDir(e.getenv), "bench", annCheckpointDir, name), key, f.resume)
 }

@@ -16,8 +16,19 @@ import (
 // runBench runs `mmsearch bench ann ARGS` through the CLI's dispatcher.
 func runBench(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	return runBenchIn(t, t.TempDir(), args...)
+}
+
+// runBenchIn is runBench with the mmsearch cache (MMSEARCH_CACHE_DIR) at cache.
+func runBenchIn(t *testing.T, cache string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	e := &env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	e := &env{stdout: &out, stderr: &errb, getenv: func(k string) string {
+		if k == "MMSEARCH_CACHE_DIR" {
+			return cache
+		}
+		return ""
+	}}
 	cmds := []*command{{name: "bench", summary: "benchmarks", children: []*command{benchANNCommand()}}}
 	err = dispatch(context.Background(), e, "mmsearch", cmds, append([]string{"bench", "ann"}, args...))
 	return out.String(), errb.String(), err
@@ -130,12 +141,16 @@ func TestBenchANNScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds indexes; skipped with -short")
 	}
-	out := t.TempDir()
-	_, stderr, err := runBench(t, "--sizes", "400,200", "--distribution", "clusters,gaussian", "--dim", "8", "--queries", "20",
+	out, cache := t.TempDir(), t.TempDir()
+	_, stderr, err := runBenchIn(t, cache, "--sizes", "400,200", "--distribution", "clusters,gaussian", "--dim", "8", "--queries", "20",
 		"--m", "8", "--ef-construction", "32", "--ef", "16,64", "--peers", ann.BackendCoderHNSW, "--reps", "2",
 		"--one-thread-build-max-n", "300", "--out", out)
 	if err != nil {
 		t.Fatalf("%v\nstderr:\n%s", err, stderr)
+	}
+	// Every run's checkpoint is gone once the scale report is written.
+	if left, err := os.ReadDir(filepath.Join(cache, "bench", annCheckpointDir)); err != nil || len(left) != 0 {
+		t.Errorf("checkpoints left after a finished run: %v (%v)", left, err)
 	}
 	for _, dist := range []string{"clusters", "gaussian"} {
 		for _, n := range []int{200, 400} {
@@ -319,5 +334,80 @@ func TestBenchANNMergeRefusesOutsideRunFolder(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("a refused merge wrote %s (%v)", out, err)
+	}
+}
+
+// TestBenchANNCheckpointKey: the checkpoint a run resumes from is the one
+// saved by the same binary with the same measuring flags; changing any of
+// them, or the data file, names another checkpoint, and only --resume
+// keeps what a checkpoint holds.
+func TestBenchANNCheckpointKey(t *testing.T) {
+	cache := t.TempDir()
+	e := &env{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, getenv: func(k string) string {
+		if k == "MMSEARCH_CACHE_DIR" {
+			return cache
+		}
+		return ""
+	}}
+	data := filepath.Join(t.TempDir(), "base.npy")
+	if err := os.WriteFile(data, []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := benchANNFlags{n: 1000, dim: 8, seed: 1, queries: 10, clusters: 4, noise: 0.1, m: 16, efConstruction: 200,
+		efs: "10,20", k: 10, metric: "cosine", peers: "none", threads: 2, runs: 1, reps: 5, distribution: "clusters"}
+	dirOf := func(f benchANNFlags) string {
+		t.Helper()
+		cp, err := openANNCheckpoint(e, &f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cp.Dir()
+	}
+	ref := dirOf(base)
+	if !strings.HasPrefix(ref, filepath.Join(cache, "bench", annCheckpointDir)) {
+		t.Errorf("checkpoint %s is not under the cache", ref)
+	}
+	if again := dirOf(base); again != ref {
+		t.Errorf("same flags: checkpoint %s, then %s", ref, again)
+	}
+	changes := map[string]func(*benchANNFlags){
+		"--n":            func(f *benchANNFlags) { f.n = 2000 },
+		"--seed":         func(f *benchANNFlags) { f.seed = 2 },
+		"--m":            func(f *benchANNFlags) { f.m = 32 },
+		"--ef":           func(f *benchANNFlags) { f.efs = "10,40" },
+		"--peers":        func(f *benchANNFlags) { f.peers = "hnswlib" },
+		"--reps":         func(f *benchANNFlags) { f.reps = 3 },
+		"--distribution": func(f *benchANNFlags) { f.distribution = "gaussian" },
+		"--threads":      func(f *benchANNFlags) { f.threads = 1 },
+	}
+	for flag, change := range changes {
+		f := base
+		change(&f)
+		if d := dirOf(f); d == ref {
+			t.Errorf("%s changed but the checkpoint is the same (%s)", flag, d)
+		}
+	}
+	withData := base
+	withData.data = data
+	first := dirOf(withData)
+	if err := os.WriteFile(data, []byte("other data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if second := dirOf(withData); second == first {
+		t.Errorf("the data file changed but the checkpoint is the same (%s)", first)
+	}
+
+	// A step saved in the checkpoint survives a reopen with --resume only.
+	marker := filepath.Join(ref, "rep1-flat.json")
+	for _, resume := range []bool{true, false} {
+		if err := os.WriteFile(marker, []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f := base
+		f.resume = resume
+		dirOf(f)
+		if _, err := os.Stat(marker); (err == nil) != resume {
+			t.Errorf("--resume=%v: saved step kept = %v", resume, err == nil)
+		}
 	}
 }
