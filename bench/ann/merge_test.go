@@ -121,3 +121,39 @@ func TestMergeScaleRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestScaleMemoryNote: the report says how each backend's bytes/vector was
+// measured, names the runs when one backend was measured in two ways, and
+// warns where an old Weaviate peer left its vectors out.
+func TestScaleMemoryNote(t *testing.T) {
+	row := func(backend string, n int, source string) ScaleRow {
+		return ScaleRow{Distribution: DistClusters, N: n, Backend: backend, BytesPerVector: 100, MemorySource: source}
+	}
+	tests := []struct {
+		name      string
+		rows      []ScaleRow
+		want, not []string
+	}{
+		{"ours only", []ScaleRow{row(BackendHNSW, 1000, "")},
+			[]string{"ours and flat from the index's own Memory()"}, []string{";"}},
+		{"one source per peer", []ScaleRow{row(BackendHnswlib, 1000, "serialized index size"), row(BackendHnswlib, 2000, "serialized index size")},
+			[]string{"; hnswlib: serialized index size"}, []string{"n=1000"}},
+		{"a peer measured two ways", []ScaleRow{row(BackendWeaviateHNSW, 1000, "new way"), row(BackendWeaviateHNSW, 2000, weaviateHeapOnlySource)},
+			[]string{"weaviate-hnsw: new way (clusters n=1000)", "weaviate-hnsw: " + weaviateHeapOnlySource + " (this figure leaves out", "(clusters n=2000)"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := (&ScaleResult{Rows: tt.rows}).memoryNote()
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("note %q lacks %q", got, w)
+				}
+			}
+			for _, n := range tt.not {
+				if strings.Contains(got, n) {
+					t.Errorf("note %q has %q", got, n)
+				}
+			}
+		})
+	}
+}

@@ -38,8 +38,11 @@ type ScaleRow struct {
 	// BytesPerVector is the index's Memory() over n (0 when the backend
 	// does not report its memory, as the Python peers do not).
 	BytesPerVector float64 `json:"bytes_per_vector,omitempty"`
-	LoadSeconds    float64 `json:"load_seconds,omitempty"`
-	Implausible    bool    `json:"implausible,omitempty"`
+	// MemorySource says how a peer measured its memory (empty for our own
+	// indexes, whose figure is their Memory()).
+	MemorySource string  `json:"memory_source,omitempty"`
+	LoadSeconds  float64 `json:"load_seconds,omitempty"`
+	Implausible  bool    `json:"implausible,omitempty"`
 	// Ratio95 is ours over this backend at TargetRecall (paired
 	// repetitions), for peers that reached it.
 	Ratio95 *Ratio `json:"qps_ratio_ours_over_this_at_recall10_0.95,omitempty"`
@@ -116,7 +119,7 @@ func (s *ScaleResult) AddRun(distribution string, r *Result) {
 			}
 		}
 		if m := b.Memory; m != nil && n > 0 {
-			row.BytesPerVector = float64(m.IndexBytes) / float64(n)
+			row.BytesPerVector, row.MemorySource = float64(m.IndexBytes)/float64(n), m.Source
 		}
 		if p := b.Persist; p != nil {
 			row.LoadSeconds = p.LoadSeconds
@@ -235,9 +238,51 @@ func (s *ScaleResult) Report(h bench.Header) *bench.Report {
 	rep := &bench.Report{Header: h, Headline: s.Headline, Tables: append([]bench.Table{t}, s.sourcesTable()...), Figures: s.Figures(), Data: s}
 	rep.Notes = append(rep.Notes,
 		"the flat (exact) index has no ef: its q/s is listed under q/s@0.95",
-		"bytes/vector: ours from the index's own Memory(); hnswlib and FAISS from the size of their saved index (both keep the same arrays in memory); weaviate-hnsw from the live Go heap's growth over its build; load s: loading the saved index (weaviate-hnsw runs without a commit log and has none)",
+		s.memoryNote(),
+		"load s: loading the saved index (weaviate-hnsw runs without a commit log and has none)",
 		"each size's full sweep, build, memory and persistence tables are in the run folders: "+joinComma(sortedValues(s.Runs)))
 	return rep
+}
+
+// weaviateHeapOnlySource is how the Weaviate peer described its memory
+// figure before it added the vectors its cache references (it keeps the
+// caller's slices, not copies): reports measured then carry it.
+const weaviateHeapOnlySource = "live Go heap growth over the build"
+
+// memoryNote says how each backend's bytes/vector was measured, naming the
+// runs of a backend whose figures were measured in different ways (as in a
+// merged report whose sources ran different peer versions).
+func (s *ScaleResult) memoryNote() string {
+	type key struct{ backend, source string }
+	runs := map[key][]string{}
+	sources := map[string][]string{}
+	var backends []string
+	for _, row := range s.Rows {
+		if row.BytesPerVector <= 0 || row.MemorySource == "" {
+			continue
+		}
+		k := key{row.Backend, row.MemorySource}
+		if !slices.Contains(backends, row.Backend) {
+			backends = append(backends, row.Backend)
+		}
+		if !slices.Contains(sources[row.Backend], row.MemorySource) {
+			sources[row.Backend] = append(sources[row.Backend], row.MemorySource)
+		}
+		runs[k] = append(runs[k], fmt.Sprintf("%s n=%d", row.Distribution, row.N))
+	}
+	note := "bytes/vector: ours and flat from the index's own Memory()"
+	for _, b := range backends {
+		for _, src := range sources[b] {
+			note += "; " + b + ": " + src
+			if src == weaviateHeapOnlySource {
+				note += " (this figure leaves out the n·dim·4 bytes of vectors its cache references: the peer before the fix counted the heap's growth alone)"
+			}
+			if len(sources[b]) > 1 {
+				note += " (" + joinComma(runs[key{b, src}]) + ")"
+			}
+		}
+	}
+	return note
 }
 
 func efOrDash(ef int) string {

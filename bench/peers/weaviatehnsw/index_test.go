@@ -206,13 +206,18 @@ func TestRunWritesPeerOutput(t *testing.T) {
 func TestRunSkipsOneThreadBuild(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(8, 8))
-	writeFloatNpy(t, filepath.Join(dir, "base.npy"), randomVectors(rng, 400, 8, true))
-	writeFloatNpy(t, filepath.Join(dir, "queries.npy"), randomVectors(rng, 10, 8, true))
+	writeFloatNpy(t, filepath.Join(dir, "base.npy"), randomVectors(rng, 400, 512, true))
+	writeFloatNpy(t, filepath.Join(dir, "queries.npy"), randomVectors(rng, 10, 512, true))
 	out, log := runPeer(t, "--dir", dir, "--m", "8", "--ef-construction", "32", "--efs", "16",
 		"--threads", "2", "--skip-one-thread-build")
 	p := out.Peers[0]
 	if p.Build1 != 0 || p.BuildAll <= 0 || len(p.Points) != 1 || p.Points[0].QPS1 <= 0 {
 		t.Fatalf("peer result %+v: want no one-thread build, an all-thread build and one point", p)
+	}
+	// The memory figure holds the vectors the cache references (400·512·4
+	// bytes, many times the graph at this dimension) and the graph on top.
+	if vec := int64(400 * 512 * 4); p.Memory == nil || p.Memory.IndexBytes <= vec || p.Memory.Source != MemorySource {
+		t.Errorf("memory %+v: want more than the %d bytes of vectors, source %q", p.Memory, vec, MemorySource)
 	}
 	if strings.Contains(log.String(), "build, 1 thread") || !strings.Contains(log.String(), "build, 2 thread") {
 		t.Errorf("progress:\n%s", log.String())
