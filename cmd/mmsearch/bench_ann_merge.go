@@ -117,7 +117,52 @@ func readScaleReport(dir string) (ann.StoredScale, error) {
 			return ann.StoredScale{}, fmt.Errorf("scale report %s: run %q names folder %q, not a folder beside the report", path, key, run)
 		}
 	}
+	fillMemorySources(dir, &s.Result)
 	return s, nil
+}
+
+// fillMemorySources gives the rows of a scale report written before rows
+// said how a peer measured its memory (ScaleRow.MemorySource) the source
+// recorded in their run's own report, so a merged report can say which
+// figures count what. A run report that cannot be read leaves its rows as
+// they are: the source is then simply not named.
+func fillMemorySources(dir string, s *ann.ScaleResult) {
+	runs := map[string]*ann.Result{}
+	for i := range s.Rows {
+		row := &s.Rows[i]
+		if row.MemorySource != "" || row.BytesPerVector <= 0 || row.Backend == ann.BackendHNSW || row.Backend == ann.BackendFlat {
+			continue
+		}
+		run, ok := s.Runs[fmt.Sprintf("%s n=%d", row.Distribution, row.N)]
+		if !ok {
+			continue
+		}
+		res, seen := runs[run]
+		if !seen {
+			res = readRunResult(filepath.Join(dir, run, ann.ReportName+".json"))
+			runs[run] = res
+		}
+		if res == nil {
+			continue
+		}
+		if b := res.Backend(row.Backend); b != nil && b.Memory != nil {
+			row.MemorySource = b.Memory.Source
+		}
+	}
+}
+
+// readRunResult reads the data of one run's ann.json, or nil.
+func readRunResult(path string) *ann.Result {
+	b, err := readReportBytes(path)
+	if err != nil {
+		return nil
+	}
+	var rep headerAndData
+	var res ann.Result
+	if json.Unmarshal(b, &rep) != nil || json.Unmarshal(rep.Data, &res) != nil {
+		return nil
+	}
+	return &res
 }
 
 // copyRunFolder copies the regular files of one run folder (its reports

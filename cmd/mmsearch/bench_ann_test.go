@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"mmsearch/bench"
 	"mmsearch/bench/ann"
 )
 
@@ -409,5 +410,35 @@ func TestBenchANNCheckpointKey(t *testing.T) {
 		if _, err := os.Stat(marker); (err == nil) != resume {
 			t.Errorf("--resume=%v: saved step kept = %v", resume, err == nil)
 		}
+	}
+}
+
+// TestMergeFillsMemorySources: a scale report written before its rows
+// named how a peer measured memory gets the source from the run's own
+// report, and the merged notes then warn about the old Weaviate figure.
+func TestMergeFillsMemorySources(t *testing.T) {
+	dir := t.TempDir()
+	run := ann.ScaleRunDir(ann.DistClusters, 1000)
+	if err := os.MkdirAll(filepath.Join(dir, run), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runReport := `{"benchmark":"ann","data":{"backends":[{"name":"weaviate-hnsw","memory":{"index_bytes":256000,"source":"live Go heap growth over the build"}}]}}`
+	if err := os.WriteFile(filepath.Join(dir, run, ann.ReportName+".json"), []byte(runReport), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := ann.ScaleResult{Runs: map[string]string{"clusters n=1000": run}, Rows: []ann.ScaleRow{
+		{Distribution: ann.DistClusters, N: 1000, Backend: ann.BackendHNSW, BytesPerVector: 2300},
+		{Distribution: ann.DistClusters, N: 1000, Backend: ann.BackendWeaviateHNSW, BytesPerVector: 256},
+		{Distribution: ann.DistClusters, N: 2000, Backend: ann.BackendWeaviateHNSW, BytesPerVector: 256}, // no run folder
+	}}
+	fillMemorySources(dir, &s)
+	if got := s.Rows[1].MemorySource; got != "live Go heap growth over the build" {
+		t.Errorf("weaviate row's memory source %q, want the run report's", got)
+	}
+	if s.Rows[0].MemorySource != "" || s.Rows[2].MemorySource != "" {
+		t.Errorf("sources set where none is recorded: %q, %q", s.Rows[0].MemorySource, s.Rows[2].MemorySource)
+	}
+	if notes := strings.Join(s.Report(bench.Header{}).Notes, "\n"); !strings.Contains(notes, "leaves out the n·dim·4 bytes of vectors") {
+		t.Errorf("notes do not warn about the old Weaviate memory figure:\n%s", notes)
 	}
 }
