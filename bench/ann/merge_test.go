@@ -1,7 +1,10 @@
 package ann
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -155,5 +158,34 @@ func TestScaleMemoryNote(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestScaleMemoryPlotLeavesOutHeapOnlyFigures: a Weaviate memory figure
+// that counts no vectors is not drawn beside figures that do.
+func TestScaleMemoryPlotLeavesOutHeapOnlyFigures(t *testing.T) {
+	rows := []ScaleRow{
+		{Distribution: DistClusters, N: 1000, Backend: BackendHNSW, BytesPerVector: 2300, QPS95: 100, BuildAllSeconds: 1},
+		{Distribution: DistClusters, N: 2000, Backend: BackendHNSW, BytesPerVector: 2300, QPS95: 90, BuildAllSeconds: 2},
+		{Distribution: DistClusters, N: 1000, Backend: BackendWeaviateHNSW, BytesPerVector: 256, MemorySource: weaviateHeapOnlySource, QPS95: 50, BuildAllSeconds: 3},
+	}
+	draw := func(rows []ScaleRow) []byte {
+		dir := t.TempDir()
+		if _, err := DrawScalePlots(dir, &ScaleResult{Dim: 8, Rows: rows}, bench.Header{}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, ScaleMemoryPlot))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	withOld, without := draw(rows), draw(rows[:2])
+	if !bytes.Equal(withOld, without) {
+		t.Error("the memory plot changed when a heap-only Weaviate figure was added")
+	}
+	rows[2].MemorySource = "another source"
+	if bytes.Equal(draw(rows), without) {
+		t.Error("a comparable Weaviate figure was not drawn")
 	}
 }

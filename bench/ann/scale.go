@@ -275,7 +275,7 @@ func (s *ScaleResult) memoryNote() string {
 		for _, src := range sources[b] {
 			note += "; " + b + ": " + src
 			if src == weaviateHeapOnlySource {
-				note += " (this figure leaves out the n·dim·4 bytes of vectors its cache references: the peer before the fix counted the heap's growth alone)"
+				note += " (this figure leaves out the n·dim·4 bytes of vectors its cache references: the peer before the fix counted the heap's growth alone; it is left out of the memory plot)"
 			}
 			if len(sources[b]) > 1 {
 				note += " (" + joinComma(runs[key{b, src}]) + ")"
@@ -325,7 +325,12 @@ func DrawScalePlots(dir string, s *ScaleResult, h bench.Header) ([]string, error
 		{ScaleBuildPlot, fmt.Sprintf("build time on all threads against n (dim %d)", s.Dim), "seconds (log)", true,
 			func(r ScaleRow) float64 { return r.BuildAllSeconds }},
 		{ScaleMemoryPlot, fmt.Sprintf("index memory per vector against n (dim %d)", s.Dim), "bytes per vector", false,
-			func(r ScaleRow) float64 { return r.BytesPerVector }},
+			func(r ScaleRow) float64 {
+				if r.MemorySource == weaviateHeapOnlySource {
+					return 0 // counts no vectors: not comparable with the rest
+				}
+				return r.BytesPerVector
+			}},
 	}
 	var files []string
 	for _, sp := range specs {
