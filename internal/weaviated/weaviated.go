@@ -97,7 +97,31 @@ type Cluster struct {
 // Start starts opt.Nodes nodes on free loopback ports and waits until every
 // one answers ready (at most ReadyTimeout each). On error it stops the nodes
 // it started.
+//
+// Ports are probed free and then handed to the nodes, so another process
+// can take one in between; a cluster whose node failed to bind is stopped
+// and started again on other ports, at most startAttempts times.
 func Start(ctx context.Context, opt Options) (*Cluster, error) {
+	var err error
+	for range startAttempts {
+		var c *Cluster
+		c, err = startOnce(ctx, opt)
+		if err == nil || !errors.Is(err, errPortTaken) {
+			return c, err
+		}
+	}
+	return nil, err
+}
+
+// startAttempts bounds the restarts of a cluster that lost a port race.
+const startAttempts = 3
+
+// errPortTaken marks a node that exited because one of its ports was taken
+// after it was probed free.
+var errPortTaken = errors.New("a port was taken after it was probed free")
+
+// startOnce is one attempt of Start.
+func startOnce(ctx context.Context, opt Options) (*Cluster, error) {
 	if opt.Bin == "" {
 		opt.Bin = BinaryPath(nil)
 	}
@@ -182,16 +206,25 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 	for _, n := range c.Nodes {
 		if err := n.WaitReady(ctx, ReadyTimeout); err != nil {
 			c.Close()
+			if strings.Contains(n.LogTail(2000), "address already in use") {
+				return nil, fmt.Errorf("%w: %w", errPortTaken, err)
+			}
 			return nil, err
 		}
 	}
 	return c, nil
 }
 
-// freeBlock finds n consecutive free TCP ports on 127.0.0.1.
+// freeBlock finds n consecutive free TCP ports on 127.0.0.1, below the
+// kernel's ephemeral range so that no outgoing connection of another
+// process is given one of them between the probe and the node's bind.
 func freeBlock(n int) (int, error) {
+	lo, hi := 10000, ephemeralLow()-n
+	if hi <= lo {
+		lo, hi = 20000, 50000
+	}
 	for range 50 {
-		base := 20000 + rand.IntN(30000)
+		base := lo + rand.IntN(hi-lo)
 		var ls []net.Listener
 		ok := true
 		for p := base; p < base+n; p++ {
@@ -210,6 +243,24 @@ func freeBlock(n int) (int, error) {
 		}
 	}
 	return 0, errors.New("weaviated: no block of free ports on 127.0.0.1")
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), 32768 when it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 32768
+	}
+	v, err := strconv.Atoi(f[0])
+	if err != nil || v < 1024 {
+		return 32768
+	}
+	return v
 }
 
 // start launches the node's process.
