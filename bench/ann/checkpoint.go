@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"mmsearch/bench"
 	"mmsearch/internal/atomicfile"
 )
 
@@ -77,7 +78,12 @@ func (c *Checkpoint) Dir() string { return c.dir }
 
 // Resumed lists the steps this run read back instead of measuring, each
 // with when it finished, in the order they were read.
-func (c *Checkpoint) Resumed() []string { return c.resumed }
+func (c *Checkpoint) Resumed() []string {
+	if c == nil {
+		return nil
+	}
+	return c.resumed
+}
 
 // Remove deletes the checkpoint folder; a run calls it once its report is
 // written.
@@ -104,12 +110,7 @@ func (c *Checkpoint) save(name string, st checkpointStep) error {
 	if c == nil {
 		return nil
 	}
-	st.Key, st.Finished = c.key, time.Now().UTC().Truncate(time.Second)
-	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
-		if f := strings.Fields(string(l)); len(f) >= 3 {
-			st.Load = strings.Join(f[:3], " ")
-		}
-	}
+	st.Key, st.Finished, st.Load = c.key, time.Now().UTC().Truncate(time.Second), bench.LoadAverage()
 	b, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", name, err)

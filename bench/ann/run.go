@@ -407,9 +407,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("ann benchmark: %w", err)
 	}
 	res.Headline = makeHeadline(res)
-	if cfg.Checkpoint != nil {
-		res.Resumed = cfg.Checkpoint.Resumed()
-	}
+	res.Resumed = cfg.Checkpoint.Resumed()
 	cfg.progress("done", 0, 0)
 	return res, nil
 }

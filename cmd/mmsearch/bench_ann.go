@@ -231,6 +231,10 @@ func runBenchANN(ctx context.Context, e *env, f *benchANNFlags) error {
 	// written: a scale run killed at its last size resumes with the
 	// earlier sizes read back whole.
 	var checkpoints []*ann.Checkpoint
+	binarySum, err := runningBinarySHA256()
+	if err != nil {
+		return err
+	}
 	removeCheckpoints := func() {
 		for _, cp := range checkpoints {
 			if err := cp.Remove(); err != nil {
@@ -244,7 +248,7 @@ func runBenchANN(ctx context.Context, e *env, f *benchANNFlags) error {
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		cp, err := openANNCheckpoint(e, f)
+		cp, err := openANNCheckpoint(e, f, binarySum)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -440,23 +444,30 @@ func (p *progressLine) finish() {
 // interrupted bench ann runs.
 const annCheckpointDir = "ann-checkpoints"
 
-// openANNCheckpoint opens the checkpoint of the run f describes (one size
-// and distribution). Its key names the running binary by the SHA-256 of
-// its file, every flag that decides a figure, and the size and time of the
-// data files, so that steps are reused only by the same program measuring
-// the same thing; --resume keeps them, a run without it starts afresh.
-func openANNCheckpoint(e *env, f *benchANNFlags) (*ann.Checkpoint, error) {
+// runningBinarySHA256 is the SHA-256 of the running program's file, which
+// names the code that measures in a checkpoint's key.
+func runningBinarySHA256() (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
+		return "", fmt.Errorf("checkpoint: %w", err)
 	}
 	sum, err := encoders.FileSHA256(exe)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: hash the running binary: %w", err)
+		return "", fmt.Errorf("checkpoint: hash the running binary: %w", err)
 	}
+	return sum, nil
+}
+
+// openANNCheckpoint opens the checkpoint of the run f describes (one size
+// and distribution). Its key names the running binary by binarySum (see
+// runningBinarySHA256), every flag that decides a figure, and the size and
+// time of the data files, so that steps are reused only by the same
+// program measuring the same thing; --resume keeps them, a run without it
+// starts afresh.
+func openANNCheckpoint(e *env, f *benchANNFlags, binarySum string) (*ann.Checkpoint, error) {
 	key := fmt.Sprintf("binary sha256 %s\nn %d dim %d seed %d queries %d clusters %d noise %v distribution %s\n"+
 		"m %d ef-construction %d ef %s k %d metric %s peers %s python %s threads %d runs %d reps %d one-thread-build-max-n %d limit %d\n",
-		sum, f.n, f.dim, f.seed, f.queries, f.clusters, f.noise, f.distribution,
+		binarySum, f.n, f.dim, f.seed, f.queries, f.clusters, f.noise, f.distribution,
 		f.m, f.efConstruction, f.efs, f.k, f.metric, f.peers, f.python, f.threads, f.runs, f.reps, f.oneThreadMaxN, f.limit)
 	for _, p := range []string{f.data, f.queriesFile, f.truth} {
 		if p == "" {

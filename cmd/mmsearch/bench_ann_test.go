@@ -358,7 +358,7 @@ func TestBenchANNCheckpointKey(t *testing.T) {
 		efs: "10,20", k: 10, metric: "cosine", peers: "none", threads: 2, runs: 1, reps: 5, distribution: "clusters"}
 	dirOf := func(f benchANNFlags) string {
 		t.Helper()
-		cp, err := openANNCheckpoint(e, &f)
+		cp, err := openANNCheckpoint(e, &f, "binary-sum")
 		if err != nil {
 			t.Fatal(err)
 		}
